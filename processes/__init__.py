@@ -1,0 +1,33 @@
+"""amflow's engine: deploy BPMN processes, start and advance cases, keep the task index and audit trail.
+
+The public API of this package is what the service layer may call (see docs/internals.md). It knows
+nothing of Flask or HTTP; every use case owns its transaction.
+"""
+
+from processes import errors, views
+from processes.cases import (
+    TaskFilter,
+    claim_task,
+    complete_task,
+    get_case,
+    get_task,
+    list_tasks,
+    run_decision,
+    start_case,
+    unclaim_task,
+)
+from processes.catalogue import GROUP_CODES, GROUPS, UNITS
+from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
+from processes.db import Database
+from processes.demo import load_demo
+from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.identity import authenticate, create_token, create_user, get_user, user_for_token
+from processes.views import CaseStatus, CaseView, TaskStatus, TaskView, UserView
+
+__all__ = [
+    "GROUPS", "GROUP_CODES", "SYSTEM_CLOCK", "UNITS", "CaseStatus", "CaseView", "Clock", "Database",
+    "FixedClock", "TaskFilter", "TaskStatus", "TaskView", "UserView", "authenticate", "claim_task",
+    "complete_task", "create_token", "create_user", "deploy", "deploy_bundled", "deploy_file", "errors",
+    "get_case", "get_process_xml", "get_task", "get_user", "list_processes", "list_tasks", "load_demo",
+    "run_decision", "start_case", "unclaim_task", "user_for_token", "views",
+]

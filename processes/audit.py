@@ -1,0 +1,28 @@
+"""The append-only audit trail: every step of a case, who took it, when, and with which data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processes.models import AuditEvent
+from processes.views import HistoryEntry
+
+
+def record(
+    session: Session, *, case_id: str | None, actor: str | None, kind: str, detail: dict[str, Any],
+    at: dt.datetime | None = None,
+) -> None:
+    """Append one event (never updated or deleted by the application)."""
+    event = AuditEvent(case_id=case_id, actor=actor, kind=kind, detail=detail)
+    if at is not None:
+        event.at = at
+    session.add(event)
+
+
+def history(session: Session, case_id: str) -> list[HistoryEntry]:
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))
+    return [HistoryEntry(at=row.at, actor=row.actor, kind=row.kind, detail=row.detail) for row in rows]

@@ -1,0 +1,350 @@
+"""Use cases on cases and tasks. Each call is one transaction: it commits whole or changes nothing.
+
+Start a case / complete a task: load the case row with its revision, restore the workflow, validate the
+form data, complete the task, run the engine until it waits, update the task index, write decisions,
+outbox messages and audit events, save the state. The case row's revision is checked by the UPDATE, so a
+concurrent change of the same case fails with Conflict; on SQLite writers are also serialised by
+``BEGIN IMMEDIATE``, so the loser sees the winner's result and gets Conflict before doing anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+import forms
+import rules
+from processes import runtime
+from processes.audit import history, record
+from processes.clock import SYSTEM_CLOCK, Clock
+from processes.db import Database
+from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
+from processes.errors import Conflict, Forbidden, InvalidData, NotFound
+from processes.identity import may_work, sees_all_units, visible_tasks_clause
+from processes.models import Case, DecisionRecord, Notification, TaskRecord
+from processes.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
+from processes.views import (
+    OPEN_TASK_STATUSES,
+    CaseStatus,
+    CaseView,
+    DecisionView,
+    FormView,
+    TaskStatus,
+    TaskView,
+    UserView,
+)
+
+_OPEN = [status.value for status in OPEN_TASK_STATUSES]
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """Filters of the task queue; None means "any". Default: the open tasks the caller may work on."""
+
+    group: str | None = None
+    unit: str | None = None
+    assignee: str | None = None  # a username, "me", or "none" for unassigned
+    status: str | None = None  # ready|claimed|completed|cancelled|open (default open)
+    process: str | None = None
+    case_id: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@contextlib.contextmanager
+def _unit_of_work(db: Database) -> Iterator[Session]:
+    """db.write(), with a lost optimistic-lock race reported as Conflict."""
+    try:
+        with db.write() as session:
+            yield session
+    except StaleDataError:
+        raise Conflict("the case was changed by someone else at the same time; reload and try again") from None
+
+
+def _validate_form(form_name: str | None, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidData("data must be a JSON object", fields={"data": "must be an object"})
+    if form_name is not None:
+        errors = forms.validate(form_name, data)
+        if errors:
+            raise InvalidData(f"the form {form_name!r} has {len(errors)} invalid field(s)", fields=errors)
+    try:
+        escape(data)
+    except UnsafeValue as exc:
+        raise InvalidData(str(exc), fields={exc.path: exc.problem}) from None
+    return data
+
+
+def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
+    return TaskView(
+        id=row.id, case_id=row.case_id, process=row.process_key, name=row.name, title=row.title,
+        group=row.group, unit=row.unit, assignee=row.assignee, status=TaskStatus(row.status),
+        due_at=row.due_at, created_at=row.created_at, completed_at=row.completed_at,
+        completed_by=row.completed_by, form_name=row.form, form=form,
+    )
+
+
+def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[BpmnWorkflow, LoadedProcess]:
+    loaded = SPEC_CACHE.get(session, case.process_version_id)
+    workflow = load_state(case.state, case.serializer_version, loaded.parsed.spec, loaded.parsed.subprocess_specs)
+    return runtime.attach(workflow, run), loaded
+
+
+def _sync_task_index(
+    session: Session, case: Case, workflow: BpmnWorkflow, open_rows: list[TaskRecord], run: runtime.Run
+) -> None:
+    """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled."""
+    ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
+    now = runtime.now_utc(run.clock)
+    for row in open_rows:
+        if row.id not in ready:
+            row.status = TaskStatus.CANCELLED.value
+            row.completed_at = now
+            record(session, case_id=case.id, actor=None, kind="task_cancelled", detail={"task": row.name})
+    known = {row.id for row in open_rows}
+    for task_id, task in ready.items():
+        if task_id in known:
+            continue
+        properties = runtime.task_properties(task)
+        row = TaskRecord(
+            id=task_id, case_id=case.id, process_key=case.process_key, name=task.task_spec.bpmn_id,
+            title=task.task_spec.bpmn_name or task.task_spec.bpmn_id, group=task.task_spec.lane, unit=case.unit,
+            assignee=case.started_by if properties.get("assignTo") == "starter" else None,
+            status=TaskStatus.READY.value, form=forms.form_name_from_properties(properties), created_at=now,
+        )
+        session.add(row)
+        record(session, case_id=case.id, actor=None, kind="task_created",
+               detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee})
+
+
+def _persist(
+    session: Session, *, case: Case, workflow: BpmnWorkflow, loaded: LoadedProcess, run: runtime.Run,
+    open_rows: list[TaskRecord],
+) -> None:
+    now = runtime.now_utc(run.clock)
+    for decision in run.decisions:
+        session.add(DecisionRecord(
+            case_id=case.id, task=decision["task"], ruleset=decision["ruleset"], decision=decision["decision"],
+            fired=decision["fired"], parameters=decision["parameters"],
+            on=runtime.local_date_of(decision["on"]), at=now,
+        ))
+        record(session, case_id=case.id, actor=None, kind="decision", detail={
+            key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on")
+        })
+    for message in run.notifications:
+        session.add(Notification(case_id=case.id, data={"task": message["task"]}, created_at=now, **{
+            key: message[key] for key in ("template", "recipient_user", "recipient_group", "unit")
+        }))
+        record(session, case_id=case.id, actor=None, kind="notification_queued", detail=message)
+    _sync_task_index(session, case, workflow, open_rows, run)
+    status = runtime.case_status(workflow, loaded.end_statuses)
+    case.state = dump_state(workflow)
+    case.serializer_version = SERIALIZER_VERSION
+    case.data = runtime.case_data(workflow)
+    case.updated_at = now
+    if status != CaseStatus.RUNNING and case.status == CaseStatus.RUNNING.value:
+        case.completed_at = now
+        record(session, case_id=case.id, actor=None, kind="case_ended", detail={"status": status.value})
+    case.status = status.value
+
+
+def _check_unit(actor: UserView, unit: str) -> None:
+    if unit not in actor.units and not sees_all_units(actor):
+        raise Forbidden(f"you are not a member of unit {unit!r}", fields={"unit": "not one of your units"})
+
+
+def start_case(
+    db: Database, *, process: str, unit: str, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
+) -> CaseView:
+    """Start the newest version of a process for a unit, with the start form's data."""
+    with _unit_of_work(db) as session:
+        version = latest_version(session, process)
+        _check_unit(actor, unit)
+        loaded = SPEC_CACHE.get(session, version.id)
+        data = _validate_form(loaded.parsed.start_form, data)
+        case = Case(
+            id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
+            status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
+            started_by=actor.username, created_at=runtime.now_utc(clock),
+        )
+        session.add(case)
+        session.flush()  # the case row first: audit events and tasks refer to it
+        run = runtime.Run(case_id=case.id, unit=unit, starter=actor.username, clock=clock)
+        workflow = runtime.new_workflow(loaded.parsed, run)
+        runtime.set_start_data(workflow, data)
+        record(session, case_id=case.id, actor=actor.username, kind="case_started",
+               detail={"process": version.key, "version": version.version, "unit": unit, "data": data})
+        runtime.advance(workflow, run)
+        _persist(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=[])
+        session.flush()
+        return _case_view(session, case)
+
+
+def _open_rows(session: Session, case_id: str) -> list[TaskRecord]:
+    return list(session.scalars(
+        select(TaskRecord).where(TaskRecord.case_id == case_id, TaskRecord.status.in_(_OPEN))
+    ))
+
+
+def _task_for_work(session: Session, task_id: str, actor: UserView) -> TaskRecord:
+    row = session.get(TaskRecord, task_id)
+    if row is None:
+        raise NotFound(f"no task {task_id!r}")
+    if not may_work(actor, row):
+        raise Forbidden("this task belongs to another group or unit")
+    if row.status not in _OPEN:
+        raise Conflict(f"the task is already {row.status}")
+    return row
+
+
+def complete_task(
+    db: Database, task_id: str, *, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
+) -> CaseView:
+    """Complete a user task with its form data and run the case on until it waits."""
+    with _unit_of_work(db) as session:
+        row = _task_for_work(session, task_id, actor)
+        if row.assignee not in (None, actor.username):
+            raise Conflict(f"the task is claimed by {row.assignee}")
+        data = _validate_form(row.form, data)
+        case = session.get(Case, row.case_id)
+        assert case is not None  # a foreign key guarantees it
+        run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+        workflow, loaded = _restore(session, case, run)
+        if runtime.complete_user_task(workflow, task_id, data, run) is None:
+            raise Conflict("the task is not ready in the workflow")
+        now = runtime.now_utc(clock)
+        row.status, row.completed_at, row.completed_by = TaskStatus.COMPLETED.value, now, actor.username
+        row.assignee = row.assignee or actor.username
+        record(session, case_id=case.id, actor=actor.username, kind="task_completed",
+               detail={"task": row.name, "title": row.title, "data": data})
+        runtime.advance(workflow, run)
+        open_rows = [r for r in _open_rows(session, case.id) if r.id != row.id]
+        _persist(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
+        session.flush()
+        return _case_view(session, case)
+
+
+def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, clock: Clock) -> TaskView:
+    with _unit_of_work(db) as session:
+        row = _task_for_work(session, task_id, actor)
+        if claim:
+            if row.assignee not in (None, actor.username):
+                raise Conflict(f"the task is already claimed by {row.assignee}")
+            row.assignee, row.status = actor.username, TaskStatus.CLAIMED.value
+        else:
+            if row.assignee != actor.username and "admins" not in actor.groups:
+                raise Conflict("only the user who claimed the task can unclaim it")
+            row.assignee, row.status = None, TaskStatus.READY.value
+        case = session.get(Case, row.case_id)
+        assert case is not None
+        case.updated_at = runtime.now_utc(clock)  # bumps the revision: a racing claim or completion loses
+        record(session, case_id=row.case_id, actor=actor.username,
+               kind="task_claimed" if claim else "task_unclaimed", detail={"task": row.name})
+        session.flush()
+        return task_view(row)
+
+
+def claim_task(db: Database, task_id: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> TaskView:
+    """Take a task: it becomes yours and leaves your colleagues' unassigned queue."""
+    return _set_claim(db, task_id, actor, claim=True, clock=clock)
+
+
+def unclaim_task(db: Database, task_id: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> TaskView:
+    """Give a claimed task back to the group."""
+    return _set_claim(db, task_id, actor, claim=False, clock=clock)
+
+
+def _may_read_case(session: Session, case: Case, actor: UserView) -> bool:
+    if case.started_by == actor.username or sees_all_units(actor):
+        return True
+    query = select(TaskRecord.id).where(TaskRecord.case_id == case.id, visible_tasks_clause(actor)).limit(1)
+    return session.scalar(query) is not None
+
+
+def _case_view(session: Session, case: Case) -> CaseView:
+    decisions = session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
+                                .order_by(DecisionRecord.id))
+    open_rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(_OPEN))
+                                .order_by(TaskRecord.created_at, TaskRecord.id))
+    version = SPEC_CACHE.get(session, case.process_version_id).version
+    return CaseView(
+        id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
+        data=case.data,
+        decisions=[DecisionView(ruleset=d.ruleset, decision=d.decision, fired=d.fired, parameters=d.parameters,
+                                at=d.at, task=d.task) for d in decisions],
+        tasks=[task_view(row) for row in open_rows], history=history(session, case.id),
+        created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
+    )
+
+
+def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
+    """A case with its data, decisions, open tasks and history, if the caller may see it."""
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        if not _may_read_case(session, case, actor):
+            raise Forbidden("you have no task in this case")
+        return _case_view(session, case)
+
+
+def _filtered(query: Any, filters: TaskFilter, actor: UserView) -> Any:
+    status = filters.status or "open"
+    query = query.where(TaskRecord.status.in_(_OPEN) if status == "open" else TaskRecord.status == status)
+    for column, value in ((TaskRecord.group, filters.group), (TaskRecord.unit, filters.unit),
+                          (TaskRecord.process_key, filters.process), (TaskRecord.case_id, filters.case_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if filters.assignee == "none":
+        query = query.where(TaskRecord.assignee.is_(None))
+    elif filters.assignee is not None:
+        query = query.where(TaskRecord.assignee == (actor.username if filters.assignee == "me" else filters.assignee))
+    return query
+
+
+def list_tasks(db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter()) -> tuple[list[TaskView], int]:
+    """The caller's queue: one indexed query for the page and one for the total."""
+    if filters.status not in (None, "open", *(s.value for s in TaskStatus)):
+        raise InvalidData("unknown status", fields={"status": "one of open, ready, claimed, completed, cancelled"})
+    with db.read() as session:
+        query = _filtered(select(TaskRecord).where(visible_tasks_clause(actor)), filters, actor)
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.scalars(query.order_by(TaskRecord.created_at, TaskRecord.id)
+                               .limit(filters.limit).offset(filters.offset))
+        return [task_view(row) for row in rows], total
+
+
+def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:
+    """One task with its form (JSON Schema and UI hints)."""
+    with db.read() as session:
+        row = session.get(TaskRecord, task_id)
+        if row is None:
+            raise NotFound(f"no task {task_id!r}")
+        if not may_work(actor, row):
+            raise Forbidden("this task belongs to another group or unit")
+        form = None
+        if row.form and forms.form_exists(row.form):
+            definition = forms.get_form(row.form)
+            form = FormView(name=definition.name, schema=definition.schema, ui=definition.ui)
+        return task_view(row, form)
+
+
+def run_decision(ruleset: str, facts: Any, on: Any = None) -> dict[str, Any]:
+    """Run a rule set on facts without a case (for testing rules): decision, fired rules, parameters."""
+    if not isinstance(facts, dict):
+        raise InvalidData("facts must be a JSON object", fields={"facts": "must be an object"})
+    if not rules.ruleset_exists(ruleset):
+        raise NotFound(f"no rule set {ruleset!r}")
+    try:
+        decision = rules.decide(ruleset, facts, on=on)
+    except rules.RulesError as exc:
+        raise InvalidData(exc.message, fields=exc.fields) from None
+    return decision.to_dict()

@@ -1,0 +1,39 @@
+"""The demo organisation: one user per role in the DTU units, and every bundled process deployed.
+
+Idempotent: running it again resets the demo users' groups, units and passwords and deploys only
+changed diagrams. The passwords are printed by ``amflow demo``; they are for a local demo only.
+"""
+
+from __future__ import annotations
+
+from processes.db import Database
+from processes.deployments import deploy_bundled
+from processes.identity import create_user
+
+DEMO_PASSWORD = "demo-amflow"  # noqa: S105 - a published demo password, printed by `amflow demo`
+
+# (username, name, groups, units)
+DEMO_USERS: list[tuple[str, str, list[str], list[str]]] = [
+    ("anna", "Anna Ansat (medarbejder, DTU Kemi)", ["employees"], ["kemi"]),
+    ("emil", "Emil Ansat (medarbejder, DTU Energi)", ["employees"], ["energi"]),
+    ("karl", "Karl Koordinator (AMK, DTU Kemi)", ["amk", "employees"], ["kemi"]),
+    ("eva", "Eva Koordinator (AMK, DTU Energi)", ["amk", "employees"], ["energi"]),
+    ("lene", "Lene Leder (nærmeste leder, DTU Kemi)", ["leaders", "employees"], ["kemi"]),
+    ("erik", "Erik Leder (nærmeste leder, DTU Energi)", ["leaders", "employees"], ["energi"]),
+    ("rasmus", "Rasmus Repræsentant (AMR, DTU Kemi)", ["amr", "employees"], ["kemi"]),
+    ("hanne", "Hanne HR", ["hr"], ["kemi", "energi", "food", "aqua", "wind"]),
+    ("carl", "Carl Campus Service (CAS)", ["cas"], ["cas"]),
+    ("ditte", "Ditte DTU Arbejdsmiljø", ["arbejdsmiljo"], []),
+    ("pia", "Pia Prækursorkoordinator", ["precursor-coordinator"], []),
+    ("owen", "Owen Procesejer", ["process-owners"], []),
+    ("admin", "Administrator", ["admins"], []),
+]
+
+
+def load_demo(db: Database) -> list[tuple[str, str, list[str], list[str]]]:
+    """Create the demo users and deploy every diagram in ``bpmn/``; returns (user, password, groups, units)."""
+    for username, name, groups, units in DEMO_USERS:
+        create_user(db, username, password=DEMO_PASSWORD, name=name, email=f"{username}@example.dtu.dk",
+                    groups=groups, units=units)
+    deploy_bundled(db)
+    return [(username, DEMO_PASSWORD, groups, units) for username, _, groups, units in DEMO_USERS]

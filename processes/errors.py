@@ -1,0 +1,66 @@
+"""Domain errors of the engine. The service layer maps each class to one HTTP status in one place."""
+
+from __future__ import annotations
+
+
+class ProcessError(Exception):
+    """Base class: every error the engine raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class NotFound(ProcessError):
+    """The case, task, process or user does not exist (or the caller may not know it exists)."""
+
+    code = "not_found"
+
+
+class Forbidden(ProcessError):
+    """The caller is known but may not do this (wrong group or unit, not the assignee)."""
+
+    code = "forbidden"
+
+
+class Unauthenticated(ProcessError):
+    """No valid credentials."""
+
+    code = "unauthenticated"
+
+
+class Conflict(ProcessError):
+    """The case changed under the caller (optimistic lock), or the task is no longer open."""
+
+    code = "conflict"
+
+
+class InvalidData(ProcessError):
+    """Form data or facts that fail validation; `fields` maps each bad field to a message."""
+
+    code = "invalid_data"
+
+
+class InvalidModel(ProcessError):
+    """A BPMN file that cannot be deployed. The message names the file, the element id and the problem."""
+
+    code = "invalid_model"
+
+    def __init__(self, message: str, *, filename: str | None = None, element: str | None = None) -> None:
+        fields = {}
+        if filename:
+            fields["file"] = filename
+        if element:
+            fields["element"] = element
+        super().__init__(message, fields=fields)
+        self.filename = filename
+        self.element = element
+
+
+class EngineFailure(ProcessError):
+    """The workflow itself failed while running (a script or expression error); the case is unchanged."""
+
+    code = "engine_error"

@@ -1,0 +1,27 @@
+"""Alembic environment: run migrations on the connection ``Database.upgrade`` hands over."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from processes.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(config.attributes.get("connection_url") or config.get_main_option("sqlalchemy.url"))
+        with engine.connect() as conn:
+            context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+            conn.commit()
+        return
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

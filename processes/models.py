@@ -1,0 +1,228 @@
+"""The tables, as SQLAlchemy 2 declarative models. Schema changes go through Alembic migrations only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware datetimes stored as UTC; SQLite hands back naive values, which we mark as UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a timezone")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+Timestamp = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow)]
+Code = Annotated[str, mapped_column(String(64))]
+JsonDoc = Annotated[Any, mapped_column(JSON, nullable=False)]
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+user_groups = Table(
+    "user_groups",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_code", ForeignKey("groups.code"), primary_key=True),
+)
+
+user_units = Table(
+    "user_units",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("unit_code", ForeignKey("units.code"), primary_key=True),
+)
+
+
+class Unit(Base):
+    """A DTU unit (institute or department), e.g. ``kemi`` (DTU Kemi)."""
+
+    __tablename__ = "units"
+    code: Mapped[Code] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Group(Base):
+    """A group of case handlers; a BPMN lane names one. Central groups see every unit."""
+
+    __tablename__ = "groups"
+    code: Mapped[Code] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    central: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(5), default="da")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[Timestamp]
+    groups: Mapped[list[Group]] = relationship(secondary=user_groups, lazy="selectin")
+    units: Mapped[list[Unit]] = relationship(secondary=user_units, lazy="selectin")
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 digest is stored, so a leaked table leaks no usable token."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class ProcessVersion(Base):
+    """An immutable, numbered deployment of one BPMN process (key = the BPMN process id)."""
+
+    __tablename__ = "process_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    filename: Mapped[str] = mapped_column(String(300))
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    checksum: Mapped[str] = mapped_column(String(64))
+    start_form: Mapped[str | None] = mapped_column(String(200))
+    deployed_at: Mapped[Timestamp]
+    deployed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Case(Base):
+    """One running or finished process instance.
+
+    ``state`` is SpiffWorkflow's serialized run state (without the process definition, which lives once per
+    version); ``data`` is the case data as the users see it, kept beside it unescaped. ``revision`` is the
+    optimistic lock: every UPDATE checks it, so a concurrent change fails instead of being overwritten.
+    """
+
+    __tablename__ = "cases"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200), index=True)
+    unit: Mapped[str] = mapped_column(ForeignKey("units.code"), index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    data: Mapped[JsonDoc]
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(20))
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp]
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+    __mapper_args__ = {"version_id_col": revision}
+
+
+class TaskRecord(Base):
+    """The task index: one row per user task instance, kept in step with the workflow state."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_queue", "status", "group", "unit"),
+        Index("ix_tasks_assignee", "assignee", "status"),
+        CheckConstraint("status IN ('ready', 'claimed', 'completed', 'cancelled')", name="ck_tasks_status"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    group: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    form: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[Timestamp]
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class AuditEvent(Base):
+    """Append-only audit trail: who did what to which case, when, with which data."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[Timestamp]
+    actor: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[JsonDoc]
+
+
+class DecisionRecord(Base):
+    """A rules-engine decision taken in a case, with the fired rules and the parameter values used."""
+
+    __tablename__ = "decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str | None] = mapped_column(String(200))
+    ruleset: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[JsonDoc]
+    fired: Mapped[JsonDoc]
+    parameters: Mapped[JsonDoc]
+    on: Mapped[dt.date] = mapped_column(Date)
+    at: Mapped[Timestamp]
+
+
+class Notification(Base):
+    """The outbox: a message written in the same transaction as the step that causes it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status", "status", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    template: Mapped[str] = mapped_column(String(100))
+    recipient_user: Mapped[str | None] = mapped_column(String(100))
+    recipient_group: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[JsonDoc]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[Timestamp]
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

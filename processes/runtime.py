@@ -1,0 +1,180 @@
+"""The one wrapper around a running SpiffWorkflow: create, restore, advance, and read back what happened.
+
+Nothing here touches the database; the use cases in ``cases.py`` do that inside their transaction. A
+``Run`` collects the side effects of one engine run (decisions taken, notifications to send, tasks that
+completed) so the use case can write them to the case, the task index, the outbox and the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+import rules
+from processes.clock import Clock, local_date
+from processes.errors import EngineFailure
+from processes.loader import ParsedProcess
+from processes.sandbox import SandboxScriptEngine, SandboxViolation
+from processes.serializer import UnsafeValue, escape, unescape
+from processes.views import CaseStatus
+
+MAX_ENGINE_STEPS = 500
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
+
+
+@dataclass
+class Run:
+    """Side effects of one engine run, to be persisted by the caller in the same transaction."""
+
+    case_id: str
+    unit: str
+    starter: str | None
+    clock: Clock
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    steps: int = 0
+
+    def decide(self, task: Task, ruleset: str) -> dict[str, Any]:
+        facts_data = unescape(task.data)
+        facts = {name: facts_data[name] for name in rules.fact_names(ruleset) if name in facts_data}
+        on = local_date(self.clock.now())
+        try:
+            decision = rules.decide(ruleset, facts, on=on)
+        except rules.RulesError as exc:
+            raise EngineFailure(
+                f"rule set {ruleset!r} in task {task.task_spec.bpmn_id}: {exc.message}", fields=exc.fields
+            ) from None
+        self.decisions.append({**decision.to_dict(), "task": task.task_spec.bpmn_id, "at": self.clock.now()})
+        return escape(dict(decision.decision))
+
+    def notify(self, task: Task, params: dict[str, Any]) -> None:
+        recipient = params.get("recipient")
+        self.notifications.append({
+            "template": str(params.get("template") or task.task_spec.bpmn_id),
+            "recipient_user": self.starter if recipient == "starter" else recipient,
+            "recipient_group": params.get("group"),
+            "unit": self.unit,
+            "task": task.task_spec.bpmn_id,
+        })
+
+    def engine(self) -> SandboxScriptEngine:
+        engine = SandboxScriptEngine(services={"notify": self.notify})
+        engine.decide = self.decide
+        return engine
+
+    def count_step(self, _task: Task) -> None:
+        self.steps += 1
+        if self.steps > MAX_ENGINE_STEPS:
+            raise EngineFailure(f"more than {MAX_ENGINE_STEPS} automatic steps in one run: a loop in the model?")
+
+
+def new_workflow(process: ParsedProcess, run: Run) -> BpmnWorkflow:
+    """A fresh workflow of the process, with the sandboxed engine of this run attached."""
+    return BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=run.engine())
+
+
+def attach(workflow: BpmnWorkflow, run: Run) -> BpmnWorkflow:
+    """Re-attach our engine after a restore: the script engine is not serialized (TECH.md)."""
+    workflow.script_engine = run.engine()
+    return workflow
+
+
+def set_start_data(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:
+    """Put the start form's data into the workflow before it runs."""
+    for task in workflow.get_tasks(state=TaskState.READY):
+        task.set_data(**escape(data))
+
+
+def advance(workflow: BpmnWorkflow, run: Run) -> None:
+    """Run automatic steps until the workflow waits; turn any engine error into EngineFailure."""
+    try:
+        workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
+    except EngineFailure:
+        raise
+    except (SpiffWorkflowException, SandboxViolation, UnsafeValue) as exc:
+        raise EngineFailure(f"the process failed: {exc}") from None
+
+
+def _after(task: Task, run: Run) -> None:
+    run.count_step(task)
+    prune(task)
+
+
+def prune(task: Task) -> None:
+    """Drop the data of finished tasks whose children are all finished.
+
+    Spiff copies the whole data dict into every task, so without this a case's stored state grows with
+    (steps x data size): quadratic. Only the frontier of the tree needs its data; the audit trail keeps
+    what each completed task submitted.
+    """
+    for node in (task.parent, task):
+        if node is not None and node.has_state(_FINISHED) and node.children and all(
+            child.has_state(_FINISHED) for child in node.children
+        ):
+            node.data = {}
+
+
+def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any], run: Run) -> Task | None:
+    """Complete a ready manual task with the submitted data; None if it is not ready (any more)."""
+    task = workflow.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+        return None
+    task.set_data(**escape(data))
+    try:
+        task.run()
+    except (SpiffWorkflowException, SandboxViolation) as exc:
+        raise EngineFailure(f"completing {task.task_spec.bpmn_id} failed: {exc}") from None
+    prune(task)
+    return task
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The case data as users see it: the workflow's data when finished, else the open frontier's."""
+    if workflow.completed:
+        return unescape(dict(workflow.data))
+    merged: dict[str, Any] = {}
+    frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+    for task in sorted(frontier, key=lambda t: t.last_state_change):
+        merged.update(task.data)
+    return unescape(merged)
+
+
+def case_status(workflow: BpmnWorkflow, end_statuses: dict[str, str]) -> CaseStatus:
+    """Running until Spiff says completed; then the caseStatus property of the end event reached."""
+    if not workflow.completed:
+        return CaseStatus.RUNNING
+    reached = [
+        task.task_spec.bpmn_id
+        for task in workflow.get_tasks(state=TaskState.COMPLETED)
+        if isinstance(task.task_spec, EndEvent)
+    ]
+    statuses = {end_statuses.get(bpmn_id, "completed") for bpmn_id in reached}
+    for status in (CaseStatus.REJECTED, CaseStatus.CANCELLED):
+        if status.value in statuses:
+            return status
+    return CaseStatus.COMPLETED
+
+
+def task_properties(task: Task) -> dict[str, str]:
+    return dict((getattr(task.task_spec, "extensions", None) or {}).get("properties", {}))
+
+
+def now_utc(clock: Clock) -> dt.datetime:
+    return clock.now().astimezone(dt.UTC)
+
+
+def local_date_of(value: str | dt.date) -> dt.date:
+    """A decision's ``on`` date, given as ISO text or a date."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)

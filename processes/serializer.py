@@ -1,0 +1,128 @@
+"""Saving and restoring a case's workflow state.
+
+Three decisions, each measured or forced by SpiffWorkflow's behaviour (TECH.md):
+
+* **State only.** The process definition is stored once per deployed version; a case row holds only the
+  run state. On restore the cached, already parsed spec objects are handed back to the workflow.
+* **User data is escaped.** Spiff's serializer reads any dict with a ``typename`` key as a typed object,
+  so form data such as ``{"vehicle": {"typename": "van"}}`` would make a case impossible to reload. Every
+  dict key that is ``typename`` or starts with ``~`` gets a ``~`` prefix going in and loses it coming out:
+  a bijection, so no user value can collide with an escaped one.
+* **A version with every row** (``SERIALIZER_VERSION``): ours plus Spiff's, so a later format change can be
+  migrated and tested.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from processes.specs import RuleTask, RuleTaskConverter
+
+SERIALIZER_VERSION = f"amflow-1/spiff-{SPIFF_SERIALIZER_VERSION}"
+_ESCAPE = "~"
+
+
+class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+    """Leaves the process definition out of the serialization and takes spec objects back in."""
+
+    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
+        spec = dct.pop("spec")
+        subprocess_specs = dct.pop("subprocess_specs", {})
+        if not isinstance(spec, BpmnProcessSpec):
+            return super().from_dict({"spec": spec, "subprocess_specs": subprocess_specs, **dct})
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    config[RuleTask] = RuleTaskConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+
+
+def dump_state(workflow: BpmnWorkflow) -> str:
+    """The workflow's run state as JSON text (no process definition)."""
+    return _SERIALIZER.serialize_json(workflow)
+
+
+def load_state(
+    state: str, version: str, spec: BpmnProcessSpec, subprocess_specs: Mapping[str, BpmnProcessSpec]
+) -> BpmnWorkflow:
+    """Restore a workflow from its run state and the cached specs of its process version."""
+    if version != SERIALIZER_VERSION:
+        raise ValueError(f"no migration from serializer version {version!r} to {SERIALIZER_VERSION!r}")
+    dct = json.loads(state)
+    dct.pop(_SERIALIZER.VERSION_KEY, None)
+    dct["spec"] = spec
+    dct["subprocess_specs"] = dict(subprocess_specs)
+    return _SERIALIZER.from_dict(dct)
+
+
+def _escape_key(key: str) -> str:
+    return _ESCAPE + key if key == "typename" or key.startswith(_ESCAPE) else key
+
+
+def _unescape_key(key: str) -> str:
+    return key[1:] if key.startswith(_ESCAPE) else key
+
+
+class UnsafeValue(ValueError):
+    """A value that cannot be stored as JSON (NaN, infinity, a non-string key, an unknown type)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path or 'data'}: {problem}")
+        self.path = path or "data"
+        self.problem = problem
+
+
+def escape(value: Any, path: str = "") -> Any:
+    """User data → workflow data: JSON types only, ``typename`` keys escaped."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UnsafeValue(path, "object keys must be strings")
+            out[_escape_key(key)] = escape(item, f"{path}.{key}" if path else key)
+        return out
+    if isinstance(value, list | tuple):
+        return [escape(item, f"{path}.{index}") for index, item in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UnsafeValue(path, "numbers must be finite")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise UnsafeValue(path, f"values of type {type(value).__name__} cannot be stored")
+
+
+def unescape(value: Any) -> Any:
+    """Workflow data → user data: the inverse of :func:`escape`."""
+    if isinstance(value, dict):
+        return {_unescape_key(key): unescape(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [unescape(item) for item in value]
+    return value
