@@ -1,0 +1,123 @@
+"""Loading forms: one JSON Schema (draft 2020-12) per form, with optional UI hints, shipped as package data.
+
+Files are read through ``importlib.resources`` so a non-editable install (a wheel, a zip) works the same
+as a checkout. Each file is parsed and checked once per process and then cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from forms.errors import FormNotFound, InvalidForm
+
+SCHEMA_SUFFIX = ".schema.json"
+UI_SUFFIX = ".uischema.json"
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+# A form name is a plain identifier: it doubles as a file name, so nothing that could walk the tree.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class Form:
+    """A form (*formular*): its JSON Schema, its UI hints and its title in Danish and English.
+
+    The dicts are shared by every caller in the process: read them, never change them.
+    """
+
+    name: str
+    schema: dict[str, Any]
+    ui: dict[str, Any]
+    title: dict[str, str]
+
+
+def _schemas_dir() -> Traversable:
+    return resources.files("forms").joinpath("schemas")
+
+
+def _read_json(name: str, file: Traversable) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidForm(name, f"{file.name}: {exc}") from exc
+
+
+def _is_valid_name(name: object) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+@functools.cache
+def _load(name: str) -> Form:
+    schema_file = _schemas_dir().joinpath(name + SCHEMA_SUFFIX)
+    if not schema_file.is_file():
+        raise FormNotFound(name)
+    schema = _read_json(name, schema_file)
+    if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_2020_12:
+        raise InvalidForm(name, f"the schema must be a JSON object with $schema {DRAFT_2020_12!r}")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise InvalidForm(name, exc.message) from exc
+    ui_file = _schemas_dir().joinpath(name + UI_SUFFIX)
+    ui = _read_json(name, ui_file) if ui_file.is_file() else {}
+    if not isinstance(ui, dict):
+        raise InvalidForm(name, "the UI schema must be a JSON object")
+    title = {"da": str(schema.get("title", name)), "en": str(schema.get("x-title-en", name))}
+    return Form(name=name, schema=schema, ui=ui, title=title)
+
+
+def get_form(name: str) -> Form:
+    """Return the form ``name``; raise ``FormNotFound`` if none ships, ``InvalidForm`` if its files are broken."""
+    if not _is_valid_name(name):
+        raise FormNotFound(name)
+    return _load(name)
+
+
+def form_exists(name: str) -> bool:
+    """Tell whether a form of this name ships (a broken one still raises ``InvalidForm``: that is a bug)."""
+    try:
+        get_form(name)
+    except FormNotFound:
+        return False
+    return True
+
+
+def form_names() -> list[str]:
+    """Return the names of all forms that ship, sorted."""
+    names = (
+        entry.name.removesuffix(SCHEMA_SUFFIX)
+        for entry in _schemas_dir().iterdir()
+        if entry.name.endswith(SCHEMA_SUFFIX)
+    )
+    return sorted(name for name in names if _is_valid_name(name))
+
+
+def form_name_from_properties(properties: Mapping[str, str] | None) -> str | None:
+    """Return the form a BPMN element names in its ``spiffworkflow:properties``, or None if it names none.
+
+    Our convention is ``form`` = NAME; the SpiffArena convention is ``formJsonSchemaFilename`` =
+    ``NAME.schema.json`` (``NAME.json`` is accepted too). ``form`` wins when both are given. A file name
+    with another ending is returned unchanged so that a deploy check reports it as an unknown form.
+    """
+    if not properties:
+        return None
+    name = (properties.get("form") or "").strip()
+    if name:
+        return name
+    filename = (properties.get("formJsonSchemaFilename") or "").strip()
+    if not filename:
+        return None
+    for suffix in (SCHEMA_SUFFIX, ".json"):
+        if filename.endswith(suffix) and len(filename) > len(suffix):
+            return filename.removesuffix(suffix)
+    return filename

@@ -1,0 +1,38 @@
+"""Imports point one way: service -> processes -> rules, forms (DESIGN.md). Checked on the source, not by eye."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# package -> top-level modules it must never import
+FORBIDDEN = {
+    "processes": {"service", "flask", "durable", "marshmallow"},
+    "rules": {"service", "processes", "forms", "flask", "SpiffWorkflow"},
+    "forms": {"service", "processes", "rules", "flask", "SpiffWorkflow", "durable"},
+    "service": {"SpiffWorkflow", "durable", "rules"},
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_a_package_imports_nothing_above_it_or_beside_its_own_engine(package):
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & FORBIDDEN[package])
+        for path in (ROOT / package).rglob("*.py")
+    }
+    assert {path: bad for path, bad in offenders.items() if bad} == {}
