@@ -24,5 +24,10 @@ def record(
 
 
 def history(session: Session, case_id: str) -> list[HistoryEntry]:
-    rows = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id))
-    return [HistoryEntry(at=row.at, actor=row.actor, kind=row.kind, detail=row.detail) for row in rows]
+    """The case's events in order; read as plain rows (no ORM identity map: a long history stays cheap)."""
+    query = (
+        select(AuditEvent.at, AuditEvent.actor, AuditEvent.kind, AuditEvent.detail)
+        .where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+    )
+    rows = session.execute(query)
+    return [HistoryEntry(at=at, actor=actor, kind=kind, detail=detail) for at, actor, kind, detail in rows]

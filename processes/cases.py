@@ -146,6 +146,7 @@ def _persist(
         record(session, case_id=case.id, actor=None, kind="notification_queued", detail=message)
     _sync_task_index(session, case, workflow, open_rows, run)
     status = runtime.case_status(workflow, loaded.end_statuses)
+    runtime.compact(workflow)
     case.state = dump_state(workflow)
     case.serializer_version = SERIALIZER_VERSION
     case.data = runtime.case_data(workflow)

@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 
 import forms
 import rules
@@ -45,8 +45,12 @@ _EXPRESSION_TAGS = (
 )
 
 
-class RuleTaskParser(SpiffTaskParser):
-    """``<businessRuleTask>`` with ``spiffworkflow:calledDecisionId`` = a rule set of ``rules/``."""
+class RuleTaskParser(BusinessRuleTaskParser):
+    """``<businessRuleTask>`` with ``spiffworkflow:calledDecisionId`` = a rule set of ``rules/``.
+
+    Subclasses Spiff's parser because the DMN parser asks every business-rule parser for its decision
+    reference; the task it creates calls ``rules.decide`` instead of a DMN engine.
+    """
 
     def create_task(self) -> RuleTask:
         extensions = self.parse_extensions()

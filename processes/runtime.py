@@ -122,6 +122,66 @@ def prune(task: Task) -> None:
             node.data = {}
 
 
+def compact(workflow: BpmnWorkflow) -> int:
+    """Cut the finished prefix of each task tree; return how many task instances were dropped.
+
+    SpiffWorkflow keeps every task instance ever created, and its task iterator stops silently at depth
+    1,000: a case that loops a few hundred times would then find no ready task at all. Above the live
+    part of the tree there is only history (which the audit trail keeps), so the root is re-linked to the
+    last finished task before the live part: that task keeps its data, which its waiting children will
+    inherit. Only finished, single-file ancestors and fully finished side branches are dropped, so joins,
+    boundary events and subprocesses in the live part are untouched.
+    """
+    dropped = 0
+    for tree_owner in (workflow, *workflow.subprocesses.values()):
+        dropped += _compact_tree(tree_owner)
+    return dropped
+
+
+def _unfinished_counts(root: Task) -> dict[UUID, int]:
+    counts: dict[UUID, int] = {}
+    stack: list[tuple[Task, bool]] = [(root, False)]
+    while stack:
+        task, children_done = stack.pop()
+        if children_done:
+            counts[task.id] = (0 if task.has_state(_FINISHED) else 1) + sum(counts[c.id] for c in task.children)
+        else:
+            stack.append((task, True))
+            stack.extend((child, False) for child in task.children)
+    return counts
+
+
+def _compact_tree(owner: Any) -> int:
+    root = owner.task_tree
+    counts = _unfinished_counts(root)
+    anchor = root
+    while anchor.has_state(_FINISHED):
+        live = [child for child in anchor.children if counts[child.id] > 0]
+        if len(live) != 1 or not live[0].has_state(_FINISHED):
+            break
+        anchor = live[0]
+    if anchor is root or anchor.parent is root:
+        return 0
+    keep = {root.id, *_subtree_ids(anchor)}
+    dropped = [task_id for task_id in _subtree_ids(root) if task_id not in keep]
+    for task_id in dropped:
+        del owner.tasks[task_id]
+    root.children = [anchor]
+    anchor.parent = root
+    if owner.last_task is not None and owner.last_task.id not in owner.tasks:
+        owner.last_task = None
+    return len(dropped)
+
+
+def _subtree_ids(root: Task) -> list[UUID]:
+    ids, stack = [], [root]
+    while stack:
+        task = stack.pop()
+        ids.append(task.id)
+        stack.extend(task.children)
+    return ids
+
+
 def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any], run: Run) -> Task | None:
     """Complete a ready manual task with the submitted data; None if it is not ready (any more)."""
     task = workflow.get_task_from_id(UUID(task_id))

@@ -212,3 +212,14 @@ def test_completed_tasks_keep_no_copy_of_the_case_data_so_state_grows_linearly(d
     # Without pruning every step would add another 5 KB copy (>= 200 KB at step 40).
     assert sizes[40] < 60_000
     assert sizes[40] - sizes[20] < 2 * (sizes[20] - sizes[1]) + 5_000
+
+
+def test_a_case_that_loops_past_spiffs_depth_limit_still_finds_its_ready_task(db, anna, note_loop):
+    """SpiffWorkflow's task iterator stops at depth 1,000 (about 330 rounds of this loop)."""
+    case = start_case(db, process=note_loop, unit="kemi", data={}, actor=anna)
+    for step in range(400):
+        case = complete_task(db, case.tasks[0].id, data={"note": f"round {step}"}, actor=anna)
+        assert len(case.tasks) == 1, f"no ready task after round {step}"
+    case = complete_task(db, case.tasks[0].id, data={"note": "stop"}, actor=anna)
+    assert case.status == "completed"
+    assert case.data["note"] == "stop"

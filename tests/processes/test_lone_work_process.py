@@ -1,0 +1,143 @@
+"""The lone-work approval (Godkendelse af alenearbejde) run through the real engine, rules and database.
+
+Each route of bpmn/lone_work_approval.bpmn, with the DOMAIN.md rule that sends the case there.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from processes import complete_task, create_user, get_case, start_case
+from processes.deployments import deploy_bundled
+from processes.models import Notification
+
+APPLICATION = {
+    "applicant_name": "Anna Ansat",
+    "applicant_role": "employee",
+    "applicant_age": 34,
+    "location": {"campus": "Lyngby", "building": "207", "room": "112"},
+    "task_description": "Destillation i stinkskab efter kl. 18",
+    "start_date": "2026-12-01",
+    "outside_normal_hours": False,
+    "another_competent_person_within_reach": False,
+    "hazards": ["chemicals_flammable"],
+    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
+    "instruction_completed": True,
+}
+REVIEW = {
+    "risk_assessment": [{"hazard": "Brand", "consequence": "Forbrænding", "measure": "Stinkskab",
+                         "residual_risk": "low"}],
+    "mitigations_adequate": True,
+}
+APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2027-06-30"}
+
+
+@pytest.fixture
+def people(db):
+    deploy_bundled(db)
+    return {
+        "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"]),
+        "karl": create_user(db, "karl", password="karl-password", groups=["amk"], units=["kemi"]),
+        "lene": create_user(db, "lene", password="lene-password", groups=["leaders"], units=["kemi"]),
+    }
+
+
+def start(db, people, **changes):
+    return start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, **changes},
+                      actor=people["anna"])
+
+
+def only_task(case):
+    assert len(case.tasks) == 1, case.tasks
+    return case.tasks[0]
+
+
+def notifications(db, case_id):
+    with db.read() as session:
+        rows = session.query(Notification).filter_by(case_id=case_id).order_by(Notification.id)
+        return [(row.template, row.recipient_user, row.recipient_group) for row in rows]
+
+
+def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, people):
+    """B-R4: a hazard that can be counteracted -> G2, review and approval."""
+    case = start(db, people)
+    assert case.decisions[0].decision["group"] == "G2"
+    assert {"B-R1", "B-R4"} <= set(case.decisions[0].fired)
+    review = only_task(case)
+    assert (review.name, review.group, review.unit) == ("amk_review", "amk", "kemi")
+    case = complete_task(db, review.id, data=REVIEW, actor=people["karl"])
+    approval = only_task(case)
+    assert (approval.name, approval.group) == ("leader_approval", "leaders")
+    case = complete_task(db, approval.id, data=APPROVE, actor=people["lene"])
+    assert case.status == "completed"
+    assert case.data["decision"] == "approve"
+    assert case.data["valid_until"] == "2027-06-30"
+    assert case.data["lone_work"]["label"] == "risikofyldt"
+    assert ("lone_work_approved", "anna", None) in notifications(db, case.id)
+
+
+@pytest.mark.parametrize("hazard", ["high_voltage", "live_electrical_work", "hydrofluoric_acid", "confined_space"])
+def test_prohibited_lone_work_is_rejected_at_once_and_the_applicant_told(db, people, hazard):
+    """B-R3 / BEK 1839/2023 § 11(1), 2nd sentence: a danger that cannot be counteracted -> G3."""
+    case = start(db, people, hazards=[hazard, "chemicals_flammable"])
+    assert case.status == "rejected"
+    assert case.tasks == []
+    assert case.decisions[0].decision["group"] == "G3"
+    assert "B-R3" in case.decisions[0].fired
+    assert notifications(db, case.id) == [("lone_work_rejected", "anna", None)]
+
+
+def test_lone_work_without_hazards_is_registered_and_the_leader_notified(db, people):
+    """B-R2: no hazard flag -> G1, registered without approval."""
+    case = start(db, people, hazards=[], mitigations=[])
+    assert case.status == "completed"
+    assert case.decisions[0].decision["route"] == "register"
+    assert notifications(db, case.id) == [("lone_work_registered", None, "leaders")]
+    assert "notification_queued" in [entry.kind for entry in case.history]
+
+
+def test_with_a_competent_person_within_reach_it_is_not_lone_work(db, people):
+    """B-R1: G0 wins over every hazard."""
+    case = start(db, people, another_competent_person_within_reach=True, hazards=["high_voltage"])
+    assert case.status == "completed"
+    assert case.decisions[0].decision["group"] == "G0"
+    assert notifications(db, case.id) == []
+
+
+def test_a_student_needs_the_supervisors_coapproval_before_the_leader(db, people):
+    """B-R8: students need supervisor co-approval."""
+    case = start(db, people, applicant_role="student")
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    coapproval = only_task(case)
+    assert (coapproval.name, coapproval.group) == ("supervisor_coapproval", "leaders")
+    case = complete_task(db, coapproval.id, data={"coapproved": True}, actor=people["lene"])
+    assert only_task(case).name == "leader_approval"
+
+
+def test_an_applicant_under_18_goes_to_the_young_worker_check_first(db, people):
+    """B-R7: applicants under 18."""
+    case = start(db, people, applicant_age=16)
+    check = only_task(case)
+    assert (check.name, check.group) == ("young_worker_check", "amk")
+    case = complete_task(db, check.id, data={"outcome": "reject", "comment": "Ikke under 18"}, actor=people["karl"])
+    assert case.status == "rejected"
+
+
+def test_sent_back_the_applicant_changes_the_application_and_it_is_classified_again(db, people):
+    case = start(db, people)
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    case = complete_task(db, only_task(case).id, actor=people["lene"],
+                         data={"decision": "send_back", "reason": "Beskriv kemikalierne"})
+    revise = only_task(case)
+    assert (revise.name, revise.group, revise.assignee) == ("applicant_revise", "employees", "anna")
+    case = complete_task(db, revise.id, data={**APPLICATION, "hazards": []}, actor=people["anna"])
+    assert case.status == "completed"
+    assert [d.decision["group"] for d in get_case(db, case.id, actor=people["anna"]).decisions] == ["G2", "G1"]
+
+
+def test_the_leader_can_reject_with_a_reason(db, people):
+    case = start(db, people)
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    case = complete_task(db, only_task(case).id, actor=people["lene"],
+                         data={"decision": "reject", "reason": "Risikoen er for stor"})
+    assert case.status == "rejected"
