@@ -7,12 +7,37 @@ Revises: 0001
 import sqlalchemy as sa
 from alembic import op
 
-from processes.catalogue import GROUPS, UNITS
 
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None
+
+# Frozen copies of processes/catalogue.py as of this revision: a migration must not change when the
+# catalogue does later.
+GROUPS = {
+    'employees': ('Medarbejdere / Employees', False),
+    'leaders': ('Nærmeste ledere / Line managers', False),
+    'amk': ('Arbejdsmiljøkoordinatorer (AMK) / Work-environment coordinators', False),
+    'amr': ('Arbejdsmiljørepræsentanter (AMR) / Safety representatives', False),
+    'hr': ('HR', False),
+    'cas': ('Campus Service (CAS)', True),
+    'arbejdsmiljo': ('DTU Arbejdsmiljø (CAS AB og Koncern HR)', True),
+    'precursor-coordinator': ('Prækursorkoordinator / Precursor coordinator', True),
+    'process-owners': ('Procesejere / Process owners', False),
+    'admins': ('Administratorer / Administrators', True),
+}
+
+UNITS = {
+    'kemi': 'DTU Kemi',
+    'kemiteknik': 'DTU Kemiteknik',
+    'energi': 'DTU Energi',
+    'food': 'DTU Fødevareinstituttet (DTU Food)',
+    'aqua': 'DTU Aqua',
+    'wind': 'DTU Vindenergi (DTU Wind)',
+    'sundhedsteknologi': 'DTU Sundhedsteknologi (DTU Health Tech)',
+    'cas': 'Campus Service (CAS)',
+}
 
 
 def upgrade() -> None:

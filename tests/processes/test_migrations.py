@@ -1,0 +1,23 @@
+"""The Alembic migrations build exactly the schema the models describe, and seed the stable groups."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import select
+
+from processes import GROUP_CODES, UNITS
+from processes.models import Base, Group, Unit
+
+
+def test_the_migrated_schema_matches_the_models(db):
+    with db.write_engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_upgrading_twice_changes_nothing_and_the_stable_groups_and_units_are_there(db):
+    db.upgrade()
+    with db.read() as session:
+        assert set(session.scalars(select(Group.code))) == GROUP_CODES
+        assert set(session.scalars(select(Unit.code))) == set(UNITS)
