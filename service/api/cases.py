@@ -1,0 +1,31 @@
+"""Cases: start one, read one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, url_for
+
+import processes
+from service.api.parsing import json_body
+from service.auth import current_user
+from service.extensions import get_database
+from service.schemas import CaseSchema, StartCaseRequest
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+@bp.post("")
+def start_case() -> Any:
+    """Start a case of a process in a unit with the start form's data."""
+    body = json_body(StartCaseRequest())
+    case = processes.start_case(
+        get_database(), process=body["process"], unit=body["unit"], data=body["data"], actor=current_user()
+    )
+    return CaseSchema().dump(case), 201, {"Location": url_for(".get_case", case_id=case.id)}
+
+
+@bp.get("/<case_id>")
+def get_case(case_id: str) -> Any:
+    """Show a case with its data, decisions, open tasks and history."""
+    return CaseSchema().dump(processes.get_case(get_database(), case_id, actor=current_user()))

@@ -1,0 +1,32 @@
+"""Process definitions: list the deployed processes, deploy a BPMN file as a new version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+import processes
+from service.api.parsing import uploaded_bpmn
+from service.auth import current_user, require_group
+from service.extensions import get_database
+from service.schemas import ProcessSchema
+
+bp = Blueprint("processes", __name__, url_prefix="/processes")
+
+DEPLOYER_GROUPS = ("process-owners", "admins")
+
+
+@bp.get("")
+def list_processes() -> Any:
+    """List the deployed processes, newest version of each."""
+    return ProcessSchema(many=True).dump(processes.list_processes(get_database(), actor=current_user()))
+
+
+@bp.post("")
+@require_group(*DEPLOYER_GROUPS)
+def deploy_process() -> Any:
+    """Validate a BPMN file and store it as the next version of its process."""
+    xml, filename = uploaded_bpmn()
+    process = processes.deploy(get_database(), xml, filename, actor=current_user())
+    return ProcessSchema().dump(process), 201

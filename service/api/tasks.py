@@ -1,0 +1,53 @@
+"""Tasks: the work queue, and claiming, releasing and completing a task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+import processes
+from service.api.parsing import json_body, query_args
+from service.auth import current_user
+from service.extensions import get_database
+from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskQuery, TaskSchema
+
+bp = Blueprint("tasks", __name__, url_prefix="/tasks")
+
+ME = "me"
+
+
+@bp.get("")
+def list_tasks() -> Any:
+    """List the tasks the caller may work on (default: the open ones), filtered and paged."""
+    query = query_args(TaskQuery())
+    if query.get("assignee") == ME:
+        query["assignee"] = current_user().username
+    tasks, total = processes.list_tasks(get_database(), actor=current_user(), filters=processes.TaskFilter(**query))
+    return {"items": TaskSchema(many=True).dump(tasks), "total": total}
+
+
+@bp.get("/<task_id>")
+def get_task(task_id: str) -> Any:
+    """Show a task with its form's JSON Schema and UI hints."""
+    return TaskDetailSchema().dump(processes.get_task(get_database(), task_id, actor=current_user()))
+
+
+@bp.post("/<task_id>/claim")
+def claim_task(task_id: str) -> Any:
+    """Assign a task to the caller."""
+    return TaskSchema().dump(processes.claim_task(get_database(), task_id, actor=current_user()))
+
+
+@bp.post("/<task_id>/unclaim")
+def unclaim_task(task_id: str) -> Any:
+    """Give a claimed task back to its group."""
+    return TaskSchema().dump(processes.unclaim_task(get_database(), task_id, actor=current_user()))
+
+
+@bp.post("/<task_id>/complete")
+def complete_task(task_id: str) -> Any:
+    """Complete a task with its form's data and return the advanced case."""
+    body = json_body(CompleteTaskRequest())
+    case = processes.complete_task(get_database(), task_id, data=body["data"], actor=current_user())
+    return CaseSchema().dump(case)

@@ -1,0 +1,130 @@
+"""The one typed configuration of the service: defaults, then `AMFLOW_*` environment variables, then overrides
+given to `create_app`.
+
+Everything is validated when the app (or a CLI command) starts, so a typo fails loudly at start-up
+instead of at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "AMFLOW_"
+MIN_SECRET_KEY_LENGTH = 16
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of one running service; field names upper-cased are the Flask config keys."""
+
+    database_url: str
+    secret_key: str
+    instance_path: Path
+    testing: bool = False
+    max_content_length: int = 5 * 1024 * 1024  # bytes; BPMN uploads are the largest bodies
+    log_level: str = "INFO"
+
+    def as_flask_config(self) -> dict[str, Any]:
+        """The settings as Flask config keys (`DATABASE_URL`, `SECRET_KEY`, ...)."""
+        return {f.name.upper(): getattr(self, f.name) for f in fields(self)}
+
+
+_FIELDS = {f.name.upper(): f for f in fields(Config)}
+
+
+def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Build and validate the configuration; `overrides` uses the Flask keys (`DATABASE_URL`, `TESTING`)."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {key: environ[ENV_PREFIX + key] for key in _FIELDS if ENV_PREFIX + key in environ}
+    unknown = sorted(set(overrides or {}) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown configuration keys: {', '.join(unknown)} (known: {', '.join(_FIELDS)})")
+    raw.update(overrides or {})
+
+    instance_path = Path(raw.get("INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    _ensure_directory(instance_path)
+    database_url = str(raw.get("DATABASE_URL") or f"sqlite:///{instance_path / 'amflow.db'}")
+    _check_database_url(database_url)
+    secret_key = str(raw.get("SECRET_KEY") or _stored_secret_key(instance_path))
+    if len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+    log_level = str(raw.get("LOG_LEVEL", "INFO")).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    return Config(
+        database_url=database_url,
+        secret_key=secret_key,
+        instance_path=instance_path,
+        testing=_as_bool("TESTING", raw.get("TESTING", False)),
+        max_content_length=_as_positive_int("MAX_CONTENT_LENGTH", raw.get("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)),
+        log_level=log_level,
+    )
+
+
+def _ensure_directory(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"{ENV_PREFIX}INSTANCE_PATH {path} cannot be created: {error}") from error
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigError(f"{ENV_PREFIX}DATABASE_URL is not a database URL: {url!r}") from error
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        _ensure_directory(Path(parsed.database).resolve().parent)
+
+
+def _stored_secret_key(instance_path: Path) -> str:
+    """Read the generated key from `instance/secret_key`, creating it (mode 0600) on first start."""
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        # Written to a private temporary file, then linked into place: a concurrent start-up either
+        # wins the link or reads the winner's complete key, never a half-written one.
+        candidate = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as stream:
+            stream.write(secrets.token_urlsafe(48))
+        try:
+            key_file.hardlink_to(candidate)
+        except FileExistsError:
+            pass
+        finally:
+            candidate.unlink()
+    return key_file.read_text(encoding="ascii").strip()
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{ENV_PREFIX}{key} must be true or false, not {value!r}")
+
+
+def _as_positive_int(key: str, value: Any) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{ENV_PREFIX}{key} must be a whole number, not {value!r}") from error
+    if number <= 0:
+        raise ConfigError(f"{ENV_PREFIX}{key} must be positive, not {number}")
+    return number

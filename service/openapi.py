@@ -1,0 +1,165 @@
+"""The OpenAPI 3 document, built with apispec from the app's own URL map and marshmallow schemas.
+
+Paths and path parameters come from the registered routes and summaries from the views' docstrings, so
+the document cannot drift from the code; `OPERATIONS` adds what a route cannot say about itself (its
+schemas and error statuses). A route with no entry there fails the build, and a test builds it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from service import schemas
+from service.auth import is_public
+
+OPENAPI_VERSION = "3.0.3"
+API_VERSION = "1"
+SECURITY_SCHEME = "bearerAuth"
+_CACHE_KEY = "amflow.openapi"
+_HIDDEN_METHODS = {"HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the OpenAPI document says about one endpoint beyond its route."""
+
+    tag: str
+    response: Schema | None
+    status: int = 200
+    body: type[Schema] | None = None
+    query: type[Schema] | None = None
+    errors: tuple[int, ...] = (401,)
+    request_content: dict[str, Any] | None = None
+
+
+_BPMN_UPLOAD = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary", "description": "A .bpmn file"}},
+            "required": ["file"],
+        }
+    },
+    "application/xml": {"schema": {"type": "string", "description": "The BPMN XML; name it with ?filename="}},
+}
+
+OPERATIONS: dict[str, Operation] = {
+    "api.account.create_token": Operation(
+        "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 422)
+    ),
+    "api.account.me": Operation("auth", schemas.UserSchema()),
+    "api.cases.start_case": Operation(
+        "cases",
+        schemas.CaseSchema(),
+        201,
+        body=schemas.StartCaseRequest,
+        errors=(400, 401, 403, 404, 409, 422, 500),
+    ),
+    "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
+    "api.tasks.list_tasks": Operation("tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401)),
+    "api.tasks.get_task": Operation("tasks", schemas.TaskDetailSchema(), errors=(401, 403, 404)),
+    "api.tasks.claim_task": Operation("tasks", schemas.TaskSchema(), errors=(401, 403, 404, 409)),
+    "api.tasks.unclaim_task": Operation("tasks", schemas.TaskSchema(), errors=(401, 403, 404, 409)),
+    "api.tasks.complete_task": Operation(
+        "tasks",
+        schemas.CaseSchema(),
+        body=schemas.CompleteTaskRequest,
+        errors=(400, 401, 403, 404, 409, 422, 500),
+    ),
+    "api.processes.list_processes": Operation("processes", schemas.ProcessSchema(many=True)),
+    "api.processes.deploy_process": Operation(
+        "processes",
+        schemas.ProcessSchema(),
+        201,
+        query=schemas.DeployQuery,
+        errors=(400, 401, 403, 413, 422),
+        request_content=_BPMN_UPLOAD,
+    ),
+    "api.decisions.run_decision": Operation(
+        "decisions", schemas.DecisionResultSchema(), body=schemas.DecisionRequest, errors=(400, 401, 404, 422)
+    ),
+    "api.meta.openapi": Operation("meta", None, errors=()),
+}
+
+
+def openapi_document(app: Flask) -> dict[str, Any]:
+    """The app's OpenAPI document as a dict, built once per app."""
+    if _CACHE_KEY not in app.extensions:
+        app.extensions[_CACHE_KEY] = build_spec(app).to_dict()
+    return app.extensions[_CACHE_KEY]
+
+
+def build_spec(app: Flask) -> APISpec:
+    """Describe every `/api/v1` route of `app`."""
+    spec = APISpec(
+        title="amflow",
+        version=API_VERSION,
+        openapi_version=OPENAPI_VERSION,
+        plugins=[MarshmallowPlugin()],
+        info={"description": "BPMN case handling for DTU occupational health and safety (arbejdsmiljø)."},
+        security=[{SECURITY_SCHEME: []}],
+    )
+    spec.components.security_scheme(SECURITY_SCHEME, {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=schemas.ErrorSchema)
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        if rule.endpoint not in OPERATIONS:
+            raise LookupError(f"service.openapi.OPERATIONS has no entry for endpoint {rule.endpoint!r}")
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        view = app.view_functions[rule.endpoint]
+        for method in sorted((rule.methods or set()) - _HIDDEN_METHODS):
+            paths.setdefault(path, {})[method.lower()] = _operation(
+                OPERATIONS[rule.endpoint], view, sorted(rule.arguments), rule.endpoint
+            )
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec
+
+
+def _operation(operation: Operation, view: Any, path_arguments: list[str], endpoint: str) -> dict[str, Any]:
+    doc = (view.__doc__ or "").strip().splitlines()
+    parameters: list[dict[str, Any]] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}} for name in path_arguments
+    ]
+    if operation.query is not None:
+        parameters.append({"in": "query", "schema": operation.query})
+    result: dict[str, Any] = {
+        "operationId": endpoint.rsplit(".", 1)[-1],
+        "summary": doc[0] if doc else endpoint,
+        "tags": [operation.tag],
+        "parameters": parameters,
+        "responses": {str(operation.status): _success(operation)},
+    }
+    for status in operation.errors:
+        result["responses"][str(status)] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {"application/json": {"schema": "Error"}},
+        }
+    if operation.body is not None:
+        result["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": operation.body}},
+        }
+    elif operation.request_content is not None:
+        result["requestBody"] = {"required": True, "content": operation.request_content}
+    if is_public(view):
+        result["security"] = []
+    return result
+
+
+def _success(operation: Operation) -> dict[str, Any]:
+    schema: Any = operation.response if operation.response is not None else {"type": "object"}
+    return {
+        "description": HTTPStatus(operation.status).phrase,
+        "content": {"application/json": {"schema": schema}},
+    }

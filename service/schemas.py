@@ -1,0 +1,220 @@
+"""marshmallow schemas of the JSON API: request syntax in, `processes.views` out, and the OpenAPI document.
+
+Syntax only (STYLE.md 10): types, required keys and ranges. Whether the data fits a form, whether the
+caller may act, whether a process exists: that is for the use cases in `processes`.
+"""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+from processes.views import CaseStatus, TaskStatus
+
+_NAME = validate.Length(min=1, max=200)
+OPEN = "open"  # the task-status filter meaning ready or claimed
+
+
+class StrictSchema(Schema):
+    """Request schemas refuse unknown keys, so a misspelt key is an error instead of silently ignored."""
+
+    class Meta:
+        unknown = RAISE
+
+
+# --- requests ---------------------------------------------------------------------------------------
+
+
+class StartCaseRequest(StrictSchema):
+    """Body of `POST /cases`."""
+
+    process = fields.String(required=True, validate=_NAME, metadata={"description": "Process key"})
+    unit = fields.String(required=True, validate=_NAME, metadata={"description": "Unit code, e.g. kemi"})
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The start form's data"})
+
+
+class CompleteTaskRequest(StrictSchema):
+    """Body of `POST /tasks/{id}/complete`."""
+
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The task form's data"})
+
+
+class DecisionRequest(StrictSchema):
+    """Body of `POST /decisions/{ruleset}`."""
+
+    facts = fields.Dict(keys=fields.String(), required=True)
+    on = fields.Date(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Date whose parameters apply (default today)"},
+    )
+
+
+class TokenRequest(StrictSchema):
+    """Body of `POST /auth/token`."""
+
+    username = fields.String(required=True, validate=_NAME)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+
+
+class TaskQuery(StrictSchema):
+    """Query parameters of `GET /tasks`."""
+
+    group = fields.String(validate=_NAME)
+    unit = fields.String(validate=_NAME)
+    assignee = fields.String(
+        validate=_NAME, metadata={"description": "A username, `me` for the caller, or `none` for unassigned"}
+    )
+    status = fields.String(
+        validate=validate.OneOf([OPEN, *(status.value for status in TaskStatus)]),
+        metadata={"description": "`open` (the default: ready or claimed) or one task status"},
+    )
+    process = fields.String(validate=_NAME)
+    case_id = fields.String(validate=_NAME)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class DeployQuery(StrictSchema):
+    """Query parameters of `POST /processes` with a raw XML body."""
+
+    filename = fields.String(
+        validate=validate.Length(min=1, max=255), metadata={"description": "Name of the uploaded file"}
+    )
+
+
+# --- responses --------------------------------------------------------------------------------------
+
+
+class UserSchema(Schema):
+    """The caller, as `GET /me` shows them."""
+
+    username = fields.String()
+    name = fields.String()
+    email = fields.String(allow_none=True)
+    groups = fields.List(fields.String())
+    units = fields.List(fields.String())
+    language = fields.String()
+
+
+class FormSchema(Schema):
+    """A task's form: JSON Schema plus UI hints."""
+
+    name = fields.String()
+    json_schema = fields.Dict(attribute="schema", data_key="schema", metadata={"description": "JSON Schema"})
+    ui = fields.Dict(metadata={"description": "UI hints"})
+
+
+class TaskSchema(Schema):
+    """An entry of the task index."""
+
+    id = fields.String()
+    case_id = fields.String()
+    process = fields.String()
+    name = fields.String(metadata={"description": "BPMN element id"})
+    title = fields.String()
+    group = fields.String(allow_none=True, metadata={"description": "Candidate group (the BPMN lane)"})
+    unit = fields.String()
+    assignee = fields.String(allow_none=True)
+    status = fields.String(validate=validate.OneOf([status.value for status in TaskStatus]))
+    due_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class TaskDetailSchema(TaskSchema):
+    """A task with its form (`GET /tasks/{id}`)."""
+
+    form = fields.Nested(FormSchema, allow_none=True)
+
+
+class TaskPageSchema(Schema):
+    """One page of `GET /tasks`."""
+
+    items = fields.List(fields.Nested(TaskSchema))
+    total = fields.Integer(metadata={"description": "Matching tasks on all pages"})
+
+
+class CaseDecisionSchema(Schema):
+    """A decision a business-rule task took in a case."""
+
+    ruleset = fields.String()
+    decision = fields.Dict()
+    fired = fields.List(fields.String(), metadata={"description": "Ids of the rules that fired"})
+    parameters = fields.Dict(metadata={"description": "Effective-dated parameter values used"})
+    at = fields.DateTime()
+    task = fields.String(allow_none=True, metadata={"description": "BPMN id of the business-rule task"})
+
+
+class HistoryEntrySchema(Schema):
+    """One event of a case's audit trail."""
+
+    at = fields.DateTime()
+    actor = fields.String(allow_none=True)
+    kind = fields.String()
+    detail = fields.Dict()
+
+
+class CaseSchema(Schema):
+    """A case with its open tasks, decisions and history."""
+
+    id = fields.String()
+    process = fields.String()
+    version = fields.Integer(metadata={"description": "Version of the process the case runs on"})
+    unit = fields.String()
+    status = fields.String(validate=validate.OneOf([status.value for status in CaseStatus]))
+    data = fields.Dict()
+    decisions = fields.List(fields.Nested(CaseDecisionSchema))
+    tasks = fields.List(fields.Nested(TaskSchema), metadata={"description": "The open tasks"})
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    started_by = fields.String(allow_none=True)
+    revision = fields.Integer(metadata={"description": "Changes with every change of the case"})
+
+
+class ProcessSchema(Schema):
+    """A deployed process (its newest version unless stated)."""
+
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    deployed_at = fields.DateTime()
+    deployed_by = fields.String(allow_none=True)
+    start_form = fields.String(allow_none=True)
+    versions = fields.List(fields.Integer())
+
+
+class DecisionResultSchema(Schema):
+    """The result of `POST /decisions/{ruleset}`."""
+
+    ruleset = fields.String()
+    decision = fields.Dict(metadata={"description": "For lone_work: group, label, route, ..."})
+    fired = fields.List(fields.String())
+    parameters = fields.Dict()
+    on = fields.String(metadata={"format": "date", "description": "Date whose parameter values were used"})
+
+
+class TokenSchema(Schema):
+    """A new bearer token."""
+
+    token = fields.String()
+
+
+class ErrorBodySchema(Schema):
+    """What went wrong."""
+
+    code = fields.String(metadata={"description": "Stable machine-readable code"})
+    message = fields.String()
+    fields_ = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "Bad field path (`a.b`) → message"},
+    )
+
+
+class ErrorSchema(Schema):
+    """The error envelope of every failed request."""
+
+    error = fields.Nested(ErrorBodySchema)

@@ -1,0 +1,136 @@
+"""Fixtures of the API tests: calls as a demo user, BPMN documents to deploy.
+
+Helpers are offered as fixtures (never imported from a conftest), so the tests work in every pytest
+import mode.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+API = "/api/v1"
+BPMN_DIR = Path(__file__).parent / "bpmn"
+
+
+@dataclass
+class Api:
+    """The JSON API as one demo user or another."""
+
+    client: FlaskClient
+    auth: Any  # tests/conftest.py's Auth
+
+    def call(self, method: str, path: str, *, as_: str | None = None, **kwargs: Any) -> TestResponse:
+        """Send a request to `/api/v1{path}` with the bearer token of `as_` (none if None)."""
+        headers = dict(kwargs.pop("headers", {}))
+        if as_ is not None:
+            headers.update(self.auth.headers(as_))
+        return self.client.open(API + path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, *, as_: str | None, **kwargs: Any) -> TestResponse:
+        """GET as `as_`."""
+        return self.call("GET", path, as_=as_, **kwargs)
+
+    def post(self, path: str, *, as_: str | None, **kwargs: Any) -> TestResponse:
+        """POST as `as_`."""
+        return self.call("POST", path, as_=as_, **kwargs)
+
+    def open_tasks(self, *, as_: str, **filters: str) -> list[dict[str, Any]]:
+        """The caller's task queue (default filters), as a list."""
+        response = self.get("/tasks", as_=as_, query_string=filters)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["items"]
+
+
+@pytest.fixture
+def api(client: FlaskClient, auth: Any) -> Api:
+    """Call the API as a demo user."""
+    return Api(client, auth)
+
+
+@pytest.fixture
+def bpmn_dir() -> Path:
+    """The folder of the API tests' own BPMN files."""
+    return BPMN_DIR
+
+
+@pytest.fixture
+def make_bpmn() -> Any:
+    """Build a small BPMN document; see `user_task_bpmn`."""
+    return user_task_bpmn
+
+
+def user_task_bpmn(
+    *, process_id: str = "api_test_process", lane: str = "employees", form: str = "free_note", extra: str = ""
+) -> bytes:
+    """A small valid BPMN document (one user task in one lane); `extra` adds elements to the process."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="Definitions_{process_id}" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="{process_id}" name="API test process" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="Lane_1" name="{lane}">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>do_it</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="do_it" name="Do it">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties><spiffworkflow:property name="form" value="{form}" /></spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>to_task</bpmn:incoming>
+      <bpmn:outgoing>to_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="do_it" />
+    <bpmn:sequenceFlow id="to_end" sourceRef="do_it" targetRef="end" />
+    {extra}
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+# A G2 application: risky but controllable lone work (flammable chemicals, nobody within reach, the
+# mitigations the lone_work rule set asks for). DOMAIN.md B-R1, B-R4, B-R5.
+G2_APPLICATION: dict[str, Any] = {
+    "applicant_name": "Anna Ansat",
+    "applicant_role": "employee",
+    "applicant_age": 34,
+    "applicant_phone": "+45 45 25 25 25",
+    "location": {"campus": "Lyngby", "building": "207", "room": "112"},
+    "task_description": "Distilling ethanol in a fume hood in the evening.",
+    "equipment": "Rotary evaporator",
+    "start_date": "2026-09-01",
+    "end_date": "2026-12-31",
+    "time_windows": "weekdays 18:00-22:00",
+    "outside_normal_hours": True,
+    "another_competent_person_within_reach": False,
+    "hazards": ["chemicals_flammable"],
+    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
+    "buddy_name": "Karl Koordinator",
+    "buddy_phone": "+45 45 25 00 00",
+    "check_in_interval_minutes": 30,
+    "alarm_device_id": "ALARM-17",
+    "instruction_completed": True,
+    "instruction_date": "2026-08-15",
+    "instruction_by": "Karl Koordinator",
+}
+
+
+@pytest.fixture
+def lone_work_application() -> Any:
+    """Start-form data of a lone-work application, G2 unless changed: `lone_work_application(hazards=[])`."""
+
+    def build(**changes: Any) -> dict[str, Any]:
+        return {**copy.deepcopy(G2_APPLICATION), **changes}
+
+    return build

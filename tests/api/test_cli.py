@@ -1,0 +1,197 @@
+"""The `amflow` command: in-process through click's CliRunner, and once as the installed console script."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service import create_app, get_database
+from service.cli import cli
+
+TOKEN = re.compile(r"^[A-Za-z0-9_\-.~+/=]{20,}$")
+BAD_BPMN = b"<?xml version='1.0'?><definitions>not a process</definitions>"
+
+
+@pytest.fixture
+def environment(tmp_path):
+    """AMFLOW_* variables of a fresh, empty database in tmp_path."""
+    return {
+        "AMFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "AMFLOW_INSTANCE_PATH": str(tmp_path / "instance"),
+        "AMFLOW_SECRET_KEY": "cli-test-secret-key-0123456789",
+    }
+
+
+@pytest.fixture
+def amflow(environment):
+    """Run `amflow ARGS...` in-process against the fresh database."""
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), env=environment, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def upgraded(amflow):
+    result = amflow("db", "upgrade")
+    assert result.exit_code == 0, result.output
+
+
+def _user_for(environment, token):
+    app = create_app(
+        {
+            "DATABASE_URL": environment["AMFLOW_DATABASE_URL"],
+            "TESTING": True,
+            "INSTANCE_PATH": environment["AMFLOW_INSTANCE_PATH"],
+            "SECRET_KEY": "x" * 32,
+        }
+    )
+    try:
+        return app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    finally:
+        get_database(app).dispose()
+
+
+def test_user_add_then_token_create_prints_only_a_token_that_works_against_the_api(amflow, environment, upgraded):
+    added = amflow(
+        "user",
+        "add",
+        "alice",
+        "--password",
+        "correct-horse",
+        "--group",
+        "amk",
+        "--group",
+        "employees",
+        "--unit",
+        "kemi",
+        "--name",
+        "Alice A",
+        "--email",
+        "alice@example.dtu.dk",
+    )
+    assert added.exit_code == 0, added.output
+
+    created = amflow("token", "create", "alice")
+
+    assert created.exit_code == 0, created.output
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n"
+    assert TOKEN.match(token)
+    me = _user_for(environment, token)
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "alice"
+    assert sorted(me.get_json()["groups"]) == ["amk", "employees"]
+    assert me.get_json()["name"] == "Alice A"
+
+
+def test_token_create_for_an_unknown_user_fails_with_a_message(amflow, upgraded):
+    result = amflow("token", "create", "nobody")
+
+    assert result.exit_code != 0
+    assert result.stdout == ""
+    assert "nobody" in result.stderr
+
+
+def test_user_add_with_an_unknown_group_fails_naming_it(amflow, upgraded):
+    result = amflow("user", "add", "bob", "--password", "correct-horse", "--group", "wizards")
+
+    assert result.exit_code != 0
+    assert "wizards" in result.stderr
+
+
+def test_deploy_prints_the_process_key_and_version_of_each_file(amflow, upgraded, bpmn_dir, tmp_path):
+    original = bpmn_dir / "free_note_process.bpmn"
+    changed = tmp_path / "free_note_process.bpmn"
+    changed.write_text(original.read_text().replace("Write a note", "Write a short note"))
+
+    first = amflow("deploy", str(original))
+    again = amflow("deploy", str(original))
+    second = amflow("deploy", str(changed))
+
+    assert first.exit_code == 0, first.output
+    assert "free_note_process version 1" in first.stdout
+    assert "free_note_process version 1" in again.stdout  # an unchanged file is no new version
+    assert "free_note_process version 2" in second.stdout
+
+
+def test_deploy_of_an_invalid_file_exits_non_zero_naming_the_file(amflow, upgraded, tmp_path, bpmn_dir):
+    bad = tmp_path / "broken.bpmn"
+    bad.write_bytes(BAD_BPMN)
+
+    result = amflow("deploy", str(bad), str(bpmn_dir / "free_note_process.bpmn"))
+
+    assert result.exit_code != 0
+    assert "broken.bpmn" in result.stderr
+    assert "free_note_process version 1" in result.stdout
+
+
+def test_deploy_of_a_missing_file_exits_non_zero(amflow, upgraded, tmp_path):
+    result = amflow("deploy", str(tmp_path / "missing.bpmn"))
+
+    assert result.exit_code != 0
+    assert "missing.bpmn" in result.stderr
+
+
+def test_demo_prints_each_demo_user_and_can_run_twice(amflow):
+    first = amflow("demo")
+    second = amflow("demo")
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    lines = first.stdout.strip().splitlines()
+    assert lines == second.stdout.strip().splitlines()
+    username, password, groups, units = lines[0].split("\t")
+    assert username and password.startswith("password=")
+    assert groups.startswith("groups=") and units.startswith("units=")
+
+
+def test_a_bad_setting_is_a_clear_error_not_a_traceback(amflow, environment):
+    environment["AMFLOW_DATABASE_URL"] = "no database at all"
+
+    result = amflow("db", "upgrade")
+
+    assert result.exit_code != 0
+    assert "AMFLOW_DATABASE_URL" in result.stderr
+
+
+def _console_script() -> Path:
+    script = Path(sys.executable).parent / "amflow"
+    if not script.exists():
+        pytest.fail(f"{script} is missing: install the project with `pip install -e '.[test]'`")
+    return script
+
+
+@pytest.mark.slow
+def test_the_installed_amflow_command_adds_a_user_prints_a_working_token_and_rejects_a_bad_file(environment, tmp_path):
+    amflow = _console_script()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: PLW1510 — each caller checks returncode itself
+            [str(amflow), *args],
+            env={"PATH": "/usr/bin:/bin", **environment},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    assert run("db", "upgrade").returncode == 0
+    added = run("user", "add", "carol", "--password", "correct-horse", "--group", "leaders", "--unit", "energi")
+    assert added.returncode == 0, added.stderr
+    created = run("token", "create", "carol")
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n"
+    assert _user_for(environment, token).get_json()["username"] == "carol"
+    bad = tmp_path / "bad.bpmn"
+    bad.write_bytes(BAD_BPMN)
+    deployed = run("deploy", str(bad))
+    assert deployed.returncode != 0
+    assert "bad.bpmn" in deployed.stderr

@@ -1,0 +1,100 @@
+"""The OpenAPI document describes every route of the JSON API."""
+
+from __future__ import annotations
+
+import json
+import re
+
+API = "/api/v1"
+
+
+def _refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            else:
+                yield from _refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _refs(item)
+
+
+def test_openapi_json_is_an_openapi_3_document_without_a_token(client):
+    response = client.get(f"{API}/openapi.json")
+
+    assert response.status_code == 200
+    document = json.loads(response.data)
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "amflow"
+
+
+def test_openapi_json_has_a_path_and_method_for_every_api_route(app, client):
+    document = client.get(f"{API}/openapi.json").get_json()
+
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API):
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in document["paths"][path], f"{method} {path} is missing"
+
+
+def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
+    paths = client.get(f"{API}/openapi.json").get_json()["paths"]
+
+    expected = {
+        ("/api/v1/cases", "post"),
+        ("/api/v1/cases/{case_id}", "get"),
+        ("/api/v1/tasks", "get"),
+        ("/api/v1/tasks/{task_id}", "get"),
+        ("/api/v1/tasks/{task_id}/claim", "post"),
+        ("/api/v1/tasks/{task_id}/unclaim", "post"),
+        ("/api/v1/tasks/{task_id}/complete", "post"),
+        ("/api/v1/processes", "get"),
+        ("/api/v1/processes", "post"),
+        ("/api/v1/decisions/{ruleset}", "post"),
+        ("/api/v1/openapi.json", "get"),
+        ("/api/v1/me", "get"),
+        ("/api/v1/auth/token", "post"),
+    }
+    assert {(path, method) for path, methods in paths.items() for method in methods} == expected
+
+
+def test_openapi_json_declares_bearer_security_and_exempts_only_the_public_endpoints(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+
+    assert document["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert document["security"] == [{"bearerAuth": []}]
+    public = {
+        (path, method)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if operation.get("security") == []
+    }
+    assert public == {("/api/v1/openapi.json", "get"), ("/api/v1/auth/token", "post")}
+
+
+def test_every_reference_in_the_openapi_document_resolves(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+
+    for ref in set(_refs(document)):
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.rsplit("/", 1)[-1] in document["components"]["schemas"], ref
+
+
+def test_the_case_schema_in_the_openapi_document_has_the_stable_case_fields(client):
+    schemas = client.get(f"{API}/openapi.json").get_json()["components"]["schemas"]
+
+    stable = {"id", "process", "version", "unit", "status", "data", "decisions", "tasks", "history"}
+    assert stable <= set(schemas["Case"]["properties"])
+    assert set(schemas["Case"]["properties"]["status"]["enum"]) == {
+        "running",
+        "completed",
+        "rejected",
+        "cancelled",
+        "error",
+    }
+    task_fields = {"id", "case_id", "name", "title", "group", "unit", "assignee", "status", "due_at"}
+    assert task_fields <= set(schemas["Task"]["properties"])
+    assert "form" in schemas["TaskDetail"]["properties"]
