@@ -26,7 +26,7 @@ def _configure_sqlite(engine: Engine, *, begin: str) -> None:
     """WAL journal, enforced foreign keys, a busy timeout, and our own BEGIN statement."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # the driver must not emit BEGIN itself: we do, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -36,7 +36,7 @@ def _configure_sqlite(engine: Engine, *, begin: str) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection) -> None:
         connection.exec_driver_sql(begin)
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from processes.catalogue import CENTRAL_GROUPS
@@ -36,7 +37,10 @@ def user_view(user: User) -> UserView:
     )
 
 
-def _resolve(session: Session, model: type[Group] | type[Unit], codes: list[str], field: str) -> list:
+ModelT = TypeVar("ModelT", Group, Unit)
+
+
+def _resolve(session: Session, model: type[ModelT], codes: list[str], field: str) -> list[ModelT]:
     found = {row.code: row for row in session.scalars(select(model).where(model.code.in_(codes)))}
     unknown = sorted(set(codes) - set(found))
     if unknown:
@@ -119,7 +123,7 @@ def sees_all_units(actor: UserView) -> bool:
     return bool(set(actor.groups) & CENTRAL_GROUPS)
 
 
-def visible_tasks_clause(actor: UserView):  # type: ignore[no-untyped-def]
+def visible_tasks_clause(actor: UserView) -> ColumnElement[bool]:
     """SQL condition: the task index rows this user may see and work.
 
     A task of group G in unit U is for members of G in U; central groups see every unit; a task assigned

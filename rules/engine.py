@@ -198,7 +198,7 @@ def compile_program(ruleset: str, rules: tuple[Rule, ...]) -> Program:
     return Program(name=name, definition=json.dumps(definition), actions=actions)
 
 
-class _DecisionHost(Host):  # type: ignore[misc]  # durable-rules ships no type hints
+class _DecisionHost(Host):  # durable-rules ships no type hints (mypy sees Any)
     """A durable-rules host for synchronous decisions only."""
 
     def __init__(self) -> None:
