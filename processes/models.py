@@ -211,18 +211,61 @@ class DecisionRecord(Base):
 
 
 class Notification(Base):
-    """The outbox: a message written in the same transaction as the step that causes it."""
+    """The outbox: one message to one recipient, written in the same transaction as the step that causes it.
+
+    Subject and body are rendered when the row is written, in the recipient's language, so what is sent is
+    what the step decided. A sender delivers pending rows over SMTP with retries (``status`` pending ->
+    sending -> sent | logged | failed); ``message_id`` is stable, so a resend after a crash can be told
+    apart by the receiving side.
+    """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status", "status", "id"),)
+    __table_args__ = (Index("ix_notifications_status", "status", "next_attempt_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     template: Mapped[str] = mapped_column(String(100))
     recipient_user: Mapped[str | None] = mapped_column(String(100))
     recipient_group: Mapped[str | None] = mapped_column(String(64))
     unit: Mapped[str | None] = mapped_column(String(64))
+    to_address: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="da")
+    subject: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     data: Mapped[JsonDoc]
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp]
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseTimer(Base):
+    """The next wake-up of a case: the earliest due time of its waiting BPMN timers.
+
+    The worker claims due rows from this table (never by scanning open cases) and consumes a row in the
+    same transaction that advances the case, so a timer fires exactly once even with several workers or
+    a worker killed mid-run. A row whose handling keeps failing backs off and finally becomes an incident.
+    """
+
+    __tablename__ = "case_timers"
+    __table_args__ = (Index("ix_case_timers_due", "status", "due_at"),)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    due_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")  # scheduled | incident
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Incident(Base):
+    """Something the engine could not do by itself and a person must look at (shown on the case)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    message: Mapped[str] = mapped_column(Text)
+    at: Mapped[Timestamp]
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

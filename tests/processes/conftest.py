@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from processes import Database, create_user, deploy
 from processes.views import UserView
+from tests.processes.smtp import SmtpServer
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
 
@@ -41,3 +43,10 @@ def emil(db: Database) -> UserView:
 def note_loop(db: Database, owner: UserView) -> str:
     deploy(db, (BPMN_DIR / "note_loop.bpmn").read_bytes(), "note_loop.bpmn", actor=owner)
     return "note_loop"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts; see tests/processes/smtp.py."""
+    with SmtpServer() as server:
+        yield server
