@@ -13,6 +13,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -22,21 +23,23 @@ from sqlalchemy.orm.exc import StaleDataError
 
 import forms
 import rules
-from processes import runtime
+from processes import outbox, runtime
 from processes.audit import history, record
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.db import Database
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
-from processes.errors import Conflict, Forbidden, InvalidData, NotFound
+from processes.errors import Conflict, EngineFailure, Forbidden, InvalidData, NotFound
 from processes.identity import may_work, sees_all_units, visible_tasks_clause
-from processes.models import Case, DecisionRecord, Notification, TaskRecord
+from processes.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
 from processes.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
+from processes.timers import next_due
 from processes.views import (
     OPEN_TASK_STATUSES,
     CaseStatus,
     CaseView,
     DecisionView,
     FormView,
+    IncidentView,
     TaskStatus,
     TaskView,
     UserView,
@@ -55,12 +58,14 @@ class TaskFilter:
     status: str | None = None  # ready|claimed|completed|cancelled|open (default open)
     process: str | None = None
     case_id: str | None = None
+    overdue: bool | None = None  # True: due before now; False: not overdue (no due date, or later)
+    due_before: datetime | None = None
     limit: int = 50
     offset: int = 0
 
 
 @contextlib.contextmanager
-def _unit_of_work(db: Database) -> Iterator[Session]:
+def unit_of_work(db: Database) -> Iterator[Session]:
     """db.write(), with a lost optimistic-lock race reported as Conflict."""
     try:
         with db.write() as session:
@@ -92,14 +97,15 @@ def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
     )
 
 
-def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[BpmnWorkflow, LoadedProcess]:
+def restore_workflow(session: Session, case: Case, run: runtime.Run) -> tuple[BpmnWorkflow, LoadedProcess]:
     loaded = SPEC_CACHE.get(session, case.process_version_id)
     workflow = load_state(case.state, case.serializer_version, loaded.parsed.spec, loaded.parsed.subprocess_specs)
     return runtime.attach(workflow, run), loaded
 
 
 def _sync_task_index(
-    session: Session, case: Case, workflow: BpmnWorkflow, open_rows: list[TaskRecord], run: runtime.Run
+    session: Session, case: Case, workflow: BpmnWorkflow, open_rows: list[TaskRecord], run: runtime.Run, *,
+    context: dict[str, Any],
 ) -> None:
     """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled."""
     ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
@@ -119,15 +125,23 @@ def _sync_task_index(
             title=task.task_spec.bpmn_name or task.task_spec.bpmn_id, group=task.task_spec.lane, unit=case.unit,
             assignee=case.started_by if properties.get("assignTo") == "starter" else None,
             status=TaskStatus.READY.value, form=forms.form_name_from_properties(properties), created_at=now,
+            due_at=runtime.due_at_of(task, run.clock),
         )
         session.add(row)
         record(session, case_id=case.id, actor=None, kind="task_created",
                detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee})
+        outbox.queue(  # "a new task for you / your group", in the same transaction as the task
+            session, case_id=case.id, unit=case.unit, template="task_assigned",
+            recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
+            context={**context, "task_title": row.title, "task_id": row.id,
+                     **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
+            now=now,
+        )
 
 
-def _persist(
+def persist_run(
     session: Session, *, case: Case, workflow: BpmnWorkflow, loaded: LoadedProcess, run: runtime.Run,
-    open_rows: list[TaskRecord],
+    open_rows: list[TaskRecord], depth: int = 0,
 ) -> None:
     now = runtime.now_utc(run.clock)
     for decision in run.decisions:
@@ -139,13 +153,20 @@ def _persist(
         record(session, case_id=case.id, actor=None, kind="decision", detail={
             key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on")
         })
+    context = {"case_id": case.id, "process": case.process_key, "process_name": loaded.parsed.name,
+               "unit": case.unit, "data": runtime.case_data(workflow)}
     for message in run.notifications:
-        session.add(Notification(case_id=case.id, data={"task": message["task"]}, created_at=now, **{
-            key: message[key] for key in ("template", "recipient_user", "recipient_group", "unit")
-        }))
-        record(session, case_id=case.id, actor=None, kind="notification_queued", detail=message)
-    _sync_task_index(session, case, workflow, open_rows, run)
+        written = outbox.queue(
+            session, case_id=case.id, unit=message["unit"], template=message["template"],
+            recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],
+            context=context, now=now,
+        )
+        record(session, case_id=case.id, actor=None, kind="notification_queued",
+               detail={**message, "messages": written})
+    _sync_task_index(session, case, workflow, open_rows, run, context=context)
+    _start_children(session, case, run, depth)
     status = runtime.case_status(workflow, loaded.end_statuses)
+    _schedule_wakeup(session, case, workflow)
     runtime.compact(workflow)
     case.state = dump_state(workflow)
     case.serializer_version = SERIALIZER_VERSION
@@ -157,39 +178,83 @@ def _persist(
     case.status = status.value
 
 
+def _schedule_wakeup(session: Session, case: Case, workflow: BpmnWorkflow) -> None:
+    """Keep the case's row in the wake-up table in step with its earliest waiting timer."""
+    due = next_due(workflow)
+    timer = session.get(CaseTimer, case.id)
+    if due is None:
+        if timer is not None:
+            session.delete(timer)
+    elif timer is None:
+        session.add(CaseTimer(case_id=case.id, due_at=due, status="scheduled", attempts=0))
+    elif timer.status == "scheduled":
+        timer.due_at, timer.attempts, timer.last_error = due, 0, None
+
+
 def _check_unit(actor: UserView, unit: str) -> None:
     if unit not in actor.units and not sees_all_units(actor):
         raise Forbidden(f"you are not a member of unit {unit!r}", fields={"unit": "not one of your units"})
+
+
+MAX_CASE_NESTING = 3
+
+
+def _start_in_session(
+    session: Session, *, process: str, unit: str, data: dict[str, Any], starter: str | None, clock: Clock,
+    parent_id: str | None = None, depth: int = 0,
+) -> Case:
+    """Create and run a case of the newest version of ``process`` inside the caller's transaction."""
+    version = latest_version(session, process)
+    loaded = SPEC_CACHE.get(session, version.id)
+    data = _validate_form(loaded.parsed.start_form, data)
+    case = Case(
+        id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
+        status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
+        started_by=starter, created_at=runtime.now_utc(clock),
+    )
+    session.add(case)
+    session.flush()  # the case row first: audit events and tasks refer to it
+    run = runtime.Run(case_id=case.id, unit=unit, starter=starter, clock=clock)
+    workflow = runtime.new_workflow(loaded.parsed, run)
+    runtime.set_start_data(workflow, data)
+    detail = {"process": version.key, "version": version.version, "unit": unit, "data": data}
+    if parent_id is not None:
+        detail["parent_case"] = parent_id
+    record(session, case_id=case.id, actor=None if parent_id else starter, kind="case_started", detail=detail)
+    runtime.advance(workflow, run)
+    persist_run(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=[], depth=depth)
+    return case
 
 
 def start_case(
     db: Database, *, process: str, unit: str, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
 ) -> CaseView:
     """Start the newest version of a process for a unit, with the start form's data."""
-    with _unit_of_work(db) as session:
-        version = latest_version(session, process)
+    with unit_of_work(db) as session:
+        latest_version(session, process)  # an unknown process is a 404 before a unit question is a 403
         _check_unit(actor, unit)
-        loaded = SPEC_CACHE.get(session, version.id)
-        data = _validate_form(loaded.parsed.start_form, data)
-        case = Case(
-            id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
-            status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
-            started_by=actor.username, created_at=runtime.now_utc(clock),
-        )
-        session.add(case)
-        session.flush()  # the case row first: audit events and tasks refer to it
-        run = runtime.Run(case_id=case.id, unit=unit, starter=actor.username, clock=clock)
-        workflow = runtime.new_workflow(loaded.parsed, run)
-        runtime.set_start_data(workflow, data)
-        record(session, case_id=case.id, actor=actor.username, kind="case_started",
-               detail={"process": version.key, "version": version.version, "unit": unit, "data": data})
-        runtime.advance(workflow, run)
-        _persist(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=[])
+        case = _start_in_session(session, process=process, unit=unit, data=data, starter=actor.username,
+                                 clock=clock)
         session.flush()
         return _case_view(session, case)
 
 
-def _open_rows(session: Session, case_id: str) -> list[TaskRecord]:
+def _start_children(session: Session, case: Case, run: runtime.Run, depth: int) -> None:
+    """Cases a ``start_case`` service task asked for, started in the same transaction."""
+    for request in run.started_cases:
+        if depth >= MAX_CASE_NESTING:
+            raise EngineFailure(f"cases start cases more than {MAX_CASE_NESTING} levels deep")
+        try:
+            child = _start_in_session(session, process=request["process"], unit=case.unit, data=request["data"],
+                                      starter=case.started_by, clock=run.clock, parent_id=case.id, depth=depth + 1)
+        except (NotFound, InvalidData) as exc:
+            raise EngineFailure(f"task {request['task']} could not start {request['process']!r}: {exc.message}",
+                                fields=exc.fields) from None
+        record(session, case_id=case.id, actor=None, kind="case_spawned",
+               detail={"task": request["task"], "process": request["process"], "case": child.id})
+
+
+def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
     return list(session.scalars(
         select(TaskRecord).where(TaskRecord.case_id == case_id, TaskRecord.status.in_(_OPEN))
     ))
@@ -210,7 +275,7 @@ def complete_task(
     db: Database, task_id: str, *, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
 ) -> CaseView:
     """Complete a user task with its form data and run the case on until it waits."""
-    with _unit_of_work(db) as session:
+    with unit_of_work(db) as session:
         row = _task_for_work(session, task_id, actor)
         if row.assignee not in (None, actor.username):
             raise Conflict(f"the task is claimed by {row.assignee}")
@@ -218,7 +283,7 @@ def complete_task(
         case = session.get(Case, row.case_id)
         assert case is not None  # a foreign key guarantees it
         run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
-        workflow, loaded = _restore(session, case, run)
+        workflow, loaded = restore_workflow(session, case, run)
         if runtime.complete_user_task(workflow, task_id, data, run) is None:
             raise Conflict("the task is not ready in the workflow")
         now = runtime.now_utc(clock)
@@ -227,14 +292,14 @@ def complete_task(
         record(session, case_id=case.id, actor=actor.username, kind="task_completed",
                detail={"task": row.name, "title": row.title, "data": data})
         runtime.advance(workflow, run)
-        open_rows = [r for r in _open_rows(session, case.id) if r.id != row.id]
-        _persist(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
+        open_rows = [r for r in open_task_rows(session, case.id) if r.id != row.id]
+        persist_run(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
         session.flush()
         return _case_view(session, case)
 
 
 def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, clock: Clock) -> TaskView:
-    with _unit_of_work(db) as session:
+    with unit_of_work(db) as session:
         row = _task_for_work(session, task_id, actor)
         if claim:
             if row.assignee not in (None, actor.username):
@@ -282,6 +347,8 @@ def _case_view(session: Session, case: Case) -> CaseView:
         decisions=[DecisionView(ruleset=d.ruleset, decision=d.decision, fired=d.fired, parameters=d.parameters,
                                 at=d.at, task=d.task) for d in decisions],
         tasks=[task_view(row) for row in open_rows], history=history(session, case.id),
+        incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
+                   for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
     )
 
@@ -295,6 +362,18 @@ def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
         if not _may_read_case(session, case, actor):
             raise Forbidden("you have no task in this case")
         return _case_view(session, case)
+
+
+def _filtered_by_time(query: Any, filters: TaskFilter, now: datetime) -> Any:
+    if filters.overdue is True:
+        query = query.where(TaskRecord.due_at.is_not(None), TaskRecord.due_at < now)
+    elif filters.overdue is False:
+        query = query.where((TaskRecord.due_at.is_(None)) | (TaskRecord.due_at >= now))
+    if filters.due_before is not None:
+        if filters.due_before.tzinfo is None:
+            raise InvalidData("due_before needs a time zone", fields={"due_before": "give Z or an offset"})
+        query = query.where(TaskRecord.due_at.is_not(None), TaskRecord.due_at < filters.due_before)
+    return query
 
 
 def _filtered(query: Any, filters: TaskFilter, actor: UserView) -> Any:
@@ -311,12 +390,15 @@ def _filtered(query: Any, filters: TaskFilter, actor: UserView) -> Any:
     return query
 
 
-def list_tasks(db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter()) -> tuple[list[TaskView], int]:
+def list_tasks(
+    db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
+) -> tuple[list[TaskView], int]:
     """The caller's queue: one indexed query for the page and one for the total."""
     if filters.status not in (None, "open", *(s.value for s in TaskStatus)):
         raise InvalidData("unknown status", fields={"status": "one of open, ready, claimed, completed, cancelled"})
     with db.read() as session:
         query = _filtered(select(TaskRecord).where(visible_tasks_clause(actor)), filters, actor)
+        query = _filtered_by_time(query, filters, runtime.now_utc(clock))
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
         rows = session.scalars(query.order_by(TaskRecord.created_at, TaskRecord.id)
                                .limit(filters.limit).offset(filters.offset))

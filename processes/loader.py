@@ -16,6 +16,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
@@ -30,7 +31,7 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-SERVICE_OPERATORS = frozenset({"notify"})
+SERVICE_OPERATORS = frozenset({"notify", "start_case"})
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
 
 _XML_PARSER = etree.XMLParser(
@@ -110,6 +111,13 @@ def _element_id(node: etree._Element) -> str | None:
     return None
 
 
+def _check_duration(text: str) -> None:
+    try:
+        TimerEventDefinition.parse_iso_duration(text.strip())
+    except Exception:  # Spiff raises a bare Exception("Invalid duration")
+        raise SandboxViolation(f"{text!r} is not an ISO-8601 duration such as P14D or PT4H") from None
+
+
 def _check_expressions(root: etree._Element, filename: str) -> None:
     checks: list[tuple[etree._Element, str, Any]] = []
     for tag in _EXPRESSION_TAGS:
@@ -118,6 +126,11 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
     for tag in ("preScript", "postScript"):
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
+    for node in root.iter(f"{{{SPIFF_NS}}}property"):
+        if node.get("name") == "dueAt":
+            checks.append((node, node.get("value", ""), check_expression))
+        elif node.get("name") == "dueIn":
+            checks.append((node, node.get("value", ""), _check_duration))
     for node, text, check in checks:
         if not text.strip():
             continue

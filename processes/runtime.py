@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -22,8 +23,9 @@ import rules
 from processes.clock import Clock, local_date
 from processes.errors import EngineFailure
 from processes.loader import ParsedProcess
-from processes.sandbox import SandboxScriptEngine, SandboxViolation
+from processes.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
 from processes.serializer import UnsafeValue, escape, unescape
+from processes.timers import using_clock
 from processes.views import CaseStatus
 
 MAX_ENGINE_STEPS = 500
@@ -40,6 +42,7 @@ class Run:
     clock: Clock
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    started_cases: list[dict[str, Any]] = field(default_factory=list)
     steps: int = 0
 
     def decide(self, task: Task, ruleset: str) -> dict[str, Any]:
@@ -65,8 +68,16 @@ class Run:
             "task": task.task_spec.bpmn_id,
         })
 
+    def start_case(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``start_case``: start another process for the same unit and starter."""
+        data = params.get("data") or {}
+        if not isinstance(data, dict):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data must be a dict")
+        self.started_cases.append({"process": str(params.get("process")), "data": unescape(data),
+                                   "task": task.task_spec.bpmn_id})
+
     def engine(self) -> SandboxScriptEngine:
-        engine = SandboxScriptEngine(services={"notify": self.notify})
+        engine = SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case})
         engine.decide = self.decide
         return engine
 
@@ -96,11 +107,22 @@ def set_start_data(workflow: BpmnWorkflow, data: dict[str, Any]) -> None:
 def advance(workflow: BpmnWorkflow, run: Run) -> None:
     """Run automatic steps until the workflow waits; turn any engine error into EngineFailure."""
     try:
-        workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
+        with using_clock(run.clock):
+            workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
     except EngineFailure:
         raise
     except (SpiffWorkflowException, SandboxViolation, UnsafeValue) as exc:
         raise EngineFailure(f"the process failed: {exc}") from None
+
+
+def fire_timers(workflow: BpmnWorkflow, run: Run) -> None:
+    """Let every timer that is due at the run's clock fire, then run on until the workflow waits."""
+    try:
+        with using_clock(run.clock):
+            workflow.refresh_timers()
+    except (SpiffWorkflowException, SandboxViolation) as exc:
+        raise EngineFailure(f"a timer failed: {exc}") from None
+    advance(workflow, run)
 
 
 def _after(task: Task, run: Run) -> None:
@@ -189,7 +211,8 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
         return None
     task.set_data(**escape(data))
     try:
-        task.run()
+        with using_clock(run.clock):
+            task.run()
     except (SpiffWorkflowException, SandboxViolation) as exc:
         raise EngineFailure(f"completing {task.task_spec.bpmn_id} failed: {exc}") from None
     prune(task)
@@ -225,6 +248,37 @@ def case_status(workflow: BpmnWorkflow, end_statuses: dict[str, str]) -> CaseSta
         if status.value in statuses:
             return status
     return CaseStatus.COMPLETED
+
+
+def due_at_of(task: Task, clock: Clock) -> dt.datetime | None:
+    """A user task's due time from its BPMN properties, computed when it becomes ready.
+
+    ``dueIn`` is an ISO-8601 duration from now (``P14D``); ``dueAt`` is a sandboxed expression over the case
+    data giving an ISO date (due at its end, Copenhagen time) or datetime with offset, e.g.
+    ``end_of_day(add_days(first_absence_day, 14))``.
+    """
+    properties = task_properties(task)
+    try:
+        if properties.get("dueAt"):
+            value = evaluate(properties["dueAt"], unescape(task.data))
+            return parse_due(str(value))
+        if properties.get("dueIn"):
+            start = now_utc(clock)
+            parsed = TimerEventDefinition.parse_iso_duration(properties["dueIn"].strip())
+            return start + TimerEventDefinition.get_timedelta_from_start(parsed, start)
+    except Exception as exc:  # Spiff raises a bare Exception for a bad duration
+        raise EngineFailure(f"the due date of task {task.task_spec.bpmn_id} could not be computed: {exc}") from None
+    return None
+
+
+def parse_due(text: str) -> dt.datetime:
+    """ISO datetime with offset (kept) or ISO date (23:59:59 that day in Copenhagen), as UTC."""
+    if "T" not in text:
+        text = end_of_day(text)
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone: give Z or an offset")
+    return moment.astimezone(dt.UTC)
 
 
 def task_properties(task: Task) -> dict[str, str]:

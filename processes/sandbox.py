@@ -23,6 +23,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
+from processes.clock import LOCAL_ZONE
+
 MAX_SCRIPT_LINES = 50
 MAX_EXPRESSION_LENGTH = 2_000
 
@@ -33,10 +35,42 @@ class SandboxViolation(ValueError):
 
 def _duration(text: str) -> dt.timedelta:
     """ISO-8601 duration such as ``P14D`` or ``PT2H`` (days, hours, minutes, seconds)."""
-    return TimerEventDefinition.parse_iso_duration(text)
+    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(text))
+
+
+def _parse_moment(value: str) -> dt.date | dt.datetime:
+    text = str(value)
+    return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
+
+
+def _add_days(value: str, days: int) -> str:
+    """``add_days("2026-03-02", 14)`` -> ``"2026-03-16"`` (a date or an ISO datetime, kept as given)."""
+    return (_parse_moment(value) + dt.timedelta(days=int(days))).isoformat()
+
+
+def _at_time(value: str, clock_time: str = "23:59") -> str:
+    """The moment ``clock_time`` (HH:MM) on a date, in Europe/Copenhagen, as ISO text with its offset.
+
+    Statutory deadlines fall on a Danish calendar day (e.g. an accident report is on time when registered
+    by 23:59 on the deadline day, BEK 485/2024 § 10(4)); summer time is taken into account.
+    """
+    day = _parse_moment(value)
+    day = day.date() if isinstance(day, dt.datetime) else day
+    hours, minutes = (int(part) for part in clock_time.split(":"))
+    return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=LOCAL_ZONE).isoformat()
+
+
+def end_of_day(value: str) -> str:
+    """23:59:59 on that date in Europe/Copenhagen."""
+    day = _parse_moment(value)
+    day = day.date() if isinstance(day, dt.datetime) else day
+    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=LOCAL_ZONE).isoformat()
 
 
 SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "add_days": _add_days,
+    "at_time": _at_time,
+    "end_of_day": end_of_day,
     "len": len,
     "min": min,
     "max": max,
@@ -159,6 +193,17 @@ def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
         raise SandboxViolation(str(exc)) from None
 
 
+def _storable(value: Any) -> Any:
+    """Script results are stored in the case: dates become ISO text (a Python date cannot be saved)."""
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, set | frozenset | tuple):
+        return [_storable(item) for item in sorted(value, key=repr)]
+    return value
+
+
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """The script environment SpiffWorkflow calls for every expression and script."""
 
@@ -167,7 +212,7 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         for name, expression in parse_script(script):
-            context[name] = evaluate(expression, {**(external_context or {}), **context})
+            context[name] = _storable(evaluate(expression, {**(external_context or {}), **context}))
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:

@@ -78,6 +78,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class IncidentView:
+    """Something the engine could not do by itself (e.g. a timer that kept failing)."""
+
+    kind: str
+    message: str
+    at: datetime
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
 class CaseView:
     id: str
     process: str
@@ -92,6 +102,7 @@ class CaseView:
     updated_at: datetime
     started_by: str | None
     revision: int  # the optimistic-lock counter of the case row
+    incidents: list[IncidentView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 
 import processes
 from processes.errors import ProcessError
+from processes.worker import WorkerPass, run_pass
 from service import gunicorn_conf
 from service.config import ConfigError, load_config
 
@@ -65,13 +70,72 @@ def cli() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(min=1))
-def serve(host: str, port: int, workers: int) -> None:
-    """Upgrade the database, then serve the app with gunicorn."""
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
+              help="Also run one timer and e-mail worker beside the web processes.")
+def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
+    """Upgrade the database, then serve the app with gunicorn (and one worker process)."""
     from service import create_app  # noqa: PLC0415 — only `serve` needs Flask loaded
 
     with _database() as database:
         _upgrade(database)
-    _Server(create_app, gunicorn_conf.settings(host=host, port=port, workers=workers)).run()
+    worker_process = subprocess.Popen([sys.executable, "-m", "service", "worker"]) if with_worker else None
+    try:
+        _Server(create_app, gunicorn_conf.settings(host=host, port=port, workers=workers)).run()
+    finally:
+        if worker_process is not None:
+            worker_process.terminate()
+            worker_process.wait(timeout=30)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Process what is due now (or at --now), then exit.")
+@click.option("--now", "now_text", default=None, metavar="ISO-8601",
+              help="With --once: the instant to process, e.g. 2026-06-16T00:00:00+02:00 (replays a day).")
+def worker(once: bool, now_text: str | None) -> None:
+    """Fire due BPMN timers and deliver the e-mail outbox, in a loop (or once)."""
+    if now_text is not None and not once:
+        raise click.UsageError("--now only goes with --once")
+    clock = _clock_at(now_text) if now_text else processes.SYSTEM_CLOCK
+    settings = load_config()
+    with _database() as database:
+        _upgrade(database)
+        if once:
+            click.echo(_summary(run_pass(database, clock=clock, smtp_url=settings.smtp_url,
+                                         mail_from=settings.mail_from)))
+            return
+        _loop(database, settings.smtp_url, settings.mail_from, settings.worker_interval)
+
+
+def _clock_at(text: str) -> processes.FixedClock:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not an ISO-8601 date and time", param_hint="--now") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone: Z or an offset such as +02:00", param_hint="--now")
+    return processes.FixedClock(moment)
+
+
+def _summary(result: WorkerPass) -> str:
+    timers, mail = result.timers, result.mail
+    return (f"timers fired={timers.fired} retried={timers.retried} incidents={timers.incidents}; "
+            f"mail sent={mail.sent} logged={mail.logged} retried={mail.retried} failed={mail.failed}")
+
+
+def _loop(database: processes.Database, smtp_url: str | None, mail_from: str, interval: float) -> None:
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    logger.info("worker started (every %.1f s)", interval)
+    while not stopping.is_set():
+        try:
+            result = run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=smtp_url, mail_from=mail_from)
+            if result.timers.fired or result.mail.sent or result.mail.failed:
+                logger.info(_summary(result))
+        except Exception:  # a pass that fails must not end the worker; it is logged and retried
+            logger.exception("worker pass failed")
+        stopping.wait(interval)
+    logger.info("worker stopped")
 
 
 @cli.group()

@@ -36,6 +36,9 @@ class Config:
     testing: bool = False
     max_content_length: int = 5 * 1024 * 1024  # bytes; BPMN uploads are the largest bodies
     log_level: str = "INFO"
+    smtp_url: str | None = None  # smtp://host:port, smtp://user:pass@host:port, smtp+starttls://...; None: log mail
+    mail_from: str = "amflow@localhost"
+    worker_interval: float = 5.0  # seconds between the timer worker's passes
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys (`DATABASE_URL`, `SECRET_KEY`, ...)."""
@@ -71,6 +74,9 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         testing=_as_bool("TESTING", raw.get("TESTING", False)),
         max_content_length=_as_positive_int("MAX_CONTENT_LENGTH", raw.get("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)),
         log_level=log_level,
+        smtp_url=str(raw["SMTP_URL"]) if raw.get("SMTP_URL") else None,
+        mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
+        worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
     )
 
 
@@ -107,6 +113,16 @@ def _stored_secret_key(instance_path: Path) -> str:
         finally:
             candidate.unlink()
     return key_file.read_text(encoding="ascii").strip()
+
+
+def _as_positive_float(key: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{ENV_PREFIX}{key} must be a number of seconds, not {value!r}") from None
+    if not number > 0:
+        raise ConfigError(f"{ENV_PREFIX}{key} must be greater than 0, not {value!r}")
+    return number
 
 
 def _as_bool(key: str, value: Any) -> bool:

@@ -70,6 +70,10 @@ class TaskQuery(StrictSchema):
     )
     process = fields.String(validate=_NAME)
     case_id = fields.String(validate=_NAME)
+    overdue = fields.Boolean(metadata={"description": "`true`: only tasks past their due time; `false`: none of those"})
+    due_before = fields.AwareDateTime(
+        metadata={"description": "Only tasks due before this ISO-8601 instant (with offset)"}
+    )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
 
@@ -155,6 +159,15 @@ class HistoryEntrySchema(Schema):
     detail = fields.Dict()
 
 
+class IncidentSchema(Schema):
+    """Something the engine could not do by itself, e.g. a timer that kept failing."""
+
+    kind = fields.String()
+    message = fields.String()
+    at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)
+
+
 class CaseSchema(Schema):
     """A case with its open tasks, decisions and history."""
 
@@ -171,6 +184,9 @@ class CaseSchema(Schema):
     updated_at = fields.DateTime()
     started_by = fields.String(allow_none=True)
     revision = fields.Integer(metadata={"description": "Changes with every change of the case"})
+    incidents = fields.List(
+        fields.Nested(IncidentSchema), metadata={"description": "Problems the engine could not solve"}
+    )
 
 
 class ProcessSchema(Schema):

@@ -5,11 +5,14 @@ Each route of bpmn/lone_work_approval.bpmn, with the DOMAIN.md rule that sends t
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from processes import complete_task, create_user, get_case, start_case
+from processes import FixedClock, complete_task, create_user, get_case, start_case
 from processes.deployments import deploy_bundled
-from processes.models import Notification
+from processes.models import AuditEvent, Case, CaseTimer, Notification
+from processes.worker import fire_due_timers
 
 APPLICATION = {
     "applicant_name": "Anna Ansat",
@@ -36,9 +39,12 @@ APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_unt
 def people(db):
     deploy_bundled(db)
     return {
-        "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"]),
-        "karl": create_user(db, "karl", password="karl-password", groups=["amk"], units=["kemi"]),
-        "lene": create_user(db, "lene", password="lene-password", groups=["leaders"], units=["kemi"]),
+        "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"],
+                            email="anna@example.dtu.dk"),
+        "karl": create_user(db, "karl", password="karl-password", groups=["amk"], units=["kemi"],
+                            email="karl@example.dtu.dk", language="en"),
+        "lene": create_user(db, "lene", password="lene-password", groups=["leaders"], units=["kemi"],
+                            email="lene@example.dtu.dk"),
     }
 
 
@@ -53,9 +59,16 @@ def only_task(case):
 
 
 def notifications(db, case_id):
+    """What the process asked to send (template, user, group), in order; the outbox expands it per recipient."""
+    with db.read() as session:
+        rows = session.query(AuditEvent).filter_by(case_id=case_id, kind="notification_queued").order_by(AuditEvent.id)
+        return [(row.detail["template"], row.detail["recipient_user"], row.detail["recipient_group"]) for row in rows]
+
+
+def outbox(db, case_id):
     with db.read() as session:
         rows = session.query(Notification).filter_by(case_id=case_id).order_by(Notification.id)
-        return [(row.template, row.recipient_user, row.recipient_group) for row in rows]
+        return [(row.template, row.to_address) for row in rows]
 
 
 def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, people):
@@ -74,6 +87,11 @@ def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, p
     assert case.data["valid_until"] == "2027-06-30"
     assert case.data["lone_work"]["label"] == "risikofyldt"
     assert ("lone_work_approved", "anna", None) in notifications(db, case.id)
+    assert outbox(db, case.id) == [
+        ("task_assigned", "karl@example.dtu.dk"),  # the AMK review, to the kemi AMKs
+        ("task_assigned", "lene@example.dtu.dk"),  # the approval, to the kemi leaders
+        ("lone_work_approved", "anna@example.dtu.dk"),
+    ]
 
 
 @pytest.mark.parametrize("hazard", ["high_voltage", "live_electrical_work", "hydrofluoric_acid", "confined_space"])
@@ -141,3 +159,33 @@ def test_the_leader_can_reject_with_a_reason(db, people):
     case = complete_task(db, only_task(case).id, actor=people["lene"],
                          data={"decision": "reject", "reason": "Risikoen er for stor"})
     assert case.status == "rejected"
+
+
+def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_expires(db, people):
+    """B-R9 / B.8: the approval carries a validity end date; remind 30 days before, expire at its end."""
+    clock = FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
+    case = start_case(db, process="lone_work_approval", unit="kemi", data=APPLICATION, actor=people["anna"],
+                      clock=clock)
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
+    case = complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-06-30"},
+                         actor=people["lene"], clock=clock)
+    assert case.status == "completed"
+    [spawned] = [entry.detail for entry in case.history if entry.kind == "case_spawned"]
+    validity_id = spawned["case"]
+    with db.read() as session:
+        assert session.get(Case, validity_id).started_by == "anna"
+        # 08:00 in Copenhagen (summer time, +02:00) 30 days before 30 June 2027
+        assert session.get(CaseTimer, validity_id).due_at == dt.datetime(2027, 5, 31, 6, 0, tzinfo=dt.UTC)
+
+    clock.at = dt.datetime(2027, 5, 31, 5, 59, tzinfo=dt.UTC)
+    assert fire_due_timers(db, clock=clock).fired == 0
+    clock.at = dt.datetime(2027, 5, 31, 6, 0, 1, tzinfo=dt.UTC)
+    assert fire_due_timers(db, clock=clock).fired == 1
+    assert notifications(db, validity_id) == [
+        ("lone_work_expiry_reminder", "anna", None), ("lone_work_expiry_reminder", None, "leaders")]
+
+    clock.at = dt.datetime(2027, 6, 30, 21, 59, 59, 500000, tzinfo=dt.UTC)  # 23:59:59.5 in Copenhagen
+    assert fire_due_timers(db, clock=clock).fired == 1
+    assert notifications(db, validity_id)[2:] == [
+        ("lone_work_expired", "anna", None), ("lone_work_expired", None, "leaders")]
+    assert get_case(db, validity_id, actor=people["anna"]).status == "completed"

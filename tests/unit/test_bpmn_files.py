@@ -120,6 +120,9 @@ def test_every_notify_task_names_a_template_and_one_addressee_as_quoted_strings(
     for spec in flow_task_specs(name):
         if type(spec).__name__ != "ServiceTask":
             continue
+        if spec.operation_name == "start_case":  # starts a follow-up case; checked by the engine tests
+            assert isinstance(ast.literal_eval(spec.operation_params["process"]["value"]), str)
+            continue
         assert spec.operation_name == "notify", f"{name}: {spec.bpmn_id}"
         params = {key: ast.literal_eval(param["value"]) for key, param in spec.operation_params.items()}
         assert all(isinstance(value, str) for value in params.values()), f"{name}: {spec.bpmn_id}"
@@ -172,7 +175,11 @@ class RecordingEngine(PythonScriptEngine):
         self.sent: list[str] = []
 
     def call_service(self, task: Any, **kwargs: Any) -> str:
-        self.sent.append(kwargs["operation_params"]["template"]["value"])
+        params = kwargs["operation_params"]
+        if kwargs["operation_name"] == "start_case":
+            self.sent.append(f"start:{params['process']['value']}")
+        else:
+            self.sent.append(params["template"]["value"])
         return json.dumps(None)
 
 
@@ -181,6 +188,8 @@ def walk(decision: dict[str, Any], answers: dict[str, list[dict[str, Any]]]) -> 
     answers = copy.deepcopy(answers)
     engine = RecordingEngine()
     workflow = BpmnWorkflow(process_specs("lone_work_approval")["lone_work_approval"], script_engine=engine)
+    for task in workflow.get_tasks(state=TaskState.READY):  # the start form's required fields
+        task.set_data(applicant_name="Anna Ansat", task_description="Destillation")
     workflow.do_engine_steps()
     visited = []
     for _ in range(20):
@@ -203,7 +212,7 @@ def rules(route: str, *, young: bool = False, student: bool = False) -> dict[str
 
 
 REVIEW = {"amk_review": [{"mitigations_adequate": True}]}
-APPROVE = {"leader_approval": [{"decision": "approve"}]}
+APPROVE = {"leader_approval": [{"decision": "approve", "valid_until": "2027-06-30"}]}
 
 
 @pytest.mark.parametrize(
@@ -216,14 +225,14 @@ APPROVE = {"leader_approval": [{"decision": "approve"}]}
             rules("review_and_approval"),
             {**REVIEW, **APPROVE},
             ["amk_review", "leader_approval"],
-            ["lone_work_approved"],
+            ["lone_work_approved", "start:lone_work_validity"],
             "end_approved",
         ),
         (
             rules("no_such_route"),
             {**REVIEW, **APPROVE},
             ["amk_review", "leader_approval"],
-            ["lone_work_approved"],
+            ["lone_work_approved", "start:lone_work_validity"],
             "end_approved",
         ),
         (
@@ -237,18 +246,18 @@ APPROVE = {"leader_approval": [{"decision": "approve"}]}
             rules("review_and_approval"),
             {
                 "amk_review": [{}, {}],
-                "leader_approval": [{"decision": "send_back"}, {"decision": "approve"}],
+                "leader_approval": [{"decision": "send_back"}, {"decision": "approve", "valid_until": "2027-06-30"}],
                 "applicant_revise": [{"buddy_name": "Lars"}],
             },
             ["amk_review", "leader_approval", "applicant_revise", "amk_review", "leader_approval"],
-            ["lone_work_approved"],
+            ["lone_work_approved", "start:lone_work_validity"],
             "end_approved",
         ),
         (
             rules("review_and_approval", student=True),
             {**REVIEW, "supervisor_coapproval": [{"coapproved": True}], **APPROVE},
             ["amk_review", "supervisor_coapproval", "leader_approval"],
-            ["lone_work_approved"],
+            ["lone_work_approved", "start:lone_work_validity"],
             "end_approved",
         ),
         (

@@ -1,0 +1,74 @@
+"""Time in the engine: BPMN timers read our clock, and a case's next wake-up is computed after every step.
+
+SpiffWorkflow's timer module asks ``datetime.now(timezone.utc)`` directly when it starts and checks a
+timer, so nothing could move time for a test or a replay (``amflow worker --once --now ...``). We give that
+module a ``datetime`` whose ``now()`` reads the clock of the current run (a context variable) and falls back
+to the system clock outside a run. It is the only patch we make to SpiffWorkflow, and it is tested.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+
+from processes.clock import Clock
+
+_CURRENT_CLOCK: contextvars.ContextVar[Clock | None] = contextvars.ContextVar("amflow_clock", default=None)
+
+TIMER_EVENT_TYPES = frozenset({
+    "TimeDateEventDefinition", "DurationTimerEventDefinition", "CycleTimerEventDefinition",
+})
+
+
+class _ClockedDatetime(dt.datetime):
+    """``datetime`` whose ``now()`` is the current run's clock."""
+
+    @classmethod
+    def now(cls, tz: dt.tzinfo | None = None) -> _ClockedDatetime:
+        clock = _CURRENT_CLOCK.get()
+        if clock is None:
+            return super().now(tz)
+        return cls.fromtimestamp(clock.now().timestamp(), tz)
+
+
+spiff_timer.datetime = _ClockedDatetime
+
+
+@contextlib.contextmanager
+def using_clock(clock: Clock) -> Iterator[None]:
+    """Within the block, SpiffWorkflow's timers see ``clock``."""
+    token = _CURRENT_CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _CURRENT_CLOCK.reset(token)
+
+
+def _as_datetime(value: Any) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, str):
+        try:
+            moment = TimerEventDefinition.get_datetime(value)
+        except ValueError:
+            return None
+    else:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def next_due(workflow: BpmnWorkflow) -> dt.datetime | None:
+    """The earliest time at which one of the workflow's waiting timers fires, or None."""
+    times = [
+        moment
+        for event in workflow.waiting_events()
+        if event.event_type in TIMER_EVENT_TYPES and (moment := _as_datetime(event.value)) is not None
+    ]
+    return min(times).astimezone(dt.UTC) if times else None

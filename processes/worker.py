@@ -1,0 +1,147 @@
+"""The timer worker: wakes the cases whose BPMN timers are due, then delivers the outbox.
+
+A pass claims due rows from the wake-up table (``case_timers``), never by scanning open cases, and
+handles each in ONE transaction that also consumes the row: if the worker dies mid-way the transaction
+rolls back and the timer is still due, and two workers never fire the same timer (SQLite: the
+``BEGIN IMMEDIATE`` write lock; PostgreSQL: ``FOR UPDATE SKIP LOCKED``). A timer whose handling fails is
+retried with back-off and, after ``MAX_ATTEMPTS``, becomes an incident on the case instead of blocking
+the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processes import runtime
+from processes.audit import record
+from processes.cases import open_task_rows, persist_run, restore_workflow, unit_of_work
+from processes.clock import Clock
+from processes.db import Database
+from processes.errors import Conflict
+from processes.models import Case, CaseTimer, Incident
+from processes.outbox import SendReport, send_pending
+
+logger = logging.getLogger("amflow.worker")
+
+MAX_ATTEMPTS = 5
+MAX_TIMERS_PER_PASS = 1_000
+
+
+@dataclass(frozen=True)
+class TimerPass:
+    """What one pass over the due timers did."""
+
+    fired: int = 0
+    retried: int = 0
+    incidents: int = 0
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """1, 2, 4, 8 ... minutes, capped at an hour."""
+    return dt.timedelta(minutes=min(60, 2 ** max(0, attempts - 1)))
+
+
+def _claim_due(session: Session, db: Database, now: dt.datetime) -> CaseTimer | None:
+    query = (
+        select(CaseTimer)
+        .where(CaseTimer.status == "scheduled", CaseTimer.due_at < now)
+        .order_by(CaseTimer.due_at)
+        .limit(1)
+    )
+    if not db.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
+
+
+def _fire_one(db: Database, clock: Clock) -> str | None:
+    """Fire the timers of the case that is due first; return its id, or None when nothing is due."""
+    now = runtime.now_utc(clock)
+    with unit_of_work(db) as session:
+        timer = _claim_due(session, db, now)
+        if timer is None:
+            return None
+        case_id = timer.case_id
+        case = session.get(Case, case_id)
+        assert case is not None  # the foreign key cascades
+        try:
+            run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+            workflow, loaded = restore_workflow(session, case, run)
+            open_rows = open_task_rows(session, case.id)
+            runtime.fire_timers(workflow, run)
+            record(session, case_id=case.id, actor=None, kind="timer_fired",
+                   detail={"due_at": timer.due_at.isoformat()})
+            persist_run(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
+            session.flush()
+        except Exception as exc:  # any failure: roll back, then back off in a new transaction
+            raise _TimerFailed(case_id, exc) from exc
+    return case_id
+
+
+class _TimerFailed(Exception):
+    def __init__(self, case_id: str, error: BaseException) -> None:
+        super().__init__(f"case {case_id}: {error}")
+        self.case_id = case_id
+        self.error = error
+
+
+def _record_failure(db: Database, case_id: str, error: BaseException, clock: Clock) -> bool:
+    """Back off a failing timer; after MAX_ATTEMPTS make it an incident. True if it became one."""
+    now = runtime.now_utc(clock)
+    message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+    with unit_of_work(db) as session:
+        timer = session.get(CaseTimer, case_id)
+        if timer is None:
+            return False
+        timer.attempts += 1
+        timer.last_error = message
+        if timer.attempts < MAX_ATTEMPTS:
+            timer.due_at = now + backoff(timer.attempts)
+            record(session, case_id=case_id, actor=None, kind="timer_retry",
+                   detail={"attempt": timer.attempts, "error": message, "next_at": timer.due_at.isoformat()})
+            return False
+        timer.status = "incident"
+        session.add(Incident(case_id=case_id, kind="timer", message=message, at=now))
+        record(session, case_id=case_id, actor=None, kind="incident",
+               detail={"kind": "timer", "attempts": timer.attempts, "error": message})
+        return True
+
+
+def fire_due_timers(db: Database, *, clock: Clock, limit: int = MAX_TIMERS_PER_PASS) -> TimerPass:
+    """Fire every timer due at ``clock.now()`` (at most ``limit`` cases), each in its own transaction."""
+    fired = retried = incidents = 0
+    for _ in range(limit):
+        try:
+            case_id = _fire_one(db, clock)
+        except Conflict:
+            continue  # the case changed under us (a user completed a task): it is rescheduled, try again
+        except _TimerFailed as failure:
+            logger.warning("timer of case %s failed: %s", failure.case_id, failure.error)
+            if _record_failure(db, failure.case_id, failure.error, clock):
+                incidents += 1
+            else:
+                retried += 1
+            continue
+        if case_id is None:
+            break
+        fired += 1
+    return TimerPass(fired=fired, retried=retried, incidents=incidents)
+
+
+@dataclass(frozen=True)
+class WorkerPass:
+    """One pass of the worker: timers fired, then the outbox delivered."""
+
+    timers: TimerPass
+    mail: SendReport
+
+
+def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str = "amflow@localhost") -> WorkerPass:
+    """Fire what is due at ``clock.now()``, then send what the outbox holds (also what this pass queued)."""
+    timers = fire_due_timers(db, clock=clock)
+    mail = send_pending(db, smtp_url=smtp_url, clock=clock, sender=mail_from)
+    return WorkerPass(timers=timers, mail=mail)
