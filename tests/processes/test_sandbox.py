@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from processes.sandbox import SandboxViolation, check_expression, check_script, evaluate, parse_script
+from processes.sandbox import (
+    SandboxEnvironment,
+    SandboxViolation,
+    check_expression,
+    check_script,
+    evaluate,
+    parse_script,
+)
 
 
 @pytest.mark.parametrize(
@@ -78,3 +85,23 @@ def test_a_script_is_a_sequence_of_assignments_evaluated_in_order():
 def test_scripts_with_anything_but_plain_assignments_are_refused(script):
     with pytest.raises(SandboxViolation):
         check_script(script)
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        # A statutory deadline is a Danish calendar day: 23:59:59 in Copenhagen, winter (+01:00) or summer (+02:00).
+        ("end_of_day(add_days('2026-03-16', 14))", "2026-03-30T23:59:59+02:00"),
+        ("end_of_day(add_days('2026-10-20', 14))", "2026-11-03T23:59:59+01:00"),
+        ("at_time(add_days('2027-06-30', -30), '08:00')", "2027-05-31T08:00:00+02:00"),
+        ("add_days('2026-12-31T10:00:00+01:00', 1)", "2027-01-01T10:00:00+01:00"),
+    ],
+)
+def test_date_helpers_give_iso_text_with_the_copenhagen_offset_of_that_day(expression, expected):
+    assert evaluate(expression, {}) == expected
+
+
+def test_a_script_that_computes_a_date_stores_iso_text_not_a_python_date():
+    context = {"start": "2026-03-01"}
+    SandboxEnvironment().execute("deadline = date(start)\nperiod = duration('P14D')", context)
+    assert context == {"start": "2026-03-01", "deadline": "2026-03-01", "period": 14 * 24 * 3600}
