@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -30,7 +30,7 @@ from processes.db import Database
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
 from processes.errors import Conflict, EngineFailure, Forbidden, InvalidData, NotFound
 from processes.identity import may_work, sees_all_units, visible_tasks_clause
-from processes.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
+from processes.models import Case, CaseTimer, DecisionRecord, Incident, TaskDraft, TaskRecord
 from processes.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.timers import next_due
 from processes.views import (
@@ -60,6 +60,8 @@ class TaskFilter:
     case_id: str | None = None
     overdue: bool | None = None  # True: due before now; False: not overdue (no due date, or later)
     due_before: datetime | None = None
+    sort: str = "created_at"  # created_at | due_at | title | unit | case_id
+    descending: bool = False
     limit: int = 50
     offset: int = 0
 
@@ -260,7 +262,7 @@ def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
     ))
 
 
-def _task_for_work(session: Session, task_id: str, actor: UserView) -> TaskRecord:
+def task_for_work(session: Session, task_id: str, actor: UserView) -> TaskRecord:
     row = session.get(TaskRecord, task_id)
     if row is None:
         raise NotFound(f"no task {task_id!r}")
@@ -276,7 +278,7 @@ def complete_task(
 ) -> CaseView:
     """Complete a user task with its form data and run the case on until it waits."""
     with unit_of_work(db) as session:
-        row = _task_for_work(session, task_id, actor)
+        row = task_for_work(session, task_id, actor)
         if row.assignee not in (None, actor.username):
             raise Conflict(f"the task is claimed by {row.assignee}")
         data = _validate_form(row.form, data)
@@ -289,6 +291,7 @@ def complete_task(
         now = runtime.now_utc(clock)
         row.status, row.completed_at, row.completed_by = TaskStatus.COMPLETED.value, now, actor.username
         row.assignee = row.assignee or actor.username
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id == row.id))  # drafts of a done task go
         record(session, case_id=case.id, actor=actor.username, kind="task_completed",
                detail={"task": row.name, "title": row.title, "data": data})
         runtime.advance(workflow, run)
@@ -300,7 +303,7 @@ def complete_task(
 
 def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, clock: Clock) -> TaskView:
     with unit_of_work(db) as session:
-        row = _task_for_work(session, task_id, actor)
+        row = task_for_work(session, task_id, actor)
         if claim:
             if row.assignee not in (None, actor.username):
                 raise Conflict(f"the task is already claimed by {row.assignee}")
@@ -328,7 +331,7 @@ def unclaim_task(db: Database, task_id: str, *, actor: UserView, clock: Clock = 
     return _set_claim(db, task_id, actor, claim=False, clock=clock)
 
 
-def _may_read_case(session: Session, case: Case, actor: UserView) -> bool:
+def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
     if case.started_by == actor.username or sees_all_units(actor):
         return True
     query = select(TaskRecord.id).where(TaskRecord.case_id == case.id, visible_tasks_clause(actor)).limit(1)
@@ -359,7 +362,7 @@ def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
         case = session.get(Case, case_id)
         if case is None:
             raise NotFound(f"no case {case_id!r}")
-        if not _may_read_case(session, case, actor):
+        if not may_read_case(session, case, actor):
             raise Forbidden("you have no task in this case")
         return _case_view(session, case)
 
@@ -390,6 +393,12 @@ def _filtered(query: Any, filters: TaskFilter, actor: UserView) -> Any:
     return query
 
 
+SORTABLE = {
+    "created_at": TaskRecord.created_at, "due_at": TaskRecord.due_at, "title": TaskRecord.title,
+    "unit": TaskRecord.unit, "case_id": TaskRecord.case_id, "assignee": TaskRecord.assignee,
+}
+
+
 def list_tasks(
     db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
 ) -> tuple[list[TaskView], int]:
@@ -400,8 +409,12 @@ def list_tasks(
         query = _filtered(select(TaskRecord).where(visible_tasks_clause(actor)), filters, actor)
         query = _filtered_by_time(query, filters, runtime.now_utc(clock))
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        rows = session.scalars(query.order_by(TaskRecord.created_at, TaskRecord.id)
-                               .limit(filters.limit).offset(filters.offset))
+        column = SORTABLE.get(filters.sort)
+        if column is None:
+            raise InvalidData("unknown sort", fields={"sort": f"one of {', '.join(SORTABLE)}"})
+        ordering = (column.desc().nulls_last(), TaskRecord.id.desc()) if filters.descending else (
+            column.asc().nulls_last(), TaskRecord.id)
+        rows = session.scalars(query.order_by(*ordering).limit(filters.limit).offset(filters.offset))
         return [task_view(row) for row in rows], total
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -269,3 +270,57 @@ class Incident(Base):
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[Timestamp]
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class TaskDraft(Base):
+    """A form filled in part and saved, to be resumed later by the same user."""
+
+    __tablename__ = "task_drafts"
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    data: Mapped[JsonDoc]
+    saved_at: Mapped[Timestamp]
+
+
+class Comment(Base):
+    """A remark anyone working the case adds to it."""
+
+    __tablename__ = "comments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    at: Mapped[Timestamp]
+
+
+class Attachment(Base):
+    """A file attached to a case (optionally through a task's form), stored in the database.
+
+    Kept in the database so it is saved in the same transaction as the step and backed up with the
+    case; the size is capped (``MAX_ATTACHMENT_BYTES`` in processes.worklist).
+    """
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    at: Mapped[Timestamp]
+
+
+class SavedFilter(Base):
+    """A named task-queue filter; shared with a group when ``shared_group`` is set."""
+
+    __tablename__ = "saved_filters"
+    __table_args__ = (UniqueConstraint("owner", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[JsonDoc]
+    shared_group: Mapped[str | None] = mapped_column(ForeignKey("groups.code"), index=True)
+    created_at: Mapped[Timestamp]

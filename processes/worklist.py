@@ -1,0 +1,304 @@
+"""Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters.
+
+Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
+of reading a case (cases.may_read_case), so the web pages and the API can never disagree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from processes import outbox, runtime
+from processes.audit import record
+from processes.cases import may_read_case, task_for_work, task_view, unit_of_work
+from processes.clock import SYSTEM_CLOCK, Clock
+from processes.db import Database
+from processes.errors import Conflict, Forbidden, InvalidData, NotFound
+from processes.identity import may_work, user_view
+from processes.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
+from processes.serializer import UnsafeValue, escape
+from processes.views import TaskStatus, TaskView, UserView
+
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_COMMENT_LENGTH = 10_000
+MAX_BULK = 200
+_UNSAFE_FILENAME = re.compile(r"[^\w.\- ]+")
+
+
+@dataclass(frozen=True)
+class CommentView:
+    id: int
+    case_id: str
+    author: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    id: int
+    case_id: str
+    task_id: str | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SavedFilterView:
+    id: int
+    owner: str
+    name: str
+    query: dict[str, Any]
+    shared_group: str | None
+
+
+def _case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
+    if not may_read_case(session, case, actor):
+        raise Forbidden("you have no task in this case")
+    return case
+
+
+def _json_object(data: Any, field: str = "data") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidData(f"{field} must be a JSON object", fields={field: "must be an object"})
+    try:
+        escape(data)
+    except UnsafeValue as exc:
+        raise InvalidData(str(exc), fields={exc.path: exc.problem}) from None
+    return data
+
+
+# --- drafts -------------------------------------------------------------------------------------------
+
+def save_draft(db: Database, task_id: str, *, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Keep a half-filled form for later (not validated: a draft may be incomplete)."""
+    data = _json_object(data)
+    with unit_of_work(db) as session:
+        task_for_work(session, task_id, actor)
+        draft = session.get(TaskDraft, (task_id, actor.username))
+        if draft is None:
+            session.add(TaskDraft(task_id=task_id, username=actor.username, data=data,
+                                  saved_at=runtime.now_utc(clock)))
+        else:
+            draft.data, draft.saved_at = data, runtime.now_utc(clock)
+
+
+def get_draft(db: Database, task_id: str, *, actor: UserView) -> dict[str, Any] | None:
+    with db.read() as session:
+        draft = session.get(TaskDraft, (task_id, actor.username))
+        return dict(draft.data) if draft is not None else None
+
+
+def discard_drafts(session: Session, task_id: str) -> None:
+    """A completed task needs no drafts any more (called in the completion's transaction)."""
+    session.execute(delete(TaskDraft).where(TaskDraft.task_id == task_id))
+
+
+# --- comments and attachments -------------------------------------------------------------------------
+
+def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> CommentView:
+    """Anyone who may read the case may comment on it."""
+    text = (body or "").strip()
+    if not text or len(text) > MAX_COMMENT_LENGTH:
+        raise InvalidData("empty or too long comment", fields={"body": f"1 to {MAX_COMMENT_LENGTH} characters"})
+    with unit_of_work(db) as session:
+        _case_for_reading(session, case_id, actor)
+        comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
+        session.add(comment)
+        session.flush()
+        record(session, case_id=case_id, actor=actor.username, kind="comment_added", detail={"comment": comment.id})
+        return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
+
+
+def list_comments(db: Database, case_id: str, *, actor: UserView) -> list[CommentView]:
+    with db.read() as session:
+        _case_for_reading(session, case_id, actor)
+        rows = session.scalars(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
+        return [CommentView(c.id, c.case_id, c.author, c.body, c.at) for c in rows]
+
+
+def _attachment_view(row: Attachment) -> AttachmentView:
+    return AttachmentView(row.id, row.case_id, row.task_id, row.filename, row.content_type, row.size, row.sha256,
+                          row.uploaded_by, row.at)
+
+
+def safe_filename(filename: str) -> str:
+    """A file name with no path and no characters that could mislead a browser or a shell."""
+    name = _UNSAFE_FILENAME.sub("_", (filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip(" .")
+    return name[:200] or "attachment"
+
+
+def add_attachment(
+    db: Database, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
+    task_id: str | None = None, clock: Clock = SYSTEM_CLOCK,
+) -> AttachmentView:
+    """Attach a file (at most MAX_ATTACHMENT_BYTES) to a case the caller may read."""
+    if not content:
+        raise InvalidData("the file is empty", fields={"file": "choose a file"})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+    with unit_of_work(db) as session:
+        _case_for_reading(session, case_id, actor)
+        row = Attachment(
+            case_id=case_id, task_id=task_id, filename=safe_filename(filename),
+            content_type=(content_type or "application/octet-stream")[:100], size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=actor.username,
+            at=runtime.now_utc(clock),
+        )
+        session.add(row)
+        session.flush()
+        record(session, case_id=case_id, actor=actor.username, kind="attachment_added",
+               detail={"attachment": row.id, "filename": row.filename, "size": row.size})
+        return _attachment_view(row)
+
+
+def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
+    with db.read() as session:
+        _case_for_reading(session, case_id, actor)
+        rows = session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))
+        return [_attachment_view(row) for row in rows]
+
+
+def get_attachment(db: Database, attachment_id: int, *, actor: UserView) -> tuple[AttachmentView, bytes]:
+    with db.read() as session:
+        row = session.get(Attachment, attachment_id)
+        if row is None:
+            raise NotFound(f"no attachment {attachment_id}")
+        _case_for_reading(session, row.case_id, actor)
+        return _attachment_view(row), row.content
+
+
+# --- assigning and bulk actions ------------------------------------------------------------------------
+
+def _assign(session: Session, row: TaskRecord, assignee: UserView, actor: UserView, clock: Clock) -> None:
+    if not may_work(assignee, row):
+        raise InvalidData(f"{assignee.username} may not work this task",
+                          fields={"assignee": "not a member of the task's group and unit"})
+    row.assignee, row.status = assignee.username, TaskStatus.CLAIMED.value
+    case = session.get(Case, row.case_id)
+    assert case is not None
+    case.updated_at = runtime.now_utc(clock)
+    record(session, case_id=row.case_id, actor=actor.username, kind="task_assigned",
+           detail={"task": row.name, "assignee": assignee.username})
+    if assignee.username != actor.username:
+        outbox.queue(session, case_id=row.case_id, unit=row.unit, template="task_assigned",
+                     recipient_user=assignee.username,
+                     context={"case_id": row.case_id, "process": row.process_key, "process_name": row.process_key,
+                              "unit": row.unit, "task_title": row.title, "task_id": row.id},
+                     now=runtime.now_utc(clock))
+
+
+def _user(session: Session, username: str) -> UserView:
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        raise InvalidData(f"no user {username!r}", fields={"assignee": "unknown user"})
+    return user_view(user)
+
+
+def _rows_for_work(session: Session, task_ids: list[str], actor: UserView) -> list[TaskRecord]:
+    if not task_ids or len(task_ids) > MAX_BULK:
+        raise InvalidData("choose tasks", fields={"tasks": f"1 to {MAX_BULK} tasks"})
+    return [task_for_work(session, task_id, actor) for task_id in dict.fromkeys(task_ids)]
+
+
+def assign_tasks(
+    db: Database, task_ids: list[str], *, assignee: str, actor: UserView, clock: Clock = SYSTEM_CLOCK
+) -> list[TaskView]:
+    """Give open tasks to a colleague who may work them (all or none), and tell them by e-mail."""
+    with unit_of_work(db) as session:
+        rows = _rows_for_work(session, task_ids, actor)
+        target = _user(session, assignee)
+        for row in rows:
+            if row.assignee not in (None, actor.username) and "admins" not in actor.groups:
+                raise Conflict(f"task {row.title!r} is claimed by {row.assignee}")
+            _assign(session, row, target, actor, clock)
+        session.flush()
+        return [task_view(row) for row in rows]
+
+
+def claim_tasks(db: Database, task_ids: list[str], *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> list[TaskView]:
+    """Claim several open tasks at once (all or none)."""
+    with unit_of_work(db) as session:
+        rows = _rows_for_work(session, task_ids, actor)
+        for row in rows:
+            if row.assignee not in (None, actor.username):
+                raise Conflict(f"task {row.title!r} is already claimed by {row.assignee}")
+            row.assignee, row.status = actor.username, TaskStatus.CLAIMED.value
+            case = session.get(Case, row.case_id)
+            assert case is not None
+            case.updated_at = runtime.now_utc(clock)
+            record(session, case_id=row.case_id, actor=actor.username, kind="task_claimed", detail={"task": row.name})
+        session.flush()
+        return [task_view(row) for row in rows]
+
+
+def colleagues_for(db: Database, task_id: str, *, actor: UserView) -> list[UserView]:
+    """The active users who may work this task (to assign it to one of them)."""
+    with db.read() as session:
+        row = task_for_work(session, task_id, actor)
+        users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        return [view for view in map(user_view, users) if may_work(view, row) and view.username != "admin"]
+
+
+# --- saved filters -------------------------------------------------------------------------------------
+
+FILTER_KEYS = frozenset({"group", "unit", "assignee", "status", "process", "overdue", "sort", "order"})
+
+
+def save_filter(
+    db: Database, *, name: str, query: dict[str, Any], shared_group: str | None, actor: UserView
+) -> SavedFilterView:
+    """Save (or replace) a named queue filter; share it with one of your own groups if you like."""
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        raise InvalidData("name the filter", fields={"name": "1 to 100 characters"})
+    unknown = sorted(set(query) - FILTER_KEYS)
+    if unknown:
+        raise InvalidData("unknown filter fields", fields=dict.fromkeys(unknown, "not a queue filter"))
+    if shared_group and shared_group not in actor.groups:
+        raise InvalidData("you can only share with your own groups", fields={"shared_group": "not your group"})
+    clean = {key: value for key, value in query.items() if value not in (None, "")}
+    with unit_of_work(db) as session:
+        row = session.scalar(select(SavedFilter).where(SavedFilter.owner == actor.username, SavedFilter.name == name))
+        if row is None:
+            row = SavedFilter(owner=actor.username, name=name, query=clean, shared_group=shared_group or None)
+            session.add(row)
+        else:
+            row.query, row.shared_group = clean, shared_group or None
+        session.flush()
+        return SavedFilterView(row.id, row.owner, row.name, dict(row.query), row.shared_group)
+
+
+def list_filters(db: Database, *, actor: UserView) -> list[SavedFilterView]:
+    """Your own filters and those shared with your groups."""
+    with db.read() as session:
+        rows = session.scalars(
+            select(SavedFilter)
+            .where(or_(SavedFilter.owner == actor.username, SavedFilter.shared_group.in_(actor.groups)))
+            .order_by(SavedFilter.name)
+        )
+        return [SavedFilterView(r.id, r.owner, r.name, dict(r.query), r.shared_group) for r in rows]
+
+
+def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:
+    with unit_of_work(db) as session:
+        row = session.get(SavedFilter, filter_id)
+        if row is None:
+            raise NotFound(f"no saved filter {filter_id}")
+        if row.owner != actor.username:
+            raise Forbidden("only its owner can delete a saved filter")
+        session.delete(row)
