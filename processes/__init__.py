@@ -4,11 +4,13 @@ The public API of this package is what the service layer may call (see docs/inte
 nothing of Flask or HTTP; every use case owns its transaction.
 """
 
-from processes import errors, views
+from processes import errors, views, worklist
 from processes.cases import (
     TaskFilter,
+    case_diagram,
     claim_task,
     complete_task,
+    describe_rules,
     get_case,
     get_task,
     list_tasks,
@@ -25,9 +27,41 @@ from processes.identity import authenticate, create_token, create_user, get_user
 from processes.views import CaseStatus, CaseView, TaskStatus, TaskView, UserView
 
 __all__ = [
-    "GROUPS", "GROUP_CODES", "SYSTEM_CLOCK", "UNITS", "CaseStatus", "CaseView", "Clock", "Database",
-    "FixedClock", "TaskFilter", "TaskStatus", "TaskView", "UserView", "authenticate", "claim_task",
-    "complete_task", "create_token", "create_user", "deploy", "deploy_bundled", "deploy_file", "errors",
-    "get_case", "get_process_xml", "get_task", "get_user", "list_processes", "list_tasks", "load_demo",
-    "run_decision", "start_case", "unclaim_task", "user_for_token", "views",
+    "GROUPS",
+    "GROUP_CODES",
+    "SYSTEM_CLOCK",
+    "UNITS",
+    "CaseStatus",
+    "CaseView",
+    "Clock",
+    "Database",
+    "FixedClock",
+    "TaskFilter",
+    "TaskStatus",
+    "TaskView",
+    "UserView",
+    "authenticate",
+    "case_diagram",
+    "claim_task",
+    "complete_task",
+    "create_token",
+    "create_user",
+    "deploy",
+    "deploy_bundled",
+    "deploy_file",
+    "describe_rules",
+    "errors",
+    "get_case",
+    "get_process_xml",
+    "get_task",
+    "get_user",
+    "list_processes",
+    "list_tasks",
+    "load_demo",
+    "run_decision",
+    "start_case",
+    "unclaim_task",
+    "user_for_token",
+    "views",
+    "worklist",
 ]

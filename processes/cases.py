@@ -30,7 +30,16 @@ from processes.db import Database
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
 from processes.errors import Conflict, EngineFailure, Forbidden, InvalidData, NotFound
 from processes.identity import may_work, sees_all_units, visible_tasks_clause
-from processes.models import Case, CaseTimer, DecisionRecord, Incident, TaskDraft, TaskRecord
+from processes.models import (
+    AuditEvent,
+    Case,
+    CaseTimer,
+    DecisionRecord,
+    Incident,
+    ProcessVersion,
+    TaskDraft,
+    TaskRecord,
+)
 from processes.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.timers import next_due
 from processes.views import (
@@ -165,6 +174,8 @@ def persist_run(
         )
         record(session, case_id=case.id, actor=None, kind="notification_queued",
                detail={**message, "messages": written})
+    if run.passed:
+        record(session, case_id=case.id, actor=None, kind="engine_steps", detail={"elements": run.passed})
     _sync_task_index(session, case, workflow, open_rows, run, context=context)
     _start_children(session, case, run, depth)
     status = runtime.case_status(workflow, loaded.end_statuses)
@@ -444,3 +455,32 @@ def run_decision(ruleset: str, facts: Any, on: Any = None) -> dict[str, Any]:
     except rules.RulesError as exc:
         raise InvalidData(exc.message, fields=exc.fields) from None
     return decision.to_dict()
+
+
+def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:
+    """The BPMN XML of the case's version, the element ids it has passed, and those it waits in."""
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        if not may_read_case(session, case, actor):
+            raise Forbidden("you have no task in this case")
+        row = session.get(ProcessVersion, case.process_version_id)
+        assert row is not None
+        passed: list[str] = []
+        for kind, detail in session.execute(
+            select(AuditEvent.kind, AuditEvent.detail)
+            .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(("engine_steps", "task_completed")))
+            .order_by(AuditEvent.id)
+        ):
+            passed.extend(detail.get("elements", []) if kind == "engine_steps" else [detail.get("task")])
+        waiting = list(session.scalars(select(TaskRecord.name).where(
+            TaskRecord.case_id == case_id, TaskRecord.status.in_(_OPEN))))
+        return row.bpmn_xml, list(dict.fromkeys(item for item in passed if item)), waiting
+
+
+def describe_rules(ruleset: str) -> dict[str, dict[str, str]]:
+    """The rule ids of a rule set in words (Danish, English) with their legal source, for the case page."""
+    if not rules.ruleset_exists(ruleset):
+        raise NotFound(f"no rule set {ruleset!r}")
+    return rules.rule_descriptions(ruleset)

@@ -43,6 +43,7 @@ class Run:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     started_cases: list[dict[str, Any]] = field(default_factory=list)
+    passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
 
     def decide(self, task: Task, ruleset: str) -> dict[str, Any]:
@@ -127,6 +128,8 @@ def fire_timers(workflow: BpmnWorkflow, run: Run) -> None:
 
 def _after(task: Task, run: Run) -> None:
     run.count_step(task)
+    if task.task_spec.bpmn_id:  # Spiff's own bookkeeping tasks (Root, Start, End) have none
+        run.passed.append(task.task_spec.bpmn_id)
     prune(task)
 
 

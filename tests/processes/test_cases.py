@@ -38,7 +38,9 @@ def test_starting_a_case_puts_its_first_user_task_in_the_queue_of_the_lane_group
         "write_note", "Write a note", "employees", "kemi", "ready")
     assert open_task(db, case.id, anna).id == task.id
     # anna has no e-mail address: the "new task" mail to her group is skipped, and that is audited too
-    assert [entry.kind for entry in case.history] == ["case_started", "task_created", "notification_skipped"]
+    assert [entry.kind for entry in case.history] == [
+        "case_started", "engine_steps", "task_created", "notification_skipped"]
+    assert case.history[1].detail == {"elements": ["start"]}
 
 
 def test_completing_tasks_runs_scripts_and_the_gateway_until_the_case_ends(db, anna, note_loop):
