@@ -117,8 +117,11 @@ def restore_workflow(session: Session, case: Case, run: runtime.Run) -> tuple[Bp
 def _sync_task_index(
     session: Session, case: Case, workflow: BpmnWorkflow, open_rows: list[TaskRecord], run: runtime.Run, *,
     context: dict[str, Any],
-) -> None:
-    """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled."""
+) -> list[TaskRecord]:
+    """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled.
+
+    Returns the rows that are open afterwards.
+    """
     ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
     now = runtime.now_utc(run.clock)
     for row in open_rows:
@@ -127,6 +130,7 @@ def _sync_task_index(
             row.completed_at = now
             record(session, case_id=case.id, actor=None, kind="task_cancelled", detail={"task": row.name})
     known = {row.id for row in open_rows}
+    created: list[TaskRecord] = []
     for task_id, task in ready.items():
         if task_id in known:
             continue
@@ -139,6 +143,7 @@ def _sync_task_index(
             due_at=runtime.due_at_of(task, run.clock),
         )
         session.add(row)
+        created.append(row)
         record(session, case_id=case.id, actor=None, kind="task_created",
                detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee})
         outbox.queue(  # "a new task for you / your group", in the same transaction as the task
@@ -148,6 +153,7 @@ def _sync_task_index(
                      **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
             now=now,
         )
+    return [row for row in open_rows if row.status in _OPEN] + created
 
 
 def persist_run(
@@ -166,6 +172,13 @@ def persist_run(
         })
     context = {"case_id": case.id, "process": case.process_key, "process_name": loaded.parsed.name,
                "unit": case.unit, "data": runtime.case_data(workflow)}
+    if run.passed:
+        record(session, case_id=case.id, actor=None, kind="engine_steps", detail={"elements": run.passed})
+    still_open = _sync_task_index(session, case, workflow, open_rows, run, context=context)
+    if len(still_open) == 1:  # a reminder or escalation is about the one task the case waits in: name it
+        waiting = still_open[0]
+        context = {**context, "task_title": waiting.title, "task_id": waiting.id,
+                   **({"due_at": waiting.due_at.isoformat()} if waiting.due_at else {})}
     for message in run.notifications:
         written = outbox.queue(
             session, case_id=case.id, unit=message["unit"], template=message["template"],
@@ -174,12 +187,9 @@ def persist_run(
         )
         record(session, case_id=case.id, actor=None, kind="notification_queued",
                detail={**message, "messages": written})
-    if run.passed:
-        record(session, case_id=case.id, actor=None, kind="engine_steps", detail={"elements": run.passed})
-    _sync_task_index(session, case, workflow, open_rows, run, context=context)
     _start_children(session, case, run, depth)
     status = runtime.case_status(workflow, loaded.end_statuses)
-    _schedule_wakeup(session, case, workflow)
+    _schedule_wakeup(session, case, workflow, now)
     runtime.compact(workflow)
     case.state = dump_state(workflow)
     case.serializer_version = SERIALIZER_VERSION
@@ -191,7 +201,7 @@ def persist_run(
     case.status = status.value
 
 
-def _schedule_wakeup(session: Session, case: Case, workflow: BpmnWorkflow) -> None:
+def _schedule_wakeup(session: Session, case: Case, workflow: BpmnWorkflow, now: datetime) -> None:
     """Keep the case's row in the wake-up table in step with its earliest waiting timer."""
     due = next_due(workflow)
     timer = session.get(CaseTimer, case.id)
@@ -200,8 +210,13 @@ def _schedule_wakeup(session: Session, case: Case, workflow: BpmnWorkflow) -> No
             session.delete(timer)
     elif timer is None:
         session.add(CaseTimer(case_id=case.id, due_at=due, status="scheduled", attempts=0))
-    elif timer.status == "scheduled":
-        timer.due_at, timer.attempts, timer.last_error = due, 0, None
+    else:
+        if timer.status == "incident":  # a person moved the case on: its timers get a fresh start
+            for incident in session.scalars(select(Incident).where(
+                    Incident.case_id == case.id, Incident.kind == "timer", Incident.resolved_at.is_(None))):
+                incident.resolved_at = now
+            record(session, case_id=case.id, actor=None, kind="incident_resolved", detail={"kind": "timer"})
+        timer.due_at, timer.status, timer.attempts, timer.last_error = due, "scheduled", 0, None
 
 
 def _check_unit(actor: UserView, unit: str) -> None:

@@ -73,7 +73,7 @@ def _fire_one(db: Database, clock: Clock) -> str | None:
             workflow, loaded = restore_workflow(session, case, run)
             open_rows = open_task_rows(session, case.id)
             runtime.fire_timers(workflow, run)
-            record(session, case_id=case.id, actor=None, kind="timer_fired",
+            record(session, case_id=case.id, actor=None, kind="timer_fired", at=now,
                    detail={"due_at": timer.due_at.isoformat()})
             persist_run(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
             session.flush()
@@ -101,12 +101,12 @@ def _record_failure(db: Database, case_id: str, error: BaseException, clock: Clo
         timer.last_error = message
         if timer.attempts < MAX_ATTEMPTS:
             timer.due_at = now + backoff(timer.attempts)
-            record(session, case_id=case_id, actor=None, kind="timer_retry",
+            record(session, case_id=case_id, actor=None, kind="timer_retry", at=now,
                    detail={"attempt": timer.attempts, "error": message, "next_at": timer.due_at.isoformat()})
             return False
         timer.status = "incident"
         session.add(Incident(case_id=case_id, kind="timer", message=message, at=now))
-        record(session, case_id=case_id, actor=None, kind="incident",
+        record(session, case_id=case_id, actor=None, kind="incident", at=now,
                detail={"kind": "timer", "attempts": timer.attempts, "error": message})
         return True
 
@@ -140,8 +140,22 @@ class WorkerPass:
     mail: SendReport
 
 
+MAIL_BATCH = 100
+
+
 def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str = "amflow@localhost") -> WorkerPass:
-    """Fire what is due at ``clock.now()``, then send what the outbox holds (also what this pass queued)."""
-    timers = fire_due_timers(db, clock=clock)
-    mail = send_pending(db, smtp_url=smtp_url, clock=clock, sender=mail_from)
-    return WorkerPass(timers=timers, mail=mail)
+    """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued)."""
+    fired = retried = incidents = 0
+    while True:
+        timers = fire_due_timers(db, clock=clock)
+        fired, retried, incidents = fired + timers.fired, retried + timers.retried, incidents + timers.incidents
+        if timers.fired + timers.retried + timers.incidents < MAX_TIMERS_PER_PASS:
+            break
+    totals = [0, 0, 0, 0]
+    while True:
+        mail = send_pending(db, smtp_url=smtp_url, clock=clock, sender=mail_from, limit=MAIL_BATCH)
+        batch = (mail.sent, mail.logged, mail.retried, mail.failed)
+        totals = [total + count for total, count in zip(totals, batch, strict=True)]
+        if sum(batch) < MAIL_BATCH:
+            break
+    return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals))

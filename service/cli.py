@@ -96,7 +96,10 @@ def worker(once: bool, now_text: str | None) -> None:
     if now_text is not None and not once:
         raise click.UsageError("--now only goes with --once")
     clock = _clock_at(now_text) if now_text else processes.SYSTEM_CLOCK
-    settings = load_config()
+    try:
+        settings = load_config()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
     with _database() as database:
         _upgrade(database)
         if once:

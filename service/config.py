@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from processes.outbox import SmtpSettings
+
 ENV_PREFIX = "AMFLOW_"
 MIN_SECRET_KEY_LENGTH = 16
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -74,7 +76,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         testing=_as_bool("TESTING", raw.get("TESTING", False)),
         max_content_length=_as_positive_int("MAX_CONTENT_LENGTH", raw.get("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)),
         log_level=log_level,
-        smtp_url=str(raw["SMTP_URL"]) if raw.get("SMTP_URL") else None,
+        smtp_url=_checked_smtp_url(raw.get("SMTP_URL")),
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
         worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
     )
@@ -113,6 +115,16 @@ def _stored_secret_key(instance_path: Path) -> str:
         finally:
             candidate.unlink()
     return key_file.read_text(encoding="ascii").strip()
+
+
+def _checked_smtp_url(value: Any) -> str | None:
+    if not value:
+        return None
+    try:
+        SmtpSettings.from_url(str(value))
+    except ValueError as error:
+        raise ConfigError(f"{ENV_PREFIX}SMTP_URL: {error}") from error
+    return str(value)
 
 
 def _as_positive_float(key: str, value: Any) -> float:
