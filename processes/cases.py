@@ -364,6 +364,16 @@ def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
     return session.scalar(query) is not None
 
 
+def case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
+    """The case, if the caller may read it (NotFound / Forbidden otherwise)."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id!r}")
+    if not may_read_case(session, case, actor):
+        raise Forbidden("you have no task in this case")
+    return case
+
+
 def _case_view(session: Session, case: Case) -> CaseView:
     decisions = session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
                                 .order_by(DecisionRecord.id))
@@ -385,11 +395,7 @@ def _case_view(session: Session, case: Case) -> CaseView:
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
     """A case with its data, decisions, open tasks and history, if the caller may see it."""
     with db.read() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}")
-        if not may_read_case(session, case, actor):
-            raise Forbidden("you have no task in this case")
+        case = case_for_reading(session, case_id, actor)
         return _case_view(session, case)
 
 
@@ -475,11 +481,7 @@ def run_decision(ruleset: str, facts: Any, on: Any = None) -> dict[str, Any]:
 def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:
     """The BPMN XML of the case's version, the element ids it has passed, and those it waits in."""
     with db.read() as session:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"no case {case_id!r}")
-        if not may_read_case(session, case, actor):
-            raise Forbidden("you have no task in this case")
+        case = case_for_reading(session, case_id, actor)
         row = session.get(ProcessVersion, case.process_version_id)
         assert row is not None
         passed: list[str] = []

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from processes import outbox, runtime
 from processes.audit import record
-from processes.cases import may_read_case, task_for_work, task_view, unit_of_work
+from processes.cases import case_for_reading, task_for_work, task_view, unit_of_work
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.db import Database
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -61,15 +61,6 @@ class SavedFilterView:
     name: str
     query: dict[str, Any]
     shared_group: str | None
-
-
-def _case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id!r}")
-    if not may_read_case(session, case, actor):
-        raise Forbidden("you have no task in this case")
-    return case
 
 
 def _json_object(data: Any, field: str = "data") -> dict[str, Any]:
@@ -116,7 +107,7 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
     if not text or len(text) > MAX_COMMENT_LENGTH:
         raise InvalidData("empty or too long comment", fields={"body": f"1 to {MAX_COMMENT_LENGTH} characters"})
     with unit_of_work(db) as session:
-        _case_for_reading(session, case_id, actor)
+        case_for_reading(session, case_id, actor)
         comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
         session.add(comment)
         session.flush()
@@ -126,7 +117,7 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
 
 def list_comments(db: Database, case_id: str, *, actor: UserView) -> list[CommentView]:
     with db.read() as session:
-        _case_for_reading(session, case_id, actor)
+        case_for_reading(session, case_id, actor)
         rows = session.scalars(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
         return [CommentView(c.id, c.case_id, c.author, c.body, c.at) for c in rows]
 
@@ -152,7 +143,7 @@ def add_attachment(
     if len(content) > MAX_ATTACHMENT_BYTES:
         raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
     with unit_of_work(db) as session:
-        _case_for_reading(session, case_id, actor)
+        case_for_reading(session, case_id, actor)
         row = Attachment(
             case_id=case_id, task_id=task_id, filename=safe_filename(filename),
             content_type=(content_type or "application/octet-stream")[:100], size=len(content),
@@ -168,7 +159,7 @@ def add_attachment(
 
 def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
     with db.read() as session:
-        _case_for_reading(session, case_id, actor)
+        case_for_reading(session, case_id, actor)
         rows = session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))
         return [_attachment_view(row) for row in rows]
 
@@ -178,7 +169,7 @@ def get_attachment(db: Database, attachment_id: int, *, actor: UserView) -> tupl
         row = session.get(Attachment, attachment_id)
         if row is None:
             raise NotFound(f"no attachment {attachment_id}")
-        _case_for_reading(session, row.case_id, actor)
+        case_for_reading(session, row.case_id, actor)
         return _attachment_view(row), row.content
 
 
