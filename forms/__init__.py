@@ -1,22 +1,28 @@
 """Forms (*formularer*): one JSON Schema with Danish and English labels per user-task and start form.
 
 Imports nothing of ours. ``processes`` validates case data with ``validate`` before it completes a task;
-``service`` renders a form from ``get_form(name).schema`` and ``.ui``.
+``service`` renders a form from ``get_form(name).schema`` and ``.ui`` through ``forms.html``.
 """
 
+from forms import html
 from forms.errors import FormNotFound, FormsError, InvalidForm
+from forms.html import Field, Section, parse_submission
 from forms.registry import Form, form_exists, form_name_from_properties, form_names, get_form
 from forms.validation import FORMAT_CHECKER, validate
 
 __all__ = [
     "FORMAT_CHECKER",
+    "Field",
     "Form",
     "FormNotFound",
     "FormsError",
     "InvalidForm",
+    "Section",
     "form_exists",
     "form_name_from_properties",
     "form_names",
     "get_form",
+    "html",
+    "parse_submission",
     "validate",
 ]

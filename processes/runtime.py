@@ -227,14 +227,18 @@ def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
 
 
 def case_data(workflow: BpmnWorkflow) -> dict[str, Any]:
-    """The case data as users see it: the workflow's data when finished, else the open frontier's."""
-    if workflow.completed:
-        return unescape(dict(workflow.data))
+    """The case data as users see it: the workflow's data when finished, else the open frontier's.
+
+    Spiff's own bookkeeping (a service task's ``spiff__<id>_result``) is left out.
+    """
     merged: dict[str, Any] = {}
-    frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
-    for task in sorted(frontier, key=lambda t: t.last_state_change):
-        merged.update(task.data)
-    return unescape(merged)
+    if workflow.completed:
+        merged = dict(workflow.data)
+    else:
+        frontier = workflow.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED)
+        for task in sorted(frontier, key=lambda t: t.last_state_change):
+            merged.update(task.data)
+    return unescape({key: value for key, value in merged.items() if not key.startswith("spiff__")})
 
 
 def case_status(workflow: BpmnWorkflow, end_statuses: dict[str, str]) -> CaseStatus:

@@ -1,4 +1,8 @@
-"""Imports point one way: service -> processes -> rules, forms (DESIGN.md). Checked on the source, not by eye."""
+"""Imports point one way: service -> processes -> rules, forms (DESIGN.md). Checked on the source, not by eye.
+
+service may use forms/ directly for what forms/ is for (rendering a form as HTML fields and reading a
+submission back); it never reaches rules/, SpiffWorkflow or durable-rules.
+"""
 
 from __future__ import annotations
 
