@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "amflow needs Python 3.11 or 3.12 (durable-rules does not build on 3.13)"; exit 1; }
@@ -29,6 +29,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/lifecycle.py
+
+screenshots: $(STAMP)
+	AMFLOW_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
 
 clean:
 	rm -rf $(VENV) instance build *.egg-info

@@ -1,4 +1,4 @@
-"""The Flask app of amflow: JSON API, authentication and error mapping around the `processes` use cases."""
+"""The Flask app of amflow: the JSON API, the case handlers' web pages, and the error mapping around `processes`."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from typing import Any
 
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from flask_wtf.csrf import CSRFProtect
 
 from service.api import create_api_blueprint
 from service.config import Config, ConfigError, load_config
 from service.errors import register_error_handlers
 from service.extensions import get_database, init_database
+from service.i18n import init_i18n
+from service.web import init_web
+from service.web.errors import error_page
 
 __all__ = ["Config", "ConfigError", "create_app", "get_database"]
 
@@ -36,6 +40,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(settings.as_flask_config())
     app.json = JSONProvider(app)
     init_database(app)
-    register_error_handlers(app)
+    init_i18n(app)
+    register_error_handlers(app, page=error_page)
     app.register_blueprint(create_api_blueprint())
+    csrf = CSRFProtect(app)
+    for name, blueprint in app.blueprints.items():  # the API and its nested blueprints (api.tasks, ...):
+        if name.split(".")[0] == "api":  # bearer tokens, no cookies, nothing a forged request could ride on
+            csrf.exempt(blueprint)
+    init_web(app)
     return app

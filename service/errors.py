@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -112,11 +112,13 @@ def _snake_case(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def register_error_handlers(app: Flask) -> None:
-    """Map domain, validation and HTTP errors to JSON responses."""
+def register_error_handlers(app: Flask, *, page: Callable[[Exception], Any] | None = None) -> None:
+    """Map domain, validation and HTTP errors to JSON responses under `/api/`, and to `page` elsewhere."""
 
     @app.errorhandler(domain.ProcessError)
-    def handle_domain_error(error: domain.ProcessError) -> tuple[Response, int]:
+    def handle_domain_error(error: domain.ProcessError) -> Any:
+        if page is not None and not request.path.startswith(API_PREFIX):
+            return page(error)
         status = next((code for cls, code in STATUS_BY_DOMAIN_ERROR.items() if isinstance(error, cls)), 500)
         if status >= 500:
             logger.error("engine failure on %s %s: %s", request.method, request.path, error.message)
@@ -134,7 +136,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Any:
         if not request.path.startswith(API_PREFIX):
-            return error
+            return page(error) if page is not None else error
         response, status = error_response(
             error.code or 500, _snake_case(type(error).__name__), error.description or error.name
         )

@@ -1,0 +1,73 @@
+"""Danish and English for the web pages: Flask-Babel with the catalogue in `service/translations`.
+
+Source strings are English, wrapped in `_()`; Danish is the default locale. The locale of a request is
+the language chosen in the session, else the user's own, else Danish (service.web.session).
+
+After changing a text, refresh the catalogue (tests/web/test_translations.py fails until it is done):
+
+    pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output
+                    -o service/translations/messages.pot .   (one command)
+    pybabel update -i service/translations/messages.pot -d service/translations -l da --no-fuzzy-matching
+    # translate the new entries in service/translations/da/LC_MESSAGES/messages.po, then
+    pybabel compile -d service/translations
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask_babel import Babel, format_datetime, gettext
+
+LOCAL_TIMEZONE = "Europe/Copenhagen"
+_ZONE = ZoneInfo(LOCAL_TIMEZONE)
+
+
+def _locale() -> str:
+    from service.web.session import chosen_language  # noqa: PLC0415 - the web layer needs the app first
+
+    return chosen_language()
+
+
+def local_time(value: datetime | None, style: str = "short") -> str:
+    """A UTC time as Copenhagen wall-clock time in the request's locale ("" for None)."""
+    if value is None:
+        return ""
+    return format_datetime(value.astimezone(_ZONE), style)
+
+
+def N_(message: str) -> str:  # gettext's name for "mark for the catalogue, translate later"
+    """Mark a message for extraction without translating it here."""
+    return message
+
+
+# The fixed English messages of form validation (forms.validate, through processes.errors.InvalidData's
+# fields) that pages show by a field; messages with numbers or names in them stay English.
+ENGINE_MESSAGES = frozenset({
+    N_("This field is required."),
+    N_("Unknown field."),
+    N_("Must not be empty."),
+    N_("Has the wrong format."),
+    N_("Must be a date (YYYY-MM-DD)."),
+    N_("Must be a date and time with a time zone (YYYY-MM-DDTHH:MM:SS+01:00)."),
+    N_("Must be an e-mail address."),
+    N_("Must not contain the same value twice."),
+    N_("Form data must be a JSON object."),
+})
+
+
+def engine_text(message: str) -> str:
+    """A fixed message of the engine in the request's language (template filter `engine_text`)."""
+    return gettext(message) if message in ENGINE_MESSAGES else message
+
+
+def init_i18n(app: Flask) -> Babel:
+    """Bind Flask-Babel to the app, with Copenhagen time and the locale of each request."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "da")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", LOCAL_TIMEZONE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
+    babel = Babel(app, locale_selector=_locale, timezone_selector=lambda: LOCAL_TIMEZONE)
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["engine_text"] = engine_text
+    return babel

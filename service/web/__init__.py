@@ -1,0 +1,30 @@
+"""The case handlers' web pages: log-in, the queue and saved filters here; case work in `casework`.
+
+Server-rendered Jinja2 pages; every form carries a CSRF token (Flask-WTF's CSRFProtect on the app).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from processes.views import UserView
+from service.web import auth, casework, queue
+from service.web.errors import render_error_page
+from service.web.session import LANGUAGES, chosen_language, current_web_user
+
+__all__ = ["init_web", "render_error_page"]
+
+
+def _template_globals() -> dict[str, object]:
+    user: UserView | None = current_web_user()
+    return {"web_user": user, "languages": LANGUAGES, "current_language": chosen_language()}
+
+
+def init_web(app: Flask) -> None:
+    """Register the web blueprints (auth, queue, casework) and what every template needs."""
+    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # with HttpOnly (Flask's default): no cross-site sends
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(queue.bp)
+    app.register_blueprint(casework.bp)
+    app.context_processor(_template_globals)

@@ -1,0 +1,311 @@
+"""Case work (*sagsbehandling*): start a case, fill in a task's form, read a case with its decisions and diagram.
+
+Forms are drawn from their JSON Schema by `forms.html`; what the browser posts is turned back into JSON by
+`forms.html.parse_submission` and judged by the use case (`processes` validates every form), so an invalid
+form comes back as `InvalidData` with a message per field, shown by the field with status 422.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from lxml import etree
+
+import forms
+import processes
+from forms import html as form_html
+from forms.messages import translate as translate_message
+from processes import worklist
+from processes.errors import InvalidData, NotFound
+from processes.views import CaseView, DecisionView, UserView
+from service.extensions import get_database
+from service.web.session import chosen_language, current_web_user, login_required
+
+bp = Blueprint("casework", __name__)
+
+# History kinds in words; kinds not listed are shown as they are stored.
+HISTORY_KINDS: dict[str, Any] = {
+    "case_started": _l("Case started"),
+    "case_ended": _l("Case ended"),
+    "case_spawned": _l("Case started another case"),
+    "decision": _l("Decision taken"),
+    "task_created": _l("Task created"),
+    "task_claimed": _l("Task taken"),
+    "task_unclaimed": _l("Task given back"),
+    "task_assigned": _l("Task assigned"),
+    "task_completed": _l("Task completed"),
+    "task_cancelled": _l("Task cancelled"),
+    "comment_added": _l("Comment added"),
+    "attachment_added": _l("Attachment added"),
+    "notification_queued": _l("Notification queued"),
+    "notification_sent": _l("Notification sent"),
+    "incident": _l("Incident"),
+}
+CASE_STATUS_WORDS: dict[str, Any] = {
+    "running": _l("Running"),
+    "completed": _l("Completed"),
+    "rejected": _l("Rejected"),
+    "cancelled": _l("Cancelled"),
+    "error": _l("Stopped by an error"),
+}
+# The values a decision names, in words; other keys are shown by their own name.
+DECISION_KEYS: dict[str, Any] = {
+    "group": _l("Group"),
+    "label": _l("Classification"),
+    "route": _l("Route"),
+    "missing_mitigations": _l("Missing safety measures"),
+    "supervisor_coapproval": _l("Supervisor's co-approval needed"),
+    "young_worker_check": _l("Young-worker check needed"),
+    "instruction_required": _l("Instruction needed"),
+}
+HIDDEN_HISTORY_KINDS = frozenset({"engine_steps"})  # the engine's own bookkeeping: the diagram shows it
+BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"forms_html": form_html, "case_status_words": CASE_STATUS_WORDS}
+
+
+def _user() -> UserView:
+    user = current_web_user()
+    assert user is not None  # login_required
+    return user
+
+
+def _startable(user: UserView) -> list[processes.views.ProcessView]:
+    found = processes.list_processes(get_database(), actor=user)
+    return [process for process in found if process.start_form and forms.form_exists(process.start_form)]
+
+
+def _form_page(form: forms.Form, data: Mapping[str, Any], errors: Mapping[str, str]) -> dict[str, Any]:
+    """What the form macros need: the sections in the chosen language, the values and the messages."""
+    language = chosen_language()
+    found = form_html.fields(form, language)
+    labelled = {path: form_html.path_label(found, path, language) for path in errors}
+    shown = {path: translate_message(message, language) for path, message in errors.items()}
+    return {"form": form, "sections": form_html.sections(form, language), "data": data, "errors": shown,
+            "error_labels": labelled, "form_title": form_html.title(form, language),
+            "form_description": form_html.description(form, language)}
+
+
+def _uploads(form: forms.Form, case_id: str, task_id: str | None, user: UserView) -> dict[str, str]:
+    """Store the files posted for the form's attachment fields; their ids go into the data."""
+    stored = {}
+    for field in form_html.fields(form, chosen_language()):
+        upload = request.files.get(field.name) if field.widget == "file" else None
+        if upload and upload.filename:
+            attachment = worklist.add_attachment(
+                get_database(), case_id, filename=upload.filename, content_type=upload.mimetype or "",
+                content=upload.read(), actor=user, task_id=task_id)
+            stored[field.name] = str(attachment.id)
+    return stored
+
+
+@bp.get("/start")
+@login_required
+def start_list() -> ResponseReturnValue:
+    """The processes I may start, each with its start form."""
+    language = chosen_language()
+    items = [(process, form_html.title(forms.get_form(process.start_form or ""), language))
+             for process in _startable(_user())]
+    return render_template("web/casework/start_list.html", items=items)
+
+
+def _start_page(process: str, data: Mapping[str, Any], errors: Mapping[str, str], status: int) -> ResponseReturnValue:
+    found = next((item for item in _startable(_user()) if item.key == process), None)
+    if found is None:
+        raise NotFound(f"no process {process!r} to start")
+    page = _form_page(forms.get_form(found.start_form or ""), data, errors)
+    unit = request.form.get("unit", "")
+    return render_template("web/casework/start.html", process=found, unit=unit, **page), status
+
+
+@bp.route("/start/<process>", methods=["GET", "POST"])
+@login_required
+def start(process: str) -> ResponseReturnValue:
+    """A process's start form (GET); start a case in one of my units with it (POST)."""
+    if request.method == "GET":
+        return _start_page(process, {}, {}, 200)
+    start_form = next((item.start_form for item in _startable(_user()) if item.key == process), None)
+    if start_form is None:
+        raise NotFound(f"no process {process!r} to start")
+    data = form_html.parse_submission(forms.get_form(start_form), request.form.items(multi=True))
+    try:
+        case = processes.start_case(get_database(), process=process, unit=request.form.get("unit", ""),
+                                    data=data, actor=_user())
+    except InvalidData as error:
+        return _start_page(process, data, error.fields, 422)
+    flash(_("The case has been started."), "success")
+    return redirect(url_for("casework.case", case_id=case.id), code=303)
+
+
+def _task_page(task_id: str, data: Mapping[str, Any] | None, errors: Mapping[str, str],
+               status: int) -> ResponseReturnValue:
+    user, database = _user(), get_database()
+    task = processes.get_task(database, task_id, actor=user)
+    if not task.form_name or not forms.form_exists(task.form_name):
+        raise NotFound(f"task {task_id!r} has no form")
+    draft = worklist.get_draft(database, task_id, actor=user)
+    values = data if data is not None else (draft or {})
+    case = processes.get_case(database, task.case_id, actor=user)
+    page = _form_page(forms.get_form(task.form_name), values, errors)
+    return render_template("web/casework/task.html", task=task, case=case, has_draft=draft is not None,
+                           summary=_summary(case), decisions=_decisions(case), **page), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str) -> ResponseReturnValue:
+    """A task's form, with the saved draft if there is one, and the case beside it."""
+    return _task_page(task_id, None, {}, 200)
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def work_task(task_id: str) -> ResponseReturnValue:
+    """Complete the task with the posted form (action=complete), or keep it as a draft (action=draft)."""
+    user, database = _user(), get_database()
+    found = processes.get_task(database, task_id, actor=user)
+    form = forms.get_form(found.form_name or "")
+    files = _uploads(form, found.case_id, task_id, user) if request.files else {}
+    data = form_html.parse_submission(form, request.form.items(multi=True), files)
+    if request.form.get("action") == "draft":
+        worklist.save_draft(database, task_id, data=data, actor=user)
+        flash(_("Draft saved."), "success")
+        return redirect(url_for("casework.task", task_id=task_id), code=303)
+    try:
+        processes.complete_task(database, task_id, data=data, actor=user)
+    except InvalidData as error:
+        return _task_page(task_id, data, error.fields, 422)
+    flash(_("“%(title)s” is completed.", title=found.title), "success")
+    return redirect(url_for("queue.index"), code=303)
+
+
+# --- the case page ------------------------------------------------------------------------------------
+
+def _known_forms(case: CaseView) -> list[forms.Form]:
+    """The forms whose labels name the case data: the open tasks' forms first, then every other form."""
+    names = [task.form_name for task in case.tasks if task.form_name] + forms.form_names()
+    return [forms.get_form(name) for name in dict.fromkeys(names) if forms.form_exists(name)]
+
+
+def _summary(case: CaseView) -> list[form_html.Entry]:
+    decided = {decision.ruleset for decision in case.decisions}
+    data = {key: value for key, value in case.data.items() if key not in decided}
+    return form_html.describe_data(data, _known_forms(case), chosen_language())
+
+
+def _decisions(case: CaseView) -> list[dict[str, Any]]:
+    """Each decision with its fired rules in words in the chosen language, and their legal source."""
+    language, shown = chosen_language(), []
+    for decision in case.decisions:
+        try:
+            words = processes.describe_rules(decision.ruleset)
+        except NotFound:
+            words = {}
+        rules = [{"id": rule, "text": words.get(rule, {}).get(language, ""),
+                  "source": words.get(rule, {}).get("source", "")} for rule in decision.fired]
+        shown.append({"view": decision, "rules": rules, "outcome": _outcome(decision, language)})
+    return shown
+
+
+def _outcome_text(value: Any, language: str) -> str:
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, Mapping) and language in value:
+        return str(value[language])
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value) or "\N{EN DASH}"
+    return str(value)
+
+
+def _outcome(decision: DecisionView, language: str) -> list[tuple[str, str]]:
+    """The decision's values as (name, text) pairs; a {da, en} value in the chosen language."""
+    return [(str(DECISION_KEYS.get(key, key.replace("_", " ").capitalize())), _outcome_text(value, language))
+            for key, value in decision.decision.items()]
+
+
+def _step_names(xml: str, ids: list[str]) -> list[str]:
+    """The names of the passed BPMN elements (no sequence flows), in order, for the page without JavaScript."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return ids
+    elements = {element.get("id"): element for element in root.iter(f"{{{BPMN_NAMESPACE}}}*")}
+    return [
+        elements[element_id].get("name") or element_id if element_id in elements else element_id
+        for element_id in ids
+        if element_id not in elements or etree.QName(elements[element_id]).localname != "sequenceFlow"
+    ]
+
+
+def _history(case: CaseView) -> list[dict[str, Any]]:
+    return [{"entry": entry, "kind": HISTORY_KINDS.get(entry.kind, entry.kind)}
+            for entry in case.history if entry.kind not in HIDDEN_HISTORY_KINDS]
+
+
+@bp.get("/cases/<case_id>")
+@login_required
+def case(case_id: str) -> ResponseReturnValue:
+    """A case: data, decisions with their rules, history, comments, attachments and the diagram."""
+    user, database = _user(), get_database()
+    found = processes.get_case(database, case_id, actor=user)
+    xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
+    return render_template(
+        "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
+        history=_history(found), comments=worklist.list_comments(database, case_id, actor=user),
+        attachments=worklist.list_attachments(database, case_id, actor=user),
+        diagram={"passed": passed, "waiting": waiting}, passed_steps=_step_names(xml, passed),
+    )
+
+
+@bp.post("/cases/<case_id>/comments")
+@login_required
+def add_comment(case_id: str) -> ResponseReturnValue:
+    """Add a comment to a case I may read."""
+    worklist.add_comment(get_database(), case_id, body=request.form.get("body", ""), actor=_user())
+    flash(_("Comment added."), "success")
+    return redirect(url_for("casework.case", case_id=case_id, _anchor="comments"), code=303)
+
+
+@bp.post("/cases/<case_id>/attachments")
+@login_required
+def add_attachment(case_id: str) -> ResponseReturnValue:
+    """Attach a file to a case I may read."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidData("no file", fields={"file": "choose a file"})
+    worklist.add_attachment(get_database(), case_id, filename=upload.filename,
+                            content_type=upload.mimetype or "", content=upload.read(), actor=_user())
+    flash(_("Attachment added."), "success")
+    return redirect(url_for("casework.case", case_id=case_id, _anchor="attachments"), code=303)
+
+
+@bp.get("/cases/<case_id>/attachments/<int:attachment_id>")
+@login_required
+def attachment(case_id: str, attachment_id: int) -> ResponseReturnValue:
+    """Download an attachment, never shown inline."""
+    found, content = worklist.get_attachment(get_database(), attachment_id, actor=_user())
+    if found.case_id != case_id:
+        raise NotFound(f"no attachment {attachment_id} on case {case_id!r}")
+    response = Response(content, mimetype=found.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=found.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.get("/cases/<case_id>/diagram.xml")
+@login_required
+def diagram(case_id: str) -> ResponseReturnValue:
+    """The BPMN XML of the case's process version, for the diagram viewer."""
+    xml, _passed, _waiting = processes.case_diagram(get_database(), case_id, actor=_user())
+    response = Response(xml, mimetype="application/xml")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,152 @@
+"""Fixtures of the web-page tests: a browser-like client that logs in and submits forms with their CSRF
+token, and cases started through the use cases.
+
+Helpers are offered as fixtures (never imported from a conftest), so the tests work in every pytest
+import mode.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+import processes
+
+DEMO_PASSWORD = "demo-amflow"  # the published demo password of processes/demo.py
+PROCESS = "lone_work_approval"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+TASK_ROW = re.compile(r'<tr class="task[^"]*" data-task-id="([^"]+)"')
+
+# A G2 lone-work application: it reaches the unit's AMK for review (DOMAIN.md B-R1, B-R4, B-R5).
+G2_APPLICATION: dict[str, Any] = {
+    "applicant_name": "Anna Ansat",
+    "applicant_role": "employee",
+    "applicant_age": 34,
+    "applicant_phone": "+45 45 25 25 25",
+    "location": {"campus": "Lyngby", "building": "207", "room": "112"},
+    "task_description": "Distilling ethanol in a fume hood in the evening.",
+    "equipment": "Rotary evaporator",
+    "start_date": "2026-09-01",
+    "end_date": "2026-12-31",
+    "time_windows": "weekdays 18:00-22:00",
+    "outside_normal_hours": True,
+    "another_competent_person_within_reach": False,
+    "hazards": ["chemicals_flammable"],
+    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
+    "buddy_name": "Karl Koordinator",
+    "buddy_phone": "+45 45 25 00 00",
+    "check_in_interval_minutes": 30,
+    "alarm_device_id": "ALARM-17",
+    "instruction_completed": True,
+    "instruction_date": "2026-08-15",
+    "instruction_by": "Karl Koordinator",
+}
+
+
+@dataclass
+class Browser:
+    """The web pages as a person uses them: log in, follow links, submit forms with their CSRF token."""
+
+    client: FlaskClient
+
+    def csrf_token(self) -> str:
+        """The CSRF token a page of this session carries in its forms."""
+        page = self.client.get("/login", follow_redirects=True)
+        match = CSRF_FIELD.search(page.text)
+        assert match, page.text
+        return match.group(1)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> TestResponse:
+        """Submit a form to `path` as the page would, CSRF token included."""
+        return self.client.post(path, data={"csrf_token": self.csrf_token(), **(data or {})}, **kwargs)
+
+    def login(self, username: str, password: str = DEMO_PASSWORD) -> TestResponse:
+        """Log in through the log-in form."""
+        return self.post("/login", {"username": username, "password": password})
+
+    def in_english(self) -> Browser:
+        """Switch the pages to English."""
+        assert self.post("/language", {"lang": "en"}).status_code == 302
+        return self
+
+    def task_ids(self, path: str = "/", **query: Any) -> list[str]:
+        """The ids of the task rows a queue page shows, in order."""
+        page = self.client.get(path, query_string=query)
+        assert page.status_code == 200, page.text
+        return TASK_ROW.findall(page.text)
+
+
+@pytest.fixture
+def browser(client: FlaskClient) -> Browser:
+    """A fresh web session (not logged in)."""
+    return Browser(client)
+
+
+@pytest.fixture
+def start_case(database: processes.Database) -> Callable[..., list[processes.TaskView]]:
+    """Start lone-work cases for the unit's employee; returns the open tasks of the new cases."""
+
+    def start(unit: str, count: int = 1, applicant: str | None = None) -> list[processes.TaskView]:
+        actor = processes.get_user(database, applicant or {"kemi": "anna", "energi": "emil"}[unit])
+        tasks: list[processes.TaskView] = []
+        for _ in range(count):
+            case = processes.start_case(database, process=PROCESS, unit=unit,
+                                        data=copy.deepcopy(G2_APPLICATION), actor=actor)
+            tasks.extend(case.tasks)
+        return tasks
+
+    return start
+
+
+DUE_TASK_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="Definitions_web_due" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="web_due_task" name="A task due in a day" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="Lane_1" name="amk">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>check</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="check" name="Check the room">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="form" value="free_note" />
+          <spiffworkflow:property name="dueIn" value="P1D" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>to_task</bpmn:incoming>
+      <bpmn:outgoing>to_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="check" />
+    <bpmn:sequenceFlow id="to_end" sourceRef="check" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.fixture
+def start_due_task(database: processes.Database) -> Callable[..., processes.TaskView]:
+    """Start a one-task case (lane amk, due a day after it starts) for a unit, started at `at`."""
+    owner = processes.get_user(database, "owen")
+    processes.deploy(database, DUE_TASK_BPMN, "web_due_task.bpmn", actor=owner)
+
+    def start(unit: str, at: datetime) -> processes.TaskView:
+        actor = processes.get_user(database, "karl" if unit == "kemi" else "eva")
+        case = processes.start_case(database, process="web_due_task", unit=unit, data={}, actor=actor,
+                                    clock=processes.FixedClock(at))
+        return case.tasks[0]
+
+    return start
