@@ -18,7 +18,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import Babel, format_datetime, gettext
+from flask_babel import Babel, format_datetime, get_locale
+
+from forms.messages import translate as translate_message
 
 LOCAL_TIMEZONE = "Europe/Copenhagen"
 _ZONE = ZoneInfo(LOCAL_TIMEZONE)
@@ -42,24 +44,10 @@ def N_(message: str) -> str:  # gettext's name for "mark for the catalogue, tran
     return message
 
 
-# The fixed English messages of form validation (forms.validate, through processes.errors.InvalidData's
-# fields) that pages show by a field; messages with numbers or names in them stay English.
-ENGINE_MESSAGES = frozenset({
-    N_("This field is required."),
-    N_("Unknown field."),
-    N_("Must not be empty."),
-    N_("Has the wrong format."),
-    N_("Must be a date (YYYY-MM-DD)."),
-    N_("Must be a date and time with a time zone (YYYY-MM-DDTHH:MM:SS+01:00)."),
-    N_("Must be an e-mail address."),
-    N_("Must not contain the same value twice."),
-    N_("Form data must be a JSON object."),
-})
-
-
 def engine_text(message: str) -> str:
-    """A fixed message of the engine in the request's language (template filter `engine_text`)."""
-    return gettext(message) if message in ENGINE_MESSAGES else message
+    """A form-validation message of the engine in the request's language (template filter `engine_text`)."""
+    locale = get_locale()
+    return translate_message(message, locale.language if locale else "da")
 
 
 def init_i18n(app: Flask) -> Babel:

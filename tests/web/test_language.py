@@ -74,7 +74,7 @@ def test_the_header_shows_danish_navigation_by_default(browser):
 def test_fixed_form_messages_of_the_engine_are_shown_in_danish(app):
     with app.test_request_context("/"):
         assert app.jinja_env.filters["engine_text"]("This field is required.") == "Feltet skal udfyldes."
-        assert app.jinja_env.filters["engine_text"]("Must be at least 3.") == "Must be at least 3."
+        assert app.jinja_env.filters["engine_text"]("Must be at least 3.") == "Skal være mindst 3."
 
 
 def test_the_language_switch_returns_to_the_page_it_was_used_on(browser):
