@@ -40,14 +40,23 @@ class LoadedProcess:
 
 
 class SpecCache:
-    """Thread-safe cache: process version id -> LoadedProcess. Versions are immutable, so never stale."""
+    """Thread-safe cache of parsed process versions. Versions are immutable, so an entry is never stale.
+
+    Keyed by the database as well as the row id: one process may talk to several databases (tests, a
+    migration tool), and row id 1 of one is not row id 1 of another.
+    """
 
     def __init__(self) -> None:
-        self._loaded: dict[int, LoadedProcess] = {}
+        self._loaded: dict[tuple[str, int], LoadedProcess] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def _key(session: Session, version_id: int) -> tuple[str, int]:
+        return str(session.get_bind().engine.url), version_id
+
     def get(self, session: Session, version_id: int) -> LoadedProcess:
-        loaded = self._loaded.get(version_id)
+        key = self._key(session, version_id)
+        loaded = self._loaded.get(key)
         if loaded is not None:
             return loaded
         row = session.get(ProcessVersion, version_id)
@@ -55,11 +64,17 @@ class SpecCache:
             raise NotFound(f"no process version {version_id}")
         loaded = _load(row)
         with self._lock:
-            return self._loaded.setdefault(version_id, loaded)
+            return self._loaded.setdefault(key, loaded)
 
-    def put(self, row: ProcessVersion, parsed: ParsedProcess) -> None:
+    def put(self, session: Session, row: ProcessVersion, parsed: ParsedProcess) -> None:
         with self._lock:
-            self._loaded[row.id] = LoadedProcess(row.id, row.key, row.version, parsed, _end_statuses(parsed))
+            self._loaded[self._key(session, row.id)] = LoadedProcess(
+                row.id, row.key, row.version, parsed, _end_statuses(parsed))
+
+    def clear(self) -> None:
+        """Forget every parsed version (as after a restart)."""
+        with self._lock:
+            self._loaded.clear()
 
 
 SPEC_CACHE = SpecCache()
@@ -111,7 +126,7 @@ def deploy(db: Database, xml: bytes, filename: str, *, actor: UserView | None) -
         row = _store(session, xml, filename, parsed, actor.username if actor else None)
         record(session, case_id=None, actor=actor.username if actor else "cli", kind="process_deployed",
                detail={"process": row.key, "version": row.version, "file": filename})
-        SPEC_CACHE.put(row, parsed)
+        SPEC_CACHE.put(session, row, parsed)
         return process_view(row)
 
 

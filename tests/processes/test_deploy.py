@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processes import deploy, list_processes
+from processes import Database, create_user, deploy, list_processes, start_case
 from processes.errors import Forbidden, InvalidModel
 
 from .conftest import BPMN_DIR
@@ -80,3 +80,20 @@ def test_an_oversized_file_is_refused(db, owner):
 def test_only_process_owners_may_deploy(db, anna):
     with pytest.raises(Forbidden):
         deploy(db, NOTE_LOOP.encode(), "note_loop.bpmn", actor=anna)
+
+
+def test_the_parsed_spec_cache_never_mixes_up_two_databases(tmp_path, owner, db):
+    """Row id 1 of one database is not row id 1 of another: the cache is keyed by both."""
+    deploy(db, NOTE_LOOP.encode(), "note_loop.bpmn", actor=owner)
+    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    other.upgrade()
+    other_owner = create_user(other, "owner", password="owner-password", groups=["process-owners"], units=[])
+    timer_xml = (BPMN_DIR / "timer_escalation.bpmn").read_bytes()
+    deploy(other, timer_xml, "timer_escalation.bpmn", actor=other_owner)
+    karl = create_user(other, "karl", password="karl-password", groups=["amk"], units=["kemi"])
+    case = start_case(other, process="timer_escalation", unit="kemi", data={}, actor=karl)
+    assert [task.name for task in case.tasks] == ["handle"]
+    anna = create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"])
+    assert [task.name for task in start_case(db, process="note_loop", unit="kemi", data={}, actor=anna).tasks] == [
+        "write_note"]
+    other.dispose()
