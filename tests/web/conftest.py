@@ -19,36 +19,13 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import processes
+from tests.samples import G2_APPLICATION
 
 DEMO_PASSWORD = "demo-amflow"  # the published demo password of processes/demo.py
 PROCESS = "lone_work_approval"
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 TASK_ROW = re.compile(r'<tr class="task[^"]*" data-task-id="([^"]+)"')
 
-# A G2 lone-work application: it reaches the unit's AMK for review (DOMAIN.md B-R1, B-R4, B-R5).
-G2_APPLICATION: dict[str, Any] = {
-    "applicant_name": "Anna Ansat",
-    "applicant_role": "employee",
-    "applicant_age": 34,
-    "applicant_phone": "+45 45 25 25 25",
-    "location": {"campus": "Lyngby", "building": "207", "room": "112"},
-    "task_description": "Distilling ethanol in a fume hood in the evening.",
-    "equipment": "Rotary evaporator",
-    "start_date": "2026-09-01",
-    "end_date": "2026-12-31",
-    "time_windows": "weekdays 18:00-22:00",
-    "outside_normal_hours": True,
-    "another_competent_person_within_reach": False,
-    "hazards": ["chemicals_flammable"],
-    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
-    "buddy_name": "Karl Koordinator",
-    "buddy_phone": "+45 45 25 00 00",
-    "check_in_interval_minutes": 30,
-    "alarm_device_id": "ALARM-17",
-    "instruction_completed": True,
-    "instruction_date": "2026-08-15",
-    "instruction_by": "Karl Koordinator",
-}
 
 
 @dataclass
