@@ -23,8 +23,8 @@ from processes.cases import open_task_rows, persist_run, restore_workflow, unit_
 from processes.clock import Clock
 from processes.db import Database
 from processes.errors import Conflict
+from processes.mailer import SendReport, send_pending
 from processes.models import Case, CaseTimer, Incident
-from processes.outbox import SendReport, send_pending
 
 logger = logging.getLogger("amflow.worker")
 

@@ -17,9 +17,10 @@ import pytest
 from jinja2 import UndefinedError
 from sqlalchemy import event, select
 
-from processes import Database, FixedClock, create_user, outbox
+from processes import Database, FixedClock, create_user, mailer, outbox
+from processes.mailer import SendReport, SmtpSettings, send_pending
 from processes.models import AuditEvent, Case, Notification, ProcessVersion, User
-from processes.outbox import SendReport, SmtpSettings, queue, send_pending
+from processes.outbox import queue
 from tests.processes.smtp import SmtpServer
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)
@@ -398,9 +399,9 @@ def test_a_message_left_sending_by_a_dead_sender_is_claimed_again_when_its_lease
     queue_mail(db, recipient_group="amk")
     with db.write() as session:  # a sender claimed it, then died before it could send
         row = session.scalars(select(Notification)).one()
-        row.status, row.lease_until = "sending", NOW + outbox.LEASE
+        row.status, row.lease_until = "sending", NOW + mailer.LEASE
     assert send_pending(db, smtp_url=smtp_server.url, clock=clock) == NOTHING
-    clock.advance(outbox.LEASE)
+    clock.advance(mailer.LEASE)
     assert send_pending(db, smtp_url=smtp_server.url, clock=clock) == NOTHING  # the lease runs until then
     clock.advance(dt.timedelta(seconds=1))
     assert send_pending(db, smtp_url=smtp_server.url, clock=clock).sent == 1

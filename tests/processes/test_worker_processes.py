@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import func, select
 
 from processes import Database, FixedClock, create_user, deploy, start_case
+from processes.mailer import send_pending
 from processes.models import AuditEvent, CaseTimer, Notification, TaskRecord
-from processes.outbox import send_pending
 
 BPMN = Path(__file__).parent / "bpmn" / "timer_escalation.bpmn"
 AMFLOW = Path(sys.executable).parent / "amflow"
