@@ -1,26 +1,46 @@
-"""Shared fixtures: a real SQLite file database (migrated, demo loaded), the Flask app and its client.
+"""Shared fixtures: a real database (migrated, demo loaded), the Flask app and its client.
 
-The demo database is built once per test session (migrations plus `processes.load_demo`, which hashes
-passwords and deploys every bundled BPMN file) and then copied into each test's own `tmp_path`, so every
-test starts from the same state and none can see another's writes.
+The suite runs on SQLite files by default and on a real PostgreSQL server with `--database=postgresql`
+(`make test` runs both). On PostgreSQL a throw-away cluster is started for the run (tests/postgres.py).
+The demo database is built once per run (migrations plus `processes.load_demo`, which hashes passwords
+and deploys every bundled BPMN file) and then copied for each test (a file copy on SQLite, `CREATE
+DATABASE ... TEMPLATE` on PostgreSQL), so every test starts from the same state and none can see another's
+writes.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
 
 import processes
 from service import create_app, get_database
+from tests.postgres import PostgresServer, postgres_server
+from tests.processes.smtp import SmtpServer
 
 API = "/api/v1"
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=BACKENDS, default=os.environ.get("AMFLOW_TEST_DATABASE", "sqlite"),
+        help="run the suite on SQLite files (default) or on a throw-away PostgreSQL server",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"amflow database: {config.getoption('--database')}"
 
 
 @dataclass(frozen=True)
@@ -35,22 +55,94 @@ class DemoUser:
 
 @dataclass(frozen=True)
 class DemoDatabase:
-    """The session's migrated database with the demo loaded, to be copied per test."""
+    """The run's migrated database with the demo loaded, to be copied per test."""
 
-    path: Path
+    url: str
     users: tuple[DemoUser, ...]
 
 
-def sqlite_url(path: Path) -> str:
-    """The SQLAlchemy URL of an SQLite file."""
-    return f"sqlite:///{path}"
+class SqliteDatabases:
+    """New databases as SQLite files in one folder; a template is copied file by file (WAL included)."""
+
+    backend = "sqlite"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._numbers = itertools.count(1)
+
+    def new(self, name: str, *, template: str | None = None) -> str:
+        target = self.folder / f"{name}-{next(self._numbers)}" / "amflow.db"
+        target.parent.mkdir(parents=True)
+        if template is not None:
+            source = Path(str(make_url(template).database))
+            for part in source.parent.glob(source.name + "*"):
+                shutil.copyfile(part, target.with_name(part.name))
+        return f"sqlite:///{target}"
+
+    def drop(self, url: str) -> None:
+        shutil.rmtree(Path(str(make_url(url).database)).parent, ignore_errors=True)
+
+
+class PostgresDatabases:
+    """New databases on the run's PostgreSQL server; a template is copied by `CREATE DATABASE ... TEMPLATE`."""
+
+    backend = "postgresql"
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+        self._numbers = itertools.count(1)
+
+    def new(self, name: str, *, template: str | None = None) -> str:
+        database = f"{name.lower()}_{next(self._numbers)}"
+        return self.server.create_database(database, template=make_url(template).database if template else None)
+
+    def drop(self, url: str) -> None:
+        self.server.drop_database(str(make_url(url).database))
 
 
 @pytest.fixture(scope="session")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
-    """Migrate a fresh database and load the demo into it, once per session."""
-    path = tmp_path_factory.mktemp("demo") / "amflow.db"
-    database = processes.Database(sqlite_url(path))
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[SqliteDatabases | PostgresDatabases]:
+    """Where this run's databases are made: SQLite files, or a PostgreSQL server started for the run."""
+    if request.config.getoption("--database") == "postgresql":
+        with postgres_server() as server:
+            yield PostgresDatabases(server)
+    else:
+        yield SqliteDatabases(tmp_path_factory.mktemp("databases"))
+
+
+@pytest.fixture
+def make_database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[Callable[..., str]]:
+    """Make a new database for this test (empty, or a copy of `template`); dropped when the test ends."""
+    made: list[str] = []
+
+    def make(name: str = "amflow", *, template: str | None = None) -> str:
+        url = databases.new(name, template=template)
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        databases.drop(url)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases: SqliteDatabases | PostgresDatabases) -> str:
+    """An empty database at the newest schema, to be copied by tests that arrange their own data."""
+    url = databases.new("migrated")
+    database = processes.Database(url)
+    try:
+        database.upgrade()
+    finally:
+        database.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def demo_database(databases: SqliteDatabases | PostgresDatabases) -> DemoDatabase:
+    """Migrate a fresh database and load the demo into it, once per run."""
+    url = databases.new("demo")
+    database = processes.Database(url)
     try:
         database.upgrade()
         users = tuple(
@@ -59,16 +151,13 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> DemoDatabase:
         )
     finally:
         database.dispose()
-    return DemoDatabase(path, users)
+    return DemoDatabase(url, users)
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, demo_database: DemoDatabase) -> str:
+def database_url(make_database_url: Callable[..., str], demo_database: DemoDatabase) -> str:
     """A private copy of the demo database for this test."""
-    target = tmp_path / "amflow.db"
-    for source in demo_database.path.parent.glob(demo_database.path.name + "*"):
-        shutil.copyfile(source, target.with_name(source.name))
-    return sqlite_url(target)
+    return make_database_url("test", template=demo_database.url)
 
 
 @pytest.fixture
@@ -141,3 +230,10 @@ def demo_users(demo_database: DemoDatabase) -> tuple[DemoUser, ...]:
 def auth(client: FlaskClient, demo_users: tuple[DemoUser, ...]) -> Auth:
     """Find demo users by group and unit, and get their bearer tokens."""
     return Auth(client, demo_users)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts; see tests/processes/smtp.py."""
+    with SmtpServer() as server:
+        yield server

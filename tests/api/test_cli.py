@@ -18,10 +18,10 @@ BAD_BPMN = b"<?xml version='1.0'?><definitions>not a process</definitions>"
 
 
 @pytest.fixture
-def environment(tmp_path):
-    """AMFLOW_* variables of a fresh, empty database in tmp_path."""
+def environment(tmp_path, make_database_url):
+    """AMFLOW_* variables of a fresh, empty database."""
     return {
-        "AMFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "AMFLOW_DATABASE_URL": make_database_url("cli"),
         "AMFLOW_INSTANCE_PATH": str(tmp_path / "instance"),
         "AMFLOW_SECRET_KEY": "cli-test-secret-key-0123456789",
     }

@@ -72,7 +72,7 @@ def test_a_bad_setting_fails_at_start_up_naming_it(tmp_path, overrides, named):
         create_app({"INSTANCE_PATH": str(tmp_path), **overrides})
 
 
-def test_the_app_carries_the_typed_settings_as_flask_config(app):
+def test_the_app_carries_the_typed_settings_as_flask_config(app, database_url):
     assert app.config["TESTING"] is True
-    assert app.config["DATABASE_URL"].startswith("sqlite:///")
+    assert app.config["DATABASE_URL"] == database_url
     assert app.config["MAX_CONTENT_LENGTH"] > 0

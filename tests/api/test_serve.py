@@ -42,14 +42,14 @@ def _wait_until_up(url: str, server: subprocess.Popen, deadline: float) -> tuple
 
 
 @pytest.mark.slow
-def test_amflow_serve_upgrades_a_fresh_database_and_serves_the_api(tmp_path):
+def test_amflow_serve_upgrades_a_fresh_database_and_serves_the_api(tmp_path, make_database_url):
     amflow = Path(sys.executable).parent / "amflow"
     if not amflow.exists():
         pytest.fail(f"{amflow} is missing: install the project with `pip install -e '.[test]'`")
     port = _free_port()
     environment = {
         "PATH": "/usr/bin:/bin",
-        "AMFLOW_DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}",
+        "AMFLOW_DATABASE_URL": make_database_url("served"),
         "AMFLOW_INSTANCE_PATH": str(tmp_path / "instance"),
     }
     log = (tmp_path / "serve.log").open("w")

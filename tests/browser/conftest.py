@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
@@ -95,12 +96,13 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Any) -> Iterator[Server]:
     """`amflow serve` on a free port with the demo loaded; terminated after the module's tests."""
     amflow = _amflow()
     workdir = tmp_path_factory.mktemp("browser-server")
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AMFLOW_")}
-    environment["AMFLOW_DATABASE_URL"] = f"sqlite:///{workdir / 'browser.db'}"
+    database_url = databases.new("browser")
+    environment["AMFLOW_DATABASE_URL"] = database_url
     for command in (["db", "upgrade"], ["demo"]):
         done = subprocess.run(
             [str(amflow), *command], cwd=workdir, env=environment, capture_output=True, text=True, check=False
@@ -133,6 +135,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            databases.drop(database_url)
 
 
 @pytest.fixture(scope="module")

@@ -1,23 +1,22 @@
-"""Fixtures for the engine tests: a real SQLite file per test, upgraded with the real migrations."""
+"""Fixtures for the engine tests: a real database per test (SQLite file or PostgreSQL), at the newest schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from processes import Database, create_user, deploy
 from processes.views import UserView
-from tests.processes.smtp import SmtpServer
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    database = Database(f"sqlite:///{tmp_path / 'amflow.db'}")
-    database.upgrade()
+def db(make_database_url: Callable[..., str], migrated_template: str) -> Iterator[Database]:
+    """A new database for this test, migrated by the real Alembic migrations (copied from the run's template)."""
+    database = Database(make_database_url("engine", template=migrated_template))
     yield database
     database.dispose()
 
@@ -44,9 +43,3 @@ def note_loop(db: Database, owner: UserView) -> str:
     deploy(db, (BPMN_DIR / "note_loop.bpmn").read_bytes(), "note_loop.bpmn", actor=owner)
     return "note_loop"
 
-
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A real SMTP server on 127.0.0.1 (aiosmtpd) that records what it accepts; see tests/processes/smtp.py."""
-    with SmtpServer() as server:
-        yield server

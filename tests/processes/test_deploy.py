@@ -82,10 +82,10 @@ def test_only_process_owners_may_deploy(db, anna):
         deploy(db, NOTE_LOOP.encode(), "note_loop.bpmn", actor=anna)
 
 
-def test_the_parsed_spec_cache_never_mixes_up_two_databases(tmp_path, owner, db):
+def test_the_parsed_spec_cache_never_mixes_up_two_databases(make_database_url, owner, db):
     """Row id 1 of one database is not row id 1 of another: the cache is keyed by both."""
     deploy(db, NOTE_LOOP.encode(), "note_loop.bpmn", actor=owner)
-    other = Database(f"sqlite:///{tmp_path / 'other.db'}")
+    other = Database(make_database_url("other"))
     other.upgrade()
     other_owner = create_user(other, "owner", password="owner-password", groups=["process-owners"], units=[])
     timer_xml = (BPMN_DIR / "timer_escalation.bpmn").read_bytes()
