@@ -68,10 +68,10 @@ def test_a_logged_in_user_visiting_the_log_in_page_goes_to_the_queue(browser):
     assert browser.client.get("/login").headers["Location"] == "/"
 
 
-def test_a_session_whose_token_no_longer_works_is_logged_out(browser):
+def test_a_session_whose_id_no_longer_works_is_logged_out(browser):
     browser.login("karl")
     with browser.client.session_transaction() as session:
-        session["token"] = "revoked-or-unknown"  # what a deactivated user's token amounts to
+        session["sid"] = "ended-or-unknown"  # what a session ended elsewhere amounts to
 
     assert browser.client.get("/").status_code == 302
 
