@@ -130,16 +130,6 @@ def test_logging_out_revokes_the_presented_token_only(client):
     assert client.get(f"{API}/me", headers=_bearer(other)).status_code == 200
 
 
-def test_a_web_session_cookie_is_no_bearer_token(client):
-    """A web log-in hands out no bearer token; its session id is not one either."""
-    page = client.get("/login")
-    csrf = page.text.split('name="csrf_token" value="')[1].split('"')[0]
-    client.post("/login", data={"csrf_token": csrf, "username": "karl", "password": "demo-amflow"})
-    session_id = client.get_cookie("session").value
-
-    assert client.get(f"{API}/me", headers=_bearer(session_id)).status_code == 401
-
-
 def test_an_owner_lists_and_revokes_their_tokens(client):
     first = _log_in(client).get_json()
     second = _log_in(client).get_json()
