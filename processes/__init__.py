@@ -11,9 +11,23 @@ from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.db import Database
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
-from processes.identity import authenticate, create_token, create_user, get_user, user_for_token
+from processes.identity import (
+    authenticate,
+    create_token,
+    create_user,
+    end_session,
+    get_user,
+    list_tokens,
+    revoke_all,
+    revoke_presented_token,
+    revoke_token,
+    start_session,
+    user_for_session,
+    user_for_token,
+)
 from processes.queries import TaskFilter, case_diagram, describe_rules, get_task, list_tasks, run_decision
-from processes.views import CaseStatus, CaseView, TaskStatus, TaskView, UserView
+from processes.throttle import LoginLimits
+from processes.views import CaseStatus, CaseView, IssuedToken, TaskStatus, TaskView, TokenView, UserView
 
 __all__ = [
     "GROUPS",
@@ -25,9 +39,12 @@ __all__ = [
     "Clock",
     "Database",
     "FixedClock",
+    "IssuedToken",
+    "LoginLimits",
     "TaskFilter",
     "TaskStatus",
     "TaskView",
+    "TokenView",
     "UserView",
     "authenticate",
     "case_diagram",
@@ -39,6 +56,7 @@ __all__ = [
     "deploy_bundled",
     "deploy_file",
     "describe_rules",
+    "end_session",
     "errors",
     "get_case",
     "get_process_xml",
@@ -46,12 +64,18 @@ __all__ = [
     "get_user",
     "list_processes",
     "list_tasks",
+    "list_tokens",
     "load_demo",
     "mailer",
     "outbox",
+    "revoke_all",
+    "revoke_presented_token",
+    "revoke_token",
     "run_decision",
     "start_case",
+    "start_session",
     "unclaim_task",
+    "user_for_session",
     "user_for_token",
     "views",
     "worklist",

@@ -64,3 +64,13 @@ class EngineFailure(ProcessError):
     """The workflow itself failed while running (a script or expression error); the case is unchanged."""
 
     code = "engine_error"
+
+
+class TooManyAttempts(ProcessError):
+    """Too many failed log-ins for this account or from this address; `retry_after` says for how many seconds."""
+
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,29 +1,36 @@
-"""Users, groups, units and bearer tokens; and who may see and work which task.
+"""Users, groups, units, bearer tokens and web sessions; and who may see and work which task.
 
-Passwords are hashed with argon2id; bearer tokens are random 32-byte strings of which only the SHA-256
-digest is stored.
+Passwords are hashed with argon2id. Bearer tokens and web session ids are random 32-byte strings of which
+only the SHA-256 digest is stored; both expire, and revoking or logging out deletes the row, so the
+credential stops working at once everywhere.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
 from processes.catalogue import CENTRAL_GROUPS
+from processes.clock import SYSTEM_CLOCK, Clock
 from processes.db import Database
-from processes.errors import InvalidData, NotFound, Unauthenticated
-from processes.models import ApiToken, Group, TaskRecord, Unit, User
-from processes.views import UserView
+from processes.errors import Forbidden, InvalidData, NotFound, Unauthenticated
+from processes.models import ApiToken, Group, TaskRecord, Unit, User, WebSession
+from processes.throttle import LoginLimits, count_attempt, forgive_attempt
+from processes.views import IssuedToken, TokenView, UserView
 
 _HASHER = PasswordHasher()
 _DUMMY_HASH = _HASHER.hash("timing-equaliser")
 MIN_PASSWORD_LENGTH = 8
+DEFAULT_TOKEN_TTL = dt.timedelta(days=1)
+DEFAULT_SESSION_TTL = dt.timedelta(hours=12)
+DEFAULT_LOGIN_LIMITS = LoginLimits()
 
 
 def user_view(user: User) -> UserView:
@@ -83,8 +90,16 @@ def get_user(db: Database, username: str) -> UserView:
         return user_view(user)
 
 
-def authenticate(db: Database, username: str, password: str) -> UserView:
-    """Check a password; the same error (and about the same time) whether the user exists or not."""
+def authenticate(
+    db: Database, username: str, password: str, *, address: str | None = None,
+    limits: LoginLimits = DEFAULT_LOGIN_LIMITS, clock: Clock = SYSTEM_CLOCK,
+) -> UserView:
+    """Check a password; the same error (and about the same time) whether the user exists or not.
+
+    Attempts are throttled per account and per client `address` (see processes.throttle): past the limit
+    even the right password gets TooManyAttempts until the window ends.
+    """
+    count_attempt(db, limits, username, address, clock.now())
     with db.read() as session:
         user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
         try:
@@ -93,30 +108,125 @@ def authenticate(db: Database, username: str, password: str) -> UserView:
             raise Unauthenticated("wrong username or password") from None
         if user is None:
             raise Unauthenticated("wrong username or password")
-        return user_view(user)
+        view = user_view(user)
+    forgive_attempt(db, limits, username, address)
+    return view
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(db: Database, username: str) -> str:
-    """A new bearer token for the user; only its digest is stored."""
+def _user_id(session: Session, username: str) -> int:
+    user_id = session.scalar(select(User.id).where(User.username == username))
+    if user_id is None:
+        raise NotFound(f"no user {username!r}")
+    return user_id
+
+
+def create_token(
+    db: Database, username: str, *, ttl: dt.timedelta = DEFAULT_TOKEN_TTL, clock: Clock = SYSTEM_CLOCK
+) -> IssuedToken:
+    """A new bearer token for the user, valid for `ttl`; only its digest is stored."""
+    if ttl <= dt.timedelta(0):
+        raise InvalidData("a token must live a while", fields={"ttl": "must be positive"})
     token = secrets.token_urlsafe(32)
+    now = clock.now()
     with db.write() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise NotFound(f"no user {username!r}")
-        session.add(ApiToken(user_id=user.id, digest=_digest(token)))
-    return token
+        user_id = _user_id(session, username)
+        session.execute(delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.expires_at <= now))
+        row = ApiToken(user_id=user_id, digest=_digest(token), created_at=now, expires_at=now + ttl)
+        session.add(row)
+        session.flush()
+        return IssuedToken(token=token, id=row.id, expires_at=row.expires_at)
 
 
-def user_for_token(db: Database, token: str) -> UserView:
+def user_for_token(db: Database, token: str, *, clock: Clock = SYSTEM_CLOCK) -> UserView:
+    """The owner of a bearer token that is known, unexpired and whose user is active."""
     with db.read() as session:
         row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
-        if row is None or not row.user.active:
+        if row is None or row.expires_at <= clock.now() or not row.user.active:
             raise Unauthenticated("invalid or expired token")
         return user_view(row.user)
+
+
+def _may_manage_tokens_of(actor: UserView, username: str) -> bool:
+    return actor.username == username or "admins" in actor.groups
+
+
+def list_tokens(db: Database, username: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> list[TokenView]:
+    """The unexpired API tokens of `username`, oldest first: for the user themself, or an admin."""
+    if not _may_manage_tokens_of(actor, username):
+        raise Forbidden("only the owner or an admin may see a user's tokens")
+    with db.read() as session:
+        user_id = _user_id(session, username)
+        rows = session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id, ApiToken.expires_at > clock.now())
+            .order_by(ApiToken.id)
+        )
+        return [TokenView(row.id, username, row.created_at, row.expires_at) for row in rows]
+
+
+def revoke_token(db: Database, token_id: int, *, actor: UserView | None, owner: str | None = None) -> TokenView:
+    """Revoke one API token by its id (of `owner`, if given): its owner or an admin may (`actor` None: the
+    console's operator).
+
+    Another user's token is reported as not found, so ids of other users' tokens cannot be probed.
+    """
+    with db.write() as session:
+        row = session.get(ApiToken, token_id)
+        if (row is None or (owner is not None and row.user.username != owner)
+                or (actor is not None and not _may_manage_tokens_of(actor, row.user.username))):
+            raise NotFound(f"no token {token_id}" + (f" of user {owner!r}" if owner else ""))
+        revoked = TokenView(row.id, row.user.username, row.created_at, row.expires_at)
+        session.delete(row)
+        return revoked
+
+
+def revoke_presented_token(db: Database, token: str) -> None:
+    """Log out an API client: the token it presents stops working now."""
+    with db.write() as session:
+        session.execute(delete(ApiToken).where(ApiToken.digest == _digest(token)))
+
+
+def revoke_all(db: Database, username: str, *, actor: UserView | None) -> int:
+    """Log a user out everywhere: revoke every API token and end every web session; the number of both."""
+    if actor is not None and "admins" not in actor.groups and actor.username != username:
+        raise Forbidden("only the user themself or an admin may do this")
+    with db.write() as session:
+        user_id = _user_id(session, username)
+        tokens = session.execute(delete(ApiToken).where(ApiToken.user_id == user_id))
+        sessions = session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+        return int(tokens.rowcount or 0) + int(sessions.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def start_session(
+    db: Database, username: str, *, ttl: dt.timedelta = DEFAULT_SESSION_TTL, clock: Clock = SYSTEM_CLOCK
+) -> str:
+    """A web log-in: a random session id for the cookie (only its digest is stored), valid for `ttl`."""
+    session_id = secrets.token_urlsafe(32)
+    now = clock.now()
+    with db.write() as session:
+        user_id = _user_id(session, username)
+        session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+        session.add(WebSession(user_id=user_id, digest=_digest(session_id), created_at=now, expires_at=now + ttl))
+    return session_id
+
+
+def user_for_session(db: Database, session_id: str, *, clock: Clock = SYSTEM_CLOCK) -> UserView:
+    """The user of a live web session (not ended, not expired, user active)."""
+    with db.read() as session:
+        row = session.scalar(select(WebSession).where(WebSession.digest == _digest(session_id)))
+        if row is None or row.expires_at <= clock.now() or not row.user.active:
+            raise Unauthenticated("session ended")
+        return user_view(row.user)
+
+
+def end_session(db: Database, session_id: str) -> None:
+    """Log out of the web pages: the session id stops working now, wherever a copy of the cookie is."""
+    with db.write() as session:
+        session.execute(delete(WebSession).where(WebSession.digest == _digest(session_id)))
 
 
 def sees_all_units(actor: UserView) -> bool:

@@ -111,8 +111,34 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[Timestamp]
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A log-in of the web pages. The cookie holds a random session id (no bearer token); only its SHA-256
+    digest is stored, and log-out deletes the row, so a copied cookie is worthless afterwards."""
+
+    __tablename__ = "web_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginAttempts(Base):
+    """Log-in attempts counted in a fixed window per account and per client address.
+
+    Kept in the database so every gunicorn worker (and a restarted one) sees the same counts.
+    """
+
+    __tablename__ = "login_attempts"
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # "account" or "address"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class ProcessVersion(Base):

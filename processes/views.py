@@ -124,3 +124,22 @@ class UserView:
     groups: list[str]
     units: list[str]
     language: str = "da"
+
+
+@dataclass(frozen=True)
+class TokenView:
+    """An API token as its owner may see it: never the token itself, which only its holder knows."""
+
+    id: int
+    username: str
+    created_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just created: the only moment its value is known."""
+
+    token: str
+    id: int
+    expires_at: datetime

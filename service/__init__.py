@@ -15,6 +15,7 @@ from service.config import Config, ConfigError, load_config
 from service.errors import register_error_handlers
 from service.extensions import get_database, init_database
 from service.i18n import init_i18n
+from service.security import init_security
 from service.web import init_web
 from service.web.errors import error_page
 
@@ -39,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(settings.as_flask_config())
     app.json = JSONProvider(app)
+    init_security(app)
     init_database(app)
     init_i18n(app)
     register_error_handlers(app, page=error_page)

@@ -47,12 +47,19 @@ def load_user() -> None:
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or is_public(view):
         return
-    g.user = processes.user_for_token(get_database(), bearer_token())
+    token = bearer_token()
+    g.user = processes.user_for_token(get_database(), token)
+    g.bearer_token = token
 
 
 def current_user() -> UserView:
     """The authenticated caller of this request."""
     return g.user
+
+
+def presented_token() -> str:
+    """The bearer token the caller of this request authenticated with."""
+    return g.bearer_token
 
 
 def require_group(*groups: str) -> Callable[[View], View]:

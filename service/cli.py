@@ -1,4 +1,4 @@
-"""The `amflow` command: serve, db upgrade, deploy, demo, user add, token create."""
+"""The `amflow` command: serve, db upgrade, deploy, demo, user add, token create/list/revoke."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,23 @@ import processes
 from processes.errors import ProcessError
 from processes.worker import WorkerPass, run_pass
 from service import gunicorn_conf
-from service.config import ConfigError, load_config
+from service.config import Config, ConfigError, load_config
 
 logger = logging.getLogger("amflow")
+
+
+def _settings() -> Config:
+    """The configuration, or a one-line error naming the bad setting."""
+    try:
+        return load_config()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
 
 
 @contextlib.contextmanager
 def _database() -> Iterator[processes.Database]:
     """The configured database, its connections closed when the command ends (or before gunicorn forks)."""
-    try:
-        settings = load_config()
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from error
+    settings = _settings()
     database = processes.Database(settings.database_url)
     try:
         yield database
@@ -227,9 +232,39 @@ def token() -> None:
 @token.command("create")
 @click.argument("username")
 def token_create(username: str) -> None:
-    """Create a bearer token for a user; prints only the token."""
+    """Create a bearer token for a user (it lives AMFLOW_TOKEN_TTL seconds); prints only the token."""
+    ttl = timedelta(seconds=_settings().token_ttl)
     with _database() as database, _domain_errors():
-        click.echo(processes.create_token(database, username))
+        click.echo(processes.create_token(database, username, ttl=ttl).token)
+
+
+@token.command("list")
+@click.argument("username")
+def token_list(username: str) -> None:
+    """List a user's unexpired tokens: id, created, expires."""
+    with _database() as database, _domain_errors():
+        processes.get_user(database, username)
+        admin = processes.UserView(username="console", name="console", email=None, groups=["admins"], units=[])
+        for item in processes.list_tokens(database, username, actor=admin):
+            click.echo(f"{item.id}\tcreated={item.created_at.isoformat()}\texpires={item.expires_at.isoformat()}")
+
+
+@token.command("revoke")
+@click.argument("username")
+@click.argument("token_id", required=False, type=int)
+@click.option("--all", "revoke_all", is_flag=True,
+              help="Revoke every API token of the user and end all their web sessions.")
+def token_revoke(username: str, token_id: int | None, revoke_all: bool) -> None:
+    """Revoke one token of a user (TOKEN_ID, see `token list`), or --all of them and their web log-ins."""
+    if revoke_all == (token_id is not None):
+        raise click.UsageError("give either a TOKEN_ID or --all")
+    with _database() as database, _domain_errors():
+        if token_id is not None:
+            processes.revoke_token(database, token_id, actor=None, owner=username)
+            click.echo(f"revoked token {token_id} of {username}")
+        else:
+            count = processes.revoke_all(database, username, actor=None)
+            click.echo(f"revoked {count} tokens and sessions of {username}")
 
 
 @contextlib.contextmanager

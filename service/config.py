@@ -41,6 +41,13 @@ class Config:
     smtp_url: str | None = None  # smtp://host:port, smtp://user:pass@host:port, smtp+starttls://...; None: log mail
     mail_from: str = "amflow@localhost"
     worker_interval: float = 5.0  # seconds between the timer worker's passes
+    token_ttl: int = 24 * 3600  # seconds an API bearer token lives
+    session_ttl: int = 12 * 3600  # seconds a web log-in lives (a working day), unless logged out before
+    behind_https: bool = False  # served over HTTPS (directly or by a proxy): the session cookie gets `Secure`
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-For/-Proto are believed (ProxyFix)
+    login_max_failures_per_account: int = 10  # per window; then 429 until the window ends
+    login_max_failures_per_address: int = 50
+    login_failure_window: int = 15 * 60  # seconds
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys (`DATABASE_URL`, `SECRET_KEY`, ...)."""
@@ -79,7 +86,22 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         smtp_url=_checked_smtp_url(raw.get("SMTP_URL")),
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
         worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
+        **_security_settings(raw),
     )
+
+
+def _security_settings(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Credentials' lifetimes, HTTPS and proxies, and the log-in throttle."""
+    defaults = {f.name: f.default for f in fields(Config)}
+    positive = ("token_ttl", "session_ttl", "login_max_failures_per_account", "login_max_failures_per_address",
+                "login_failure_window")
+    settings: dict[str, Any] = {
+        name: _as_positive_int(name.upper(), raw.get(name.upper(), defaults[name])) for name in positive
+    }
+    settings["behind_https"] = _as_bool("BEHIND_HTTPS", raw.get("BEHIND_HTTPS", False))
+    proxies = raw.get("TRUSTED_PROXIES", 0)
+    settings["trusted_proxies"] = 0 if proxies in (0, "0", "") else _as_positive_int("TRUSTED_PROXIES", proxies)
+    return settings
 
 
 def _ensure_directory(path: Path) -> None:

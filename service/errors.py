@@ -27,6 +27,7 @@ STATUS_BY_DOMAIN_ERROR: dict[type[domain.ProcessError], int] = {
     domain.InvalidData: 422,
     domain.InvalidModel: 422,
     domain.Unauthenticated: 401,
+    domain.TooManyAttempts: 429,
     domain.Forbidden: 403,
     domain.NotFound: 404,
     domain.Conflict: 409,
@@ -122,7 +123,10 @@ def register_error_handlers(app: Flask, *, page: Callable[[Exception], Any] | No
         status = next((code for cls, code in STATUS_BY_DOMAIN_ERROR.items() if isinstance(error, cls)), 500)
         if status >= 500:
             logger.error("engine failure on %s %s: %s", request.method, request.path, error.message)
-        return error_response(status, error.code, error.message, error.fields)
+        response, status = error_response(status, error.code, error.message, error.fields)
+        if isinstance(error, domain.TooManyAttempts):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response, status
 
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError) -> tuple[Response, int]:

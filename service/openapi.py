@@ -53,8 +53,13 @@ _BPMN_UPLOAD = {
 
 OPERATIONS: dict[str, Operation] = {
     "api.account.create_token": Operation(
-        "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 422)
+        "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 422, 429)
     ),
+    "api.account.logout": Operation("auth", None, 204),
+    "api.account.list_tokens": Operation(
+        "auth", schemas.TokenListSchema(), query=schemas.TokenQuery, errors=(400, 401, 403, 404)
+    ),
+    "api.account.revoke_token": Operation("auth", None, 204, errors=(401, 404)),
     "api.account.me": Operation("auth", schemas.UserSchema()),
     "api.cases.start_case": Operation(
         "cases",
@@ -158,6 +163,8 @@ def _operation(operation: Operation, view: Any, path_arguments: list[str], endpo
 
 
 def _success(operation: Operation) -> dict[str, Any]:
+    if operation.status == HTTPStatus.NO_CONTENT:
+        return {"description": HTTPStatus(operation.status).phrase}
     schema: Any = operation.response if operation.response is not None else {"type": "object"}
     return {
         "description": HTTPStatus(operation.status).phrase,

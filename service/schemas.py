@@ -56,6 +56,12 @@ class TokenRequest(StrictSchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
 
 
+class TokenQuery(StrictSchema):
+    """Query parameters of `GET /auth/tokens`."""
+
+    username = fields.String(validate=_NAME, metadata={"description": "Whose tokens (admins only; default: mine)"})
+
+
 class TaskQuery(StrictSchema):
     """Query parameters of `GET /tasks`."""
 
@@ -212,9 +218,26 @@ class DecisionResultSchema(Schema):
 
 
 class TokenSchema(Schema):
-    """A new bearer token."""
+    """A new bearer token: the only time its value is shown."""
 
     token = fields.String()
+    id = fields.Integer(metadata={"description": "Revoke it with DELETE /auth/tokens/{id}"})
+    expires_at = fields.DateTime()
+
+
+class TokenInfoSchema(Schema):
+    """An API token as its owner sees it (never its value)."""
+
+    id = fields.Integer()
+    username = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+
+
+class TokenListSchema(Schema):
+    """The unexpired API tokens of a user."""
+
+    items = fields.List(fields.Nested(TokenInfoSchema))
 
 
 class ErrorBodySchema(Schema):

@@ -16,6 +16,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -161,7 +162,13 @@ def database_url(make_database_url: Callable[..., str], demo_database: DemoDatab
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+def app_config() -> dict[str, Any]:
+    """Extra settings of this test's app (Flask keys); override the fixture, or parametrize it, to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Iterator[Flask]:
     """The app on this test's database."""
     app = create_app(
         {
@@ -169,6 +176,7 @@ def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
             "TESTING": True,
             "SECRET_KEY": TEST_SECRET_KEY,
             "INSTANCE_PATH": str(tmp_path / "instance"),
+            **app_config,
         }
     )
     yield app

@@ -22,8 +22,6 @@ def _template_globals() -> dict[str, object]:
 
 def init_web(app: Flask) -> None:
     """Register the web blueprints (auth, queue, casework) and what every template needs."""
-    if app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        app.config["SESSION_COOKIE_SAMESITE"] = "Lax"  # with HttpOnly (Flask's default): no cross-site sends
     app.register_blueprint(auth.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(casework.bp)

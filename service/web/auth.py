@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 import processes
 from service.extensions import get_database
+from service.security import client_address, login_limits, session_ttl
 from service.web.session import current_web_user, log_in, log_out, referrer_path, safe_next, set_language
 
 bp = Blueprint("auth", __name__)
@@ -23,11 +24,17 @@ def login() -> ResponseReturnValue:
         return render_template("web/login.html", next_url=next_url, username="")
     username = request.form.get("username", "").strip()
     try:
-        user = processes.authenticate(get_database(), username, request.form.get("password", ""))
+        user = processes.authenticate(get_database(), username, request.form.get("password", ""),
+                                      address=client_address(), limits=login_limits())
+    except processes.errors.TooManyAttempts as error:
+        flash(_("Too many failed log-ins. Try again in %(minutes)d minutes.",
+                minutes=max(1, -(-error.retry_after // 60))), "error")
+        page = render_template("web/login.html", next_url=next_url, username=username)
+        return page, 429, {"Retry-After": str(error.retry_after)}
     except processes.errors.Unauthenticated:
         flash(_("Wrong username or password."), "error")
         return render_template("web/login.html", next_url=next_url, username=username), 401
-    log_in(user, processes.create_token(get_database(), user.username))
+    log_in(user, processes.start_session(get_database(), user.username, ttl=session_ttl()))
     return redirect(next_url)
 
 

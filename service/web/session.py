@@ -1,8 +1,9 @@
 """Who is using the web pages: the log-in session cookie, the user loaded once per request, the language.
 
-At log-in the user gets a bearer token of their own (processes.create_token); the signed session cookie
-keeps it, and every request resolves it through `processes.user_for_token`, so a deactivated user is
-logged out at their next request.
+At log-in the user gets a server-side web session (processes.start_session); the signed cookie keeps only
+its random id, never a bearer token, and every request resolves it through `processes.user_for_session`.
+Log-out deletes the session row, so a copy of the old cookie opens nothing; a deactivated user is logged
+out at their next request.
 """
 
 from __future__ import annotations
@@ -22,23 +23,31 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 LANGUAGES = ("da", "en")
 DEFAULT_LANGUAGE = "da"
-_CREDENTIAL = "token"  # the session key that holds the user's token
+_CREDENTIAL = "sid"  # the session key that holds the web session's id
 _LANGUAGE = "lang"
 _ANONYMOUS = object()
 
 
-def log_in(user: UserView, token: str) -> None:
+def log_in(user: UserView, session_id: str) -> None:
     """Start a fresh session for `user` (the old one is dropped, so a planted session id is of no use)."""
+    _end_server_session()
     language = session.get(_LANGUAGE)
     session.clear()
-    session[_CREDENTIAL] = token
+    session[_CREDENTIAL] = session_id
     if language in LANGUAGES:
         session[_LANGUAGE] = language
     g.web_user = user
 
 
+def _end_server_session() -> None:
+    session_id = session.get(_CREDENTIAL)
+    if isinstance(session_id, str) and session_id:
+        processes.end_session(get_database(), session_id)
+
+
 def log_out() -> None:
-    """End the session but keep the chosen language."""
+    """End the session (on the server too) but keep the chosen language."""
+    _end_server_session()
     language = session.get(_LANGUAGE)
     session.clear()
     if language in LANGUAGES:
@@ -52,12 +61,12 @@ def current_web_user() -> UserView | None:
     if cached is not _ANONYMOUS:
         return cached  # type: ignore[return-value]
     user = None
-    token = session.get(_CREDENTIAL)
-    if token:
+    session_id = session.get(_CREDENTIAL)
+    if isinstance(session_id, str) and session_id:
         try:
-            user = processes.user_for_token(get_database(), token)
+            user = processes.user_for_session(get_database(), session_id)
         except processes.errors.Unauthenticated:
-            session.pop(_CREDENTIAL, None)  # deactivated, or the token is gone: logged out
+            session.pop(_CREDENTIAL, None)  # logged out elsewhere, expired or deactivated
     g.web_user = user
     return user
 

@@ -195,3 +195,27 @@ def test_the_installed_amflow_command_adds_a_user_prints_a_working_token_and_rej
     deployed = run("deploy", str(bad))
     assert deployed.returncode != 0
     assert "bad.bpmn" in deployed.stderr
+
+
+def test_token_revoke_ends_one_token_or_all_of_a_users_tokens(amflow, environment, upgraded):
+    for name in ("alice", "bob"):
+        assert amflow("user", "add", name, "--password", "correct-horse").exit_code == 0
+    first, second, third = (amflow("token", "create", "alice").stdout.strip() for _ in range(3))
+    bobs = amflow("token", "create", "bob").stdout.strip()
+    ids = [int(line.split("\t")[0]) for line in amflow("token", "list", "alice").stdout.splitlines()]
+    assert len(ids) == 3
+    bobs_id = int(amflow("token", "list", "bob").stdout.split("\t")[0])
+
+    assert amflow("token", "revoke", "alice", str(bobs_id)).exit_code != 0  # not alice's token
+    assert amflow("token", "revoke", "alice").exit_code != 0  # neither an id nor --all
+    assert amflow("token", "revoke", "alice", str(ids[0]), "--all").exit_code != 0  # both
+    revoked = amflow("token", "revoke", "alice", str(ids[0]))
+
+    assert revoked.exit_code == 0, revoked.output
+    assert _user_for(environment, first).status_code == 401
+    assert _user_for(environment, second).status_code == 200
+
+    assert amflow("token", "revoke", "alice", "--all").exit_code == 0
+    assert _user_for(environment, second).status_code == 401
+    assert _user_for(environment, third).status_code == 401
+    assert _user_for(environment, bobs).status_code == 200

@@ -76,3 +76,17 @@ def test_the_app_carries_the_typed_settings_as_flask_config(app, database_url):
     assert app.config["TESTING"] is True
     assert app.config["DATABASE_URL"] == database_url
     assert app.config["MAX_CONTENT_LENGTH"] > 0
+
+
+def test_the_security_settings_have_safe_defaults_and_refuse_nonsense(tmp_path):
+    config = load_config({"INSTANCE_PATH": str(tmp_path)}, environ={})
+    assert (config.token_ttl, config.behind_https, config.trusted_proxies) == (24 * 3600, False, 0)
+
+    environ = {"AMFLOW_BEHIND_HTTPS": "1", "AMFLOW_TRUSTED_PROXIES": "1", "AMFLOW_TOKEN_TTL": "3600"}
+    config = load_config({"INSTANCE_PATH": str(tmp_path)}, environ=environ)
+    assert (config.token_ttl, config.behind_https, config.trusted_proxies) == (3600, True, 1)
+
+    for key, value in [("TOKEN_TTL", "0"), ("LOGIN_FAILURE_WINDOW", "soon"), ("TRUSTED_PROXIES", "-1"),
+                       ("BEHIND_HTTPS", "maybe")]:
+        with pytest.raises(ConfigError, match=key):
+            load_config({"INSTANCE_PATH": str(tmp_path)}, environ={f"AMFLOW_{key}": value})

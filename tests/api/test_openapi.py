@@ -57,6 +57,9 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/me", "get"),
         ("/api/v1/auth/token", "post"),
+        ("/api/v1/auth/logout", "post"),
+        ("/api/v1/auth/tokens", "get"),
+        ("/api/v1/auth/tokens/{token_id}", "delete"),
     }
     assert {(path, method) for path, methods in paths.items() for method in methods} == expected
 

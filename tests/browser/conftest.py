@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, expect, sync_playwright
 
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
@@ -166,6 +166,7 @@ class Browsing:
         self.browser = browser
         self.server = server
         self.contexts: list[BrowserContext] = []
+        self.csp_violations: list[str] = []  # what Chromium refused under the Content-Security-Policy
 
     def url(self, path: str) -> str:
         return self.server.url + path
@@ -182,7 +183,13 @@ class Browsing:
         )
         context.set_default_timeout(ACTION_TIMEOUT_MS)
         self.contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", self._note_csp_violation)
+        return page
+
+    def _note_csp_violation(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.csp_violations.append(message.text)
 
     def screenshot(self, page: Page, name: str | None) -> None:
         """A full-page PNG at docs/screenshots/<name>.png (overwritten each run); nothing when name is None."""
@@ -205,3 +212,4 @@ def browsing(browser: Browser, server: Server) -> Iterator[Browsing]:
         yield helper
     finally:
         helper.close()
+    assert helper.csp_violations == []  # the pages (bpmn-js included) work under the app's CSP
