@@ -21,7 +21,7 @@ from processes.audit import record
 from processes.catalogue import GROUP_CODES
 from processes.db import Database
 from processes.errors import Forbidden, InvalidModel, NotFound
-from processes.loader import ParsedProcess, load_process
+from processes.loader import ParsedProcess, load_process, utf8_xml
 from processes.models import ProcessVersion
 from processes.views import ProcessView, UserView
 
@@ -121,6 +121,7 @@ def deploy(db: Database, xml: bytes, filename: str, *, actor: UserView | None) -
     """Validate a BPMN file and store it as the next version of its process (None actor = the CLI)."""
     if actor is not None and not DEPLOYER_GROUPS & set(actor.groups):
         raise Forbidden("only process owners and administrators may deploy processes")
+    xml = utf8_xml(xml, filename)  # stored as text: any encoding lxml reads is accepted
     parsed = load_process(xml, filename, groups=GROUP_CODES)
     with db.write() as session:
         row = _store(session, xml, filename, parsed, actor.username if actor else None)

@@ -9,15 +9,21 @@ expression and script passes the sandbox check. Each problem is reported with fi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import SpiffWorkflow.bpmn.parser
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.operators import Operator
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 
@@ -39,11 +45,40 @@ _XML_PARSER = etree.XMLParser(
     dtd_validation=False,
 )
 
-# Elements whose text is an expression evaluated by the engine.
-_EXPRESSION_TAGS = (
-    "conditionExpression", "timeDate", "timeDuration", "timeCycle", "completionCondition",
-    "loopCondition", "loopCardinality",
-)
+
+def _bpmn_expression_tags() -> frozenset[str]:
+    """Every BPMN element whose content is an expression, read from the BPMN schema Spiff ships.
+
+    Elements of type ``tExpression`` or ``tFormalExpression``: conditionExpression, condition (conditional
+    events), timeDate/timeDuration/timeCycle, loopCondition, loopCardinality, completionCondition,
+    messagePath, formalExpression (correlation retrieval), dataPath, activationCondition, ...
+    """
+    schema = etree.parse(str(Path(SpiffWorkflow.bpmn.parser.__file__).parent / "schema" / "Semantic.xsd"))
+    xsd = {"xsd": "http://www.w3.org/2001/XMLSchema"}
+    return frozenset(
+        element.get("name")
+        for element in schema.iterfind(".//xsd:element", xsd)
+        if element.get("name") and element.get("type") in ("tExpression", "tFormalExpression")
+    )
+
+
+_EXPRESSION_TAGS = _bpmn_expression_tags()
+# SpiffWorkflow's extension elements whose text it evaluates (expressions; the scripts are below).
+_SPIFF_EXPRESSION_TAGS = ("messagePayload", "expression", "payloadExpression")
+_SPIFF_SCRIPT_TAGS = ("preScript", "postScript")
+
+# Attributes of parsed task specs (and what hangs off them: event definitions, correlation properties)
+# that the engine evaluates: what :func:`spec_expressions` looks for, whichever XML they came from.
+_SPEC_CODE_ATTRIBUTES: dict[str, Callable[[str], None]] = {
+    "expression": check_expression,        # timer, conditional, message and signal payload
+    "condition": check_expression,         # loop and multi-instance completion conditions
+    "cardinality": check_expression,
+    "completion_condition": check_expression,
+    "retrieval_expression": check_expression,  # message correlation
+    "script": check_script,
+    "prescript": check_script,
+    "postscript": check_script,
+}
 
 
 class RuleTaskParser(BusinessRuleTaskParser):
@@ -103,6 +138,19 @@ def parse_xml(xml: bytes, filename: str) -> etree._Element:
     return root
 
 
+def utf8_xml(xml: bytes, filename: str) -> bytes:
+    """The file as UTF-8, which is how it is stored and read back.
+
+    A file in another encoding that lxml reads (its XML declaration says which, e.g. ISO-8859-1) is
+    re-serialized as UTF-8 (comments dropped); one lxml cannot read is an InvalidModel naming the problem.
+    """
+    root = parse_xml(xml, filename)
+    encoding = (root.getroottree().docinfo.encoding or "UTF-8").upper()
+    if encoding in ("UTF-8", "UTF8"):
+        return xml
+    return etree.tostring(root.getroottree(), encoding="UTF-8", xml_declaration=True)
+
+
 def _element_id(node: etree._Element) -> str | None:
     while node is not None:
         if node.get("id"):
@@ -123,7 +171,9 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
     for tag in _EXPRESSION_TAGS:
         checks += [(node, node.text or "", check_expression) for node in root.iter(f"{{{BPMN_NS}}}{tag}")]
     checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{BPMN_NS}}}script")]
-    for tag in ("preScript", "postScript"):
+    for tag in _SPIFF_EXPRESSION_TAGS:
+        checks += [(node, node.text or "", check_expression) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
+    for tag in _SPIFF_SCRIPT_TAGS:
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
@@ -138,6 +188,56 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
             check(text)
         except SandboxViolation as exc:
             element = _element_id(node)
+            raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
+
+
+def spec_expressions(specs: list[BpmnProcessSpec]) -> Iterator[tuple[str | None, str, Callable[[str], None]]]:
+    """Every expression and script the engine would evaluate, found by walking the parsed specs.
+
+    A safety net behind the XML check: whatever element or extension it came from, an attribute named
+    like one Spiff evaluates (:data:`_SPEC_CODE_ATTRIBUTES`), a sequence-flow condition, or a service-task
+    parameter value is yielded as ``(element id, text, check)``.
+    """
+    for process in specs:
+        for name in ("completion_condition",):
+            value = getattr(process, name, None)
+            if isinstance(value, str):
+                yield process.name, value, _SPEC_CODE_ATTRIBUTES[name]
+        for task_spec in process.task_specs.values():
+            yield from _walk_spec(task_spec, getattr(task_spec, "bpmn_id", None) or task_spec.name)
+
+
+def _walk_spec(root: TaskSpec, element: str) -> Iterator[tuple[str | None, str, Callable[[str], None]]]:
+    seen: set[int] = set()
+    stack: list[tuple[Any, str | None]] = [(root, None)]
+    while stack:
+        value, attribute = stack.pop()
+        if isinstance(value, str):
+            if attribute in _SPEC_CODE_ATTRIBUTES:
+                yield element, value, _SPEC_CODE_ATTRIBUTES[attribute]
+            continue
+        if id(value) in seen or (value is not root and isinstance(value, TaskSpec | WorkflowSpec)):
+            continue  # other task specs are walked on their own
+        seen.add(id(value))
+        if isinstance(value, Operator):  # a sequence-flow condition: _BpmnCondition(expression)
+            stack.extend((arg, "expression") for arg in value.args)
+        elif attribute == "operation_params" and isinstance(value, dict):  # service-task parameters
+            stack.extend((param.get("value"), "expression") for param in value.values() if isinstance(param, dict))
+        elif isinstance(value, dict):
+            stack.extend((item, attribute) for item in value.values() if not isinstance(item, str))
+        elif isinstance(value, list | tuple | set):
+            stack.extend((item, attribute) for item in value)
+        elif type(value).__module__.startswith(("SpiffWorkflow", "processes")) and hasattr(value, "__dict__"):
+            stack.extend((item, name) for name, item in vars(value).items())
+
+
+def _check_spec_expressions(specs: list[BpmnProcessSpec], filename: str) -> None:
+    for element, text, check in spec_expressions(specs):
+        if not text.strip():
+            continue
+        try:
+            check(text)
+        except SandboxViolation as exc:
             raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
 
 
@@ -214,6 +314,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
+    _check_spec_expressions([spec, *subprocess_specs.values()], filename)
     return ParsedProcess(
         key=key,
         name=process.get("name") or key,

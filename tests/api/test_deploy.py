@@ -129,3 +129,39 @@ def test_a_deploy_with_an_empty_body_is_400_naming_file(api, owner):
 
     assert response.status_code == 400
     assert set(response.get_json()["error"]["fields"]) == {"file"}
+
+
+def test_a_bpmn_file_declared_iso_8859_1_with_danish_text_is_deployed(api, owner, make_bpmn):
+    xml = (
+        make_bpmn().decode()
+        .replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+        .replace('name="Do it"', 'name="Gør det"')
+        .encode("iso-8859-1")
+    )
+
+    response = api.post("/processes", as_=owner, data=_upload(xml), content_type="multipart/form-data")
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["version"] == 1
+
+
+def test_a_bpmn_file_whose_bytes_are_not_its_declared_encoding_is_422_naming_the_problem(api, owner, make_bpmn):
+    xml = make_bpmn().decode().replace('name="Do it"', 'name="Gør det"').encode("iso-8859-1")
+
+    response = api.post("/processes", as_=owner, data=_upload(xml), content_type="multipart/form-data")
+
+    assert response.status_code == 422
+    assert "not well-formed XML" in response.get_json()["error"]["message"]
+
+
+def test_a_2000_deep_expression_is_422_not_a_server_error(api, owner, make_bpmn):
+    deep = '<bpmn:scriptTask id="deep"><bpmn:script>x = ' + "-" * 2000 + "1</bpmn:script></bpmn:scriptTask>"
+
+    xml = make_bpmn(extra=deep)
+
+    response = api.post("/processes", as_=owner, data=_upload(xml), content_type="multipart/form-data")
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_model"
+    assert "nests more than" in error["message"]
