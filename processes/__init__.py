@@ -12,12 +12,25 @@ from processes.db import Database
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
 from processes.identity import authenticate, create_token, create_user, get_user, user_for_token
-from processes.queries import TaskFilter, case_diagram, describe_rules, get_task, list_tasks, run_decision
+from processes.queries import (
+    COUNT_CAP,
+    SORTABLE,
+    TaskFilter,
+    TaskPage,
+    case_diagram,
+    describe_rules,
+    get_task,
+    list_tasks,
+    run_decision,
+    task_page,
+)
 from processes.views import CaseStatus, CaseView, TaskStatus, TaskView, UserView
 
 __all__ = [
+    "COUNT_CAP",
     "GROUPS",
     "GROUP_CODES",
+    "SORTABLE",
     "SYSTEM_CLOCK",
     "UNITS",
     "CaseStatus",
@@ -26,6 +39,7 @@ __all__ = [
     "Database",
     "FixedClock",
     "TaskFilter",
+    "TaskPage",
     "TaskStatus",
     "TaskView",
     "UserView",
@@ -51,6 +65,7 @@ __all__ = [
     "outbox",
     "run_decision",
     "start_case",
+    "task_page",
     "unclaim_task",
     "user_for_token",
     "views",
