@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 
 import forms
 import rules
@@ -44,19 +44,6 @@ class TaskFilter:
     cursor: str | None = None  # next_cursor of the previous page (keyset paging), instead of offset
 
 
-def _time_predicates(filters: TaskFilter, now: datetime) -> list[ColumnElement[bool]]:
-    predicates: list[ColumnElement[bool]] = []
-    if filters.overdue is True:
-        predicates += [TaskRecord.due_at.is_not(None), TaskRecord.due_at < now]
-    elif filters.overdue is False:
-        predicates.append((TaskRecord.due_at.is_(None)) | (TaskRecord.due_at >= now))
-    if filters.due_before is not None:
-        if filters.due_before.tzinfo is None:
-            raise InvalidData("due_before needs a time zone", fields={"due_before": "give Z or an offset"})
-        predicates += [TaskRecord.due_at.is_not(None), TaskRecord.due_at < filters.due_before]
-    return predicates
-
-
 SORTABLE = taskqueue.SORTABLE
 COUNT_CAP = taskqueue.COUNT_CAP
 
@@ -71,7 +58,7 @@ class TaskPage:
     next_cursor: str | None  # None on the last page
 
 
-def _queue_request(filters: TaskFilter, actor: UserView, now: datetime) -> taskqueue.QueueRequest:
+def queue_request(filters: TaskFilter, actor: UserView, now: datetime) -> taskqueue.QueueRequest:
     status = filters.status or "open"
     if status not in ("open", *(s.value for s in TaskStatus)):
         raise InvalidData("unknown status", fields={"status": "one of open, ready, claimed, completed, cancelled"})
@@ -81,12 +68,14 @@ def _queue_request(filters: TaskFilter, actor: UserView, now: datetime) -> taskq
         raise InvalidData("give an offset or a cursor, not both", fields={"cursor": "leave out offset with a cursor"})
     cursor = None if filters.cursor is None else taskqueue.Cursor.decode(
         filters.cursor, sort=filters.sort, descending=filters.descending)
-    predicates = [column == value for column, value in ((TaskRecord.process_key, filters.process),
-                                                        (TaskRecord.case_id, filters.case_id)) if value is not None]
+    if filters.due_before is not None and filters.due_before.tzinfo is None:
+        raise InvalidData("due_before needs a time zone", fields={"due_before": "give Z or an offset"})
+    due_before = [at for at in (filters.due_before, now if filters.overdue is True else None) if at is not None]
     return taskqueue.QueueRequest(
         statuses=tuple(_OPEN) if status == "open" else (status,), group=filters.group, unit=filters.unit,
-        assignee=actor.username if filters.assignee == "me" else filters.assignee,
-        predicates=(*predicates, *_time_predicates(filters, now)), sort=filters.sort,
+        assignee=actor.username if filters.assignee == "me" else filters.assignee, process=filters.process,
+        case_id=filters.case_id, due_before=min(due_before) if due_before else None,
+        not_due_before=now if filters.overdue is False else None, sort=filters.sort,
         descending=filters.descending, limit=filters.limit, offset=filters.offset, cursor=cursor,
     )
 
@@ -95,7 +84,7 @@ def task_page(
     db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
 ) -> TaskPage:
     """The caller's queue: one merged index query for the page and one capped count (see processes.taskqueue)."""
-    request = _queue_request(filters, actor, runtime.now_utc(clock))
+    request = queue_request(filters, actor, runtime.now_utc(clock))
     with db.read() as session:
         result = taskqueue.queue_page(session, actor, request)
         return TaskPage([task_view(row) for row in result.rows], result.total, result.total_capped,

@@ -6,8 +6,8 @@ sorts them. Here the OR is split into arms that each are one index range with eq
 
 - one arm per (status, group, unit) the caller sees through a group: `ix_tasks_queue_*` (status, group,
   unit, <sort column>, id) hands its rows over already in sort order;
-- one arm per status for the tasks assigned to the caller that no group arm already has
-  (`ix_tasks_assignee`: assignee, status, created_at, id).
+- one arm per status for the tasks assigned to the caller (`ix_tasks_assignee`: assignee, status,
+  created_at, id); the group arms leave those out, so each task comes once.
 
 The arms are a UNION ALL with the sort as its ORDER BY: SQLite merges them ("MERGE (UNION ALL)") and
 PostgreSQL uses a Merge Append, so a page reads about `offset + limit` index entries, whatever the queue's
@@ -91,7 +91,10 @@ class QueueRequest:
     group: str | None
     unit: str | None
     assignee: str | None  # a username or "none"
-    predicates: tuple[ColumnElement[bool], ...]  # filters that are not part of an arm's index range
+    process: str | None
+    case_id: str | None
+    due_before: datetime | None  # only tasks due before this instant
+    not_due_before: datetime | None  # only tasks with no due time or one at or after this instant
     sort: str
     descending: bool
     limit: int
@@ -118,31 +121,46 @@ def _arm_conditions(session: Session, actor: UserView, request: QueueRequest) ->
     arms: list[list[ColumnElement[bool]]] = []
     me = actor.username
     if request.assignee != me:  # tasks assigned to me are all in my arm below when I ask for mine
-        arms += [[TaskRecord.status == status, TaskRecord.group == g, TaskRecord.unit == u]
+        # without an assignee filter, my own tasks come from my arm only (IS DISTINCT FROM: NULL is not me)
+        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None else []
+        arms += [[TaskRecord.status == status, TaskRecord.group == g, TaskRecord.unit == u, *not_mine]
                  for status in request.statuses for g, u in pairs
                  if request.group in (None, g) and request.unit in (None, u)]
     if request.assignee in (None, me):
-        mine = [TaskRecord.assignee == me]
-        if request.assignee is None:  # not those a group arm has already
-            group = func.coalesce(TaskRecord.group, "")
-            by_group = [and_(group.in_(local), TaskRecord.unit.in_(actor.units))] if local and actor.units else []
-            by_group += [group.in_(central)] if central else []
-            if by_group:
-                mine.append(~or_(*by_group))
-        arms += [[TaskRecord.assignee == me, TaskRecord.status == status, *mine[1:]] for status in request.statuses]
+        arms += [[TaskRecord.assignee == me, TaskRecord.status == status] for status in request.statuses]
     return arms
 
 
-def _filters(request: QueueRequest) -> list[ColumnElement[bool]]:
-    conditions = list(request.predicates)
-    if request.group is not None:
-        conditions.append(TaskRecord.group == request.group)
-    if request.unit is not None:
-        conditions.append(TaskRecord.unit == request.unit)
+def _filters(request: QueueRequest, *, for_page: bool) -> list[ColumnElement[bool]]:
+    """The filters beside the arms' ranges.
+
+    On the page query a filter on a column other than the sort column is kept off the indexes (an
+    expression the planner does not match to one): otherwise the planner takes the index with the most
+    equalities or the filter's range, and must sort every matching row, where the sort column's index
+    hands over the first page after reading about a page of rows.
+    """
+
+    def plain(column: Any) -> Any:
+        if for_page and column is not SORTABLE[request.sort]:
+            return func.coalesce(column, column, type_=column.type)
+        return column
+
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in ((TaskRecord.group, request.group), (TaskRecord.unit, request.unit),
+                          (TaskRecord.process_key, request.process)):
+        if value is not None:
+            conditions.append(plain(column) == value)
+    if request.case_id is not None:  # a case has a handful of tasks: its own index is best
+        conditions.append(TaskRecord.case_id == request.case_id)
     if request.assignee == "none":
-        conditions.append(TaskRecord.assignee.is_(None))
+        conditions.append(plain(TaskRecord.assignee).is_(None))
     elif request.assignee is not None:
-        conditions.append(TaskRecord.assignee == request.assignee)
+        conditions.append(plain(TaskRecord.assignee) == request.assignee)
+    if request.due_before is not None:
+        conditions.append(plain(TaskRecord.due_at) < request.due_before)
+    if request.not_due_before is not None:
+        due = plain(TaskRecord.due_at)
+        conditions.append(or_(due.is_(None), due >= request.not_due_before))
     return conditions
 
 
@@ -175,31 +193,39 @@ def _parts(column: Any, request: QueueRequest, arms: Sequence[list[ColumnElement
     return parts
 
 
-def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
-    """One page of the caller's queue, the capped total, and the cursor of the next page."""
+def statements(session: Session, actor: UserView, request: QueueRequest) -> tuple[Any, Any]:
+    """The capped count and the page query (limit + 1 rows, to know whether a next page exists).
+
+    Either is None when there is nothing to read: no arm, or the cursor is past every arm.
+    """
     arms = _arm_conditions(session, actor, request)
     if not arms:
-        return QueueResult([], 0, False, None)
-    filters = _filters(request)
-    counted = union_all(*[select(TaskRecord.id).where(*arm, *filters) for arm in arms]).limit(COUNT_CAP + 1)
-    found = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+        return None, None
+    counted = union_all(*[select(TaskRecord.id).where(*arm, *_filters(request, for_page=False))
+                          for arm in arms]).limit(COUNT_CAP + 1)
+    count = select(func.count()).select_from(counted.subquery())
+    parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
+    if not parts:
+        return count, None
+    compound = union_all(*parts)
+    key, last = compound.selected_columns[SORTABLE[request.sort].key], compound.selected_columns["id"]
+    nullable = request.sort in NULLABLE_SORTS
+    if request.descending:
+        order = [key.desc().nulls_last() if nullable else key.desc(), last.desc()]
+    else:
+        order = [key.asc().nulls_last() if nullable else key.asc(), last.asc()]
+    return count, compound.order_by(*order).limit(request.limit + 1).offset(request.offset)
 
-    column = SORTABLE[request.sort]
-    parts = _parts(column, request, arms, filters)
-    rows: list[TaskRecord] = []
-    if parts:
-        compound = union_all(*parts)
-        key = compound.selected_columns[column.key]
-        last = compound.selected_columns["id"]
-        if request.descending:
-            order = [key.desc().nulls_last() if request.sort in NULLABLE_SORTS else key.desc(), last.desc()]
-        else:
-            order = [key.asc().nulls_last() if request.sort in NULLABLE_SORTS else key.asc(), last.asc()]
-        statement = compound.order_by(*order).limit(request.limit + 1).offset(request.offset)
-        rows = list(session.scalars(select(TaskRecord).from_statement(statement)))
+
+def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
+    """One page of the caller's queue, the capped total, and the cursor of the next page."""
+    count, page = statements(session, actor, request)
+    found = (session.scalar(count) or 0) if count is not None else 0
+    rows = list(session.scalars(select(TaskRecord).from_statement(page))) if page is not None else []
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
         tail = rows[-1]
-        next_cursor = Cursor(request.sort, request.descending, getattr(tail, column.key), tail.id).encode()
+        key = SORTABLE[request.sort].key
+        next_cursor = Cursor(request.sort, request.descending, getattr(tail, key), tail.id).encode()
     return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)
