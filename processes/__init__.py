@@ -25,13 +25,26 @@ from processes.identity import (
     user_for_session,
     user_for_token,
 )
-from processes.queries import TaskFilter, case_diagram, describe_rules, get_task, list_tasks, run_decision
+from processes.queries import (
+    COUNT_CAP,
+    SORTABLE,
+    TaskFilter,
+    TaskPage,
+    case_diagram,
+    describe_rules,
+    get_task,
+    list_tasks,
+    run_decision,
+    task_page,
+)
 from processes.throttle import LoginLimits
 from processes.views import CaseStatus, CaseView, IssuedToken, TaskStatus, TaskView, TokenView, UserView
 
 __all__ = [
+    "COUNT_CAP",
     "GROUPS",
     "GROUP_CODES",
+    "SORTABLE",
     "SYSTEM_CLOCK",
     "UNITS",
     "CaseStatus",
@@ -42,6 +55,7 @@ __all__ = [
     "IssuedToken",
     "LoginLimits",
     "TaskFilter",
+    "TaskPage",
     "TaskStatus",
     "TaskView",
     "TokenView",
@@ -74,6 +88,7 @@ __all__ = [
     "run_decision",
     "start_case",
     "start_session",
+    "task_page",
     "unclaim_task",
     "user_for_session",
     "user_for_token",

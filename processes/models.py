@@ -189,8 +189,15 @@ class TaskRecord(Base):
 
     __tablename__ = "tasks"
     __table_args__ = (
-        Index("ix_tasks_queue", "status", "group", "unit"),
-        Index("ix_tasks_assignee", "assignee", "status"),
+        # The queue (processes.taskqueue) reads one (status, group, unit) range per visibility arm, in the
+        # order of the sort column, id; one index per sort column, so no sort needs a temporary B-tree.
+        Index("ix_tasks_queue", "status", "group", "unit", "created_at", "id"),
+        Index("ix_tasks_queue_due", "status", "group", "unit", "due_at", "id"),
+        Index("ix_tasks_queue_title", "status", "group", "unit", "title", "id"),
+        Index("ix_tasks_queue_case", "status", "group", "unit", "case_id", "id"),
+        Index("ix_tasks_queue_assignee", "status", "group", "unit", "assignee", "id"),
+        Index("ix_tasks_queue_unit", "status", "group", "unit", "id"),  # sort by unit: the arm has one unit
+        Index("ix_tasks_assignee", "assignee", "status", "created_at", "id"),
         CheckConstraint("status IN ('ready', 'claimed', 'completed', 'cancelled')", name="ck_tasks_status"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -1,6 +1,6 @@
 """Read-only use cases: the task queue, one task with its form, the path of a case, rules in words.
 
-Nothing here changes the database; the queue is one indexed query for the page and one for the total.
+Nothing here changes the database; the queue is one merged index query for the page and one capped count.
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 import forms
 import rules
-from processes import runtime
+from processes import runtime, taskqueue
 from processes.cases import case_for_reading, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.db import Database
 from processes.errors import Forbidden, InvalidData, NotFound
-from processes.identity import may_work, visible_tasks_clause
+from processes.identity import may_work
 from processes.models import AuditEvent, ProcessVersion, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, FormView, TaskStatus, TaskView, UserView
 
@@ -41,57 +41,62 @@ class TaskFilter:
     descending: bool = False
     limit: int = 50
     offset: int = 0
+    cursor: str | None = None  # next_cursor of the previous page (keyset paging), instead of offset
 
 
-def _filtered_by_time(query: Any, filters: TaskFilter, now: datetime) -> Any:
-    if filters.overdue is True:
-        query = query.where(TaskRecord.due_at.is_not(None), TaskRecord.due_at < now)
-    elif filters.overdue is False:
-        query = query.where((TaskRecord.due_at.is_(None)) | (TaskRecord.due_at >= now))
-    if filters.due_before is not None:
-        if filters.due_before.tzinfo is None:
-            raise InvalidData("due_before needs a time zone", fields={"due_before": "give Z or an offset"})
-        query = query.where(TaskRecord.due_at.is_not(None), TaskRecord.due_at < filters.due_before)
-    return query
+SORTABLE = taskqueue.SORTABLE
+COUNT_CAP = taskqueue.COUNT_CAP
 
 
-def _filtered(query: Any, filters: TaskFilter, actor: UserView) -> Any:
+@dataclass(frozen=True)
+class TaskPage:
+    """One page of the queue: its tasks, the total (exact up to COUNT_CAP), and the next page's cursor."""
+
+    tasks: list[TaskView]
+    total: int
+    total_capped: bool  # True: there are more than COUNT_CAP tasks, and total says COUNT_CAP
+    next_cursor: str | None  # None on the last page
+
+
+def queue_request(filters: TaskFilter, actor: UserView, now: datetime) -> taskqueue.QueueRequest:
     status = filters.status or "open"
-    query = query.where(TaskRecord.status.in_(_OPEN) if status == "open" else TaskRecord.status == status)
-    for column, value in ((TaskRecord.group, filters.group), (TaskRecord.unit, filters.unit),
-                          (TaskRecord.process_key, filters.process), (TaskRecord.case_id, filters.case_id)):
-        if value is not None:
-            query = query.where(column == value)
-    if filters.assignee == "none":
-        query = query.where(TaskRecord.assignee.is_(None))
-    elif filters.assignee is not None:
-        query = query.where(TaskRecord.assignee == (actor.username if filters.assignee == "me" else filters.assignee))
-    return query
+    if status not in ("open", *(s.value for s in TaskStatus)):
+        raise InvalidData("unknown status", fields={"status": "one of open, ready, claimed, completed, cancelled"})
+    if filters.sort not in SORTABLE:
+        raise InvalidData("unknown sort", fields={"sort": f"one of {', '.join(SORTABLE)}"})
+    if filters.cursor is not None and filters.offset:
+        raise InvalidData("give an offset or a cursor, not both", fields={"cursor": "leave out offset with a cursor"})
+    cursor = None if filters.cursor is None else taskqueue.Cursor.decode(
+        filters.cursor, sort=filters.sort, descending=filters.descending)
+    if filters.due_before is not None and filters.due_before.tzinfo is None:
+        raise InvalidData("due_before needs a time zone", fields={"due_before": "give Z or an offset"})
+    due_before = [at for at in (filters.due_before, now if filters.overdue is True else None) if at is not None]
+    return taskqueue.QueueRequest(
+        statuses=tuple(_OPEN) if status == "open" else (status,), group=filters.group, unit=filters.unit,
+        assignee=actor.username if filters.assignee == "me" else filters.assignee, process=filters.process,
+        case_id=filters.case_id, due_before=min(due_before) if due_before else None,
+        not_due_before=now if filters.overdue is False else None, sort=filters.sort,
+        descending=filters.descending, limit=filters.limit, offset=filters.offset, cursor=cursor,
+    )
 
 
-SORTABLE = {
-    "created_at": TaskRecord.created_at, "due_at": TaskRecord.due_at, "title": TaskRecord.title,
-    "unit": TaskRecord.unit, "case_id": TaskRecord.case_id, "assignee": TaskRecord.assignee,
-}
+def task_page(
+    db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
+) -> TaskPage:
+    """The caller's queue: one merged index query for the page and one capped count (see processes.taskqueue)."""
+    request = queue_request(filters, actor, runtime.now_utc(clock))
+    with db.read() as session:
+        result = taskqueue.queue_page(session, actor, request)
+        return TaskPage([task_view(row) for row in result.rows], result.total, result.total_capped,
+                        result.next_cursor)
 
 
 def list_tasks(
     db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
 ) -> tuple[list[TaskView], int]:
-    """The caller's queue: one indexed query for the page and one for the total."""
-    if filters.status not in (None, "open", *(s.value for s in TaskStatus)):
-        raise InvalidData("unknown status", fields={"status": "one of open, ready, claimed, completed, cancelled"})
-    with db.read() as session:
-        query = _filtered(select(TaskRecord).where(visible_tasks_clause(actor)), filters, actor)
-        query = _filtered_by_time(query, filters, runtime.now_utc(clock))
-        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        column = SORTABLE.get(filters.sort)
-        if column is None:
-            raise InvalidData("unknown sort", fields={"sort": f"one of {', '.join(SORTABLE)}"})
-        ordering = (column.desc().nulls_last(), TaskRecord.id.desc()) if filters.descending else (
-            column.asc().nulls_last(), TaskRecord.id)
-        rows = session.scalars(query.order_by(*ordering).limit(filters.limit).offset(filters.offset))
-        return [task_view(row) for row in rows], total
+    """The caller's queue page and its total (exact up to COUNT_CAP); task_page also gives the next cursor."""
+    page = task_page(db, actor=actor, filters=filters, clock=clock)
+    return page.tasks, page.total
 
 
 def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+import processes
 from processes.views import CaseStatus, TaskStatus
 
 _NAME = validate.Length(min=1, max=200)
@@ -80,8 +81,18 @@ class TaskQuery(StrictSchema):
     due_before = fields.AwareDateTime(
         metadata={"description": "Only tasks due before this ISO-8601 instant (with offset)"}
     )
+    sort = fields.String(
+        validate=validate.OneOf(list(processes.SORTABLE)),
+        metadata={"description": "Sort column (default `created_at`); ties go by task id; empty values last"},
+    )
+    order = fields.String(validate=validate.OneOf(["asc", "desc"]), metadata={"description": "Default `asc`"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    cursor = fields.String(
+        validate=validate.Length(min=1, max=1000),
+        metadata={"description": "`next_cursor` of the previous page (same filters, sort and order): keyset "
+                                 "paging, as fast on page 1000 as on page 2; do not combine with `offset`"},
+    )
 
 
 class DeployQuery(StrictSchema):
@@ -142,7 +153,15 @@ class TaskPageSchema(Schema):
     """One page of `GET /tasks`."""
 
     items = fields.List(fields.Nested(TaskSchema))
-    total = fields.Integer(metadata={"description": "Matching tasks on all pages"})
+    total = fields.Integer(
+        metadata={"description": "Matching tasks on all pages, counted up to 1000 (see `total_capped`)"}
+    )
+    total_capped = fields.Boolean(
+        metadata={"description": "True when more than 1000 tasks match: `total` then says 1000 (show \"1000+\")"}
+    )
+    next_cursor = fields.String(
+        allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null on the last page"}
+    )
 
 
 class CaseDecisionSchema(Schema):

@@ -10,7 +10,7 @@ import processes
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskQuery, TaskSchema
+from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskPageSchema, TaskQuery, TaskSchema
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -19,12 +19,14 @@ ME = "me"
 
 @bp.get("")
 def list_tasks() -> Any:
-    """List the tasks the caller may work on (default: the open ones), filtered and paged."""
+    """List the tasks the caller may work on (default: the open ones), filtered, sorted and paged."""
     query = query_args(TaskQuery())
     if query.get("assignee") == ME:
         query["assignee"] = current_user().username
-    tasks, total = processes.list_tasks(get_database(), actor=current_user(), filters=processes.TaskFilter(**query))
-    return {"items": TaskSchema(many=True).dump(tasks), "total": total}
+    query["descending"] = query.pop("order", "asc") == "desc"
+    page = processes.task_page(get_database(), actor=current_user(), filters=processes.TaskFilter(**query))
+    return TaskPageSchema().dump({"items": page.tasks, "total": page.total, "total_capped": page.total_capped,
+                                  "next_cursor": page.next_cursor})
 
 
 @bp.get("/<task_id>")

@@ -1,8 +1,8 @@
 """My queue (Kø): the open tasks of my groups and units, with filters, sorting, paging, saved filters,
 claiming and assigning, one by one or in bulk.
 
-The page costs the same few SQL statements whatever the number of tasks: one page query and one count
-(list_tasks), the saved filters, the processes, and one colleague list for the bulk form.
+The page costs the same few SQL statements whatever the number of tasks: one page query and one capped
+count (task_page), the saved filters, the processes, and one colleague list for the bulk form.
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ class QueuePage:
 
     query: QueueQuery
     tasks: list[TaskView]
-    total: int
+    total: int  # exact up to processes.COUNT_CAP
+    total_capped: bool  # more than COUNT_CAP tasks match
+    has_more: bool  # there is a page after this one
     filters: list[worklist.SavedFilterView]
     process_keys: list[str]
     colleagues: list[UserView]
@@ -101,18 +103,21 @@ class QueuePage:
 
     @property
     def pages(self) -> int:
-        """How many pages the filtered queue has (at least one)."""
-        return max(1, -(-self.total // PAGE_SIZE))
+        """How many pages the filtered queue has (at least one; beyond a capped total, one more at a time)."""
+        pages = max(1, -(-self.total // PAGE_SIZE))
+        return max(pages, self.query.page + self.has_more) if self.total_capped else pages
 
 
 def load_queue(user: UserView, query: QueueQuery) -> QueuePage:
     """The queue page's data in a fixed number of queries (none per task)."""
     db = get_database()
-    tasks, total = processes.list_tasks(db, actor=user, filters=query.task_filter())
+    result = processes.task_page(db, actor=user, filters=query.task_filter())
+    tasks = result.tasks
     first_open = next((task for task in tasks if task.status in (TaskStatus.READY, TaskStatus.CLAIMED)), None)
     colleagues = _colleagues(db, first_open.id, user) if first_open else []
     return QueuePage(
-        query=query, tasks=tasks, total=total, filters=worklist.list_filters(db, actor=user),
+        query=query, tasks=tasks, total=result.total, total_capped=result.total_capped,
+        has_more=result.next_cursor is not None, filters=worklist.list_filters(db, actor=user),
         process_keys=[process.key for process in processes.list_processes(db, actor=user)],
         colleagues=colleagues, now=datetime.now(UTC),
     )

@@ -247,3 +247,16 @@ def test_a_task_claimed_by_someone_else_offers_neither_claim_nor_assign(browser,
     assert f"/queue/{task.id}/claim" not in page
     assert f"/queue/{task.id}/assign" not in page
     assert ">kim</td>" in page
+
+
+def test_a_queue_of_more_than_1000_tasks_says_more_than_1000_and_still_pages_on(browser, database):
+    from tests.queue_data import Row, insert_tasks  # noqa: PLC0415 - bulk rows: only this test needs 1001 tasks
+
+    insert_tasks(database, [Row(group="amk", unit="kemi", created=i % 61) for i in range(1001)])
+    browser.login("karl")
+    browser.in_english()
+
+    page = browser.client.get("/?page=40").text
+    assert "Showing 976\N{EN DASH}1000 of more than 1000 tasks" in page
+    assert "Page 40<" in page and 'href="/?page=41" rel="next"' in page
+    assert len(browser.task_ids(page=41)) == 1

@@ -1,0 +1,231 @@
+"""The task queue as index range scans: one arm per visibility rule, merged by the sort key.
+
+Who sees a task is an OR (assigned to me, or my local group in one of my units, or my central group in
+any unit). A database cannot walk one index in sort order for an OR, so it reads every visible row and
+sorts them. Here the OR is split into arms that each are one index range with equalities only:
+
+- one arm per (status, group, unit) the caller sees through a group: `ix_tasks_queue_*` (status, group,
+  unit, <sort column>, id) hands its rows over already in sort order;
+- one arm per status for the tasks assigned to the caller (`ix_tasks_assignee`: assignee, status,
+  created_at, id); the group arms leave those out, so each task comes once.
+
+The arms are a UNION ALL with the sort as its ORDER BY: SQLite merges them ("MERGE (UNION ALL)") and
+PostgreSQL uses a Merge Append, so a page reads about `offset + limit` index entries, whatever the queue's
+size. A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and an IS NULL part,
+which keeps "NULLS LAST" an index order. The total is counted up to COUNT_CAP (a LIMIT in the subquery),
+and pages after the first can go by a keyset cursor instead of an offset.
+
+Admins see everything: their queue is one plain query (no arm split) and is not tuned for size.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from processes.catalogue import CENTRAL_GROUPS
+from processes.errors import InvalidData
+from processes.models import TaskRecord, Unit
+from processes.views import OPEN_TASK_STATUSES, UserView
+
+COUNT_CAP = 1000  # the total is exact up to this many tasks; beyond it the answer is "COUNT_CAP or more"
+
+SORTABLE: dict[str, InstrumentedAttribute[Any]] = {
+    "created_at": TaskRecord.created_at, "due_at": TaskRecord.due_at, "title": TaskRecord.title,
+    "unit": TaskRecord.unit, "case_id": TaskRecord.case_id, "assignee": TaskRecord.assignee,
+}
+NULLABLE_SORTS = frozenset({"due_at", "assignee"})
+_DATETIME_SORTS = frozenset({"created_at", "due_at"})
+_OPEN = tuple(status.value for status in OPEN_TASK_STATUSES)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ended: the sort, its direction, and the last row's sort value and id."""
+
+    sort: str
+    descending: bool
+    value: Any  # the last row's sort value (None: the last row was in the NULLS LAST tail)
+    id: str
+
+    def encode(self) -> str:
+        value = self.value.isoformat() if isinstance(self.value, datetime) else self.value
+        raw = json.dumps([self.sort, self.descending, value, self.id], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str, *, sort: str, descending: bool) -> Cursor:
+        """Read a cursor of this sort and direction; anything else is a 400 naming `cursor`."""
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+            c_sort, c_descending, value, last_id = raw
+            if c_sort != sort or c_descending is not descending:
+                raise InvalidData("the cursor belongs to another sort",
+                                  fields={"cursor": "a cursor works only with the sort and order it came from"})
+            if not isinstance(last_id, str) or not (value is None or isinstance(value, str)):
+                raise ValueError(text)
+            if value is not None and sort in _DATETIME_SORTS:
+                value = datetime.fromisoformat(value)
+                if value.tzinfo is None:
+                    raise ValueError(text)
+            if value is None and sort not in NULLABLE_SORTS:
+                raise ValueError(text)
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            raise InvalidData("invalid cursor", fields={"cursor": "use next_cursor from the previous page"}) from None
+        return cls(sort, descending, value, last_id)
+
+
+@dataclass(frozen=True)
+class QueueRequest:
+    """What one queue page asks for, already checked by processes.queries."""
+
+    statuses: tuple[str, ...]
+    group: str | None
+    unit: str | None
+    assignee: str | None  # a username or "none"
+    process: str | None
+    case_id: str | None
+    due_before: datetime | None  # only tasks due before this instant
+    not_due_before: datetime | None  # only tasks with no due time or one at or after this instant
+    sort: str
+    descending: bool
+    limit: int
+    offset: int
+    cursor: Cursor | None
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    rows: list[TaskRecord]
+    total: int
+    total_capped: bool
+    next_cursor: str | None
+
+
+def _arm_conditions(session: Session, actor: UserView, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
+    """The equality conditions of each arm; together they are the caller's visible tasks, each once."""
+    if "admins" in actor.groups:
+        return [[TaskRecord.status == status] for status in request.statuses]
+    local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
+    central = [g for g in actor.groups if g in CENTRAL_GROUPS]
+    all_units = sorted(session.scalars(select(Unit.code))) if central else []
+    pairs = [(g, u) for g in local for u in actor.units] + [(g, u) for g in central for u in all_units]
+    arms: list[list[ColumnElement[bool]]] = []
+    me = actor.username
+    if request.assignee != me:  # tasks assigned to me are all in my arm below when I ask for mine
+        # without an assignee filter, my own tasks come from my arm only (IS DISTINCT FROM: NULL is not me)
+        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None else []
+        arms += [[TaskRecord.status == status, TaskRecord.group == g, TaskRecord.unit == u, *not_mine]
+                 for status in request.statuses for g, u in pairs
+                 if request.group in (None, g) and request.unit in (None, u)]
+    if request.assignee in (None, me):
+        arms += [[TaskRecord.assignee == me, TaskRecord.status == status] for status in request.statuses]
+    return arms
+
+
+def _filters(request: QueueRequest, *, for_page: bool) -> list[ColumnElement[bool]]:
+    """The filters beside the arms' ranges.
+
+    On the page query a filter on a column other than the sort column is kept off the indexes (an
+    expression the planner does not match to one): otherwise the planner takes the index with the most
+    equalities or the filter's range, and must sort every matching row, where the sort column's index
+    hands over the first page after reading about a page of rows.
+    """
+
+    def plain(column: Any) -> Any:
+        if for_page and column is not SORTABLE[request.sort]:
+            return func.coalesce(column, column, type_=column.type)
+        return column
+
+    conditions: list[ColumnElement[bool]] = []
+    for column, value in ((TaskRecord.group, request.group), (TaskRecord.unit, request.unit),
+                          (TaskRecord.process_key, request.process)):
+        if value is not None:
+            conditions.append(plain(column) == value)
+    if request.case_id is not None:  # a case has a handful of tasks: its own index is best
+        conditions.append(TaskRecord.case_id == request.case_id)
+    if request.assignee == "none":
+        conditions.append(plain(TaskRecord.assignee).is_(None))
+    elif request.assignee is not None:
+        conditions.append(plain(TaskRecord.assignee) == request.assignee)
+    if request.due_before is not None:
+        conditions.append(plain(TaskRecord.due_at) < request.due_before)
+    if request.not_due_before is not None:
+        due = plain(TaskRecord.due_at)
+        conditions.append(or_(due.is_(None), due >= request.not_due_before))
+    return conditions
+
+
+def _after(column: Any, request: QueueRequest, cursor: Cursor, null_part: bool) -> ColumnElement[bool] | None:
+    """The keyset condition of one arm part: rows after the cursor; None drops the part (nothing after it)."""
+    newer = (lambda a, b: a < b) if request.descending else (lambda a, b: a > b)
+    if null_part:  # the NULLS LAST tail comes after every non-null row
+        return true() if cursor.value is not None else newer(TaskRecord.id, cursor.id)
+    if cursor.value is None:
+        return None
+    at_least = column <= cursor.value if request.descending else column >= cursor.value
+    return and_(at_least, or_(newer(column, cursor.value), newer(TaskRecord.id, cursor.id)))
+
+
+def _parts(column: Any, request: QueueRequest, arms: Sequence[list[ColumnElement[bool]]],
+           filters: list[ColumnElement[bool]]) -> list[Select[Any]]:
+    parts: list[Select[Any]] = []
+    splits = (False, True) if request.sort in NULLABLE_SORTS else (None,)
+    for arm in arms:
+        for null_part in splits:
+            conditions = [*arm, *filters]
+            if null_part is not None:
+                conditions.append(column.is_(None) if null_part else column.is_not(None))
+            if request.cursor is not None:
+                after = _after(column, request, request.cursor, bool(null_part))
+                if after is None:
+                    continue
+                conditions.append(after)
+            parts.append(select(TaskRecord).where(*conditions))
+    return parts
+
+
+def statements(session: Session, actor: UserView, request: QueueRequest) -> tuple[Any, Any]:
+    """The capped count and the page query (limit + 1 rows, to know whether a next page exists).
+
+    Either is None when there is nothing to read: no arm, or the cursor is past every arm.
+    """
+    arms = _arm_conditions(session, actor, request)
+    if not arms:
+        return None, None
+    counted = union_all(*[select(TaskRecord.id).where(*arm, *_filters(request, for_page=False))
+                          for arm in arms]).limit(COUNT_CAP + 1)
+    count = select(func.count()).select_from(counted.subquery())
+    parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
+    if not parts:
+        return count, None
+    compound = union_all(*parts)
+    key, last = compound.selected_columns[SORTABLE[request.sort].key], compound.selected_columns["id"]
+    nullable = request.sort in NULLABLE_SORTS
+    if request.descending:
+        order = [key.desc().nulls_last() if nullable else key.desc(), last.desc()]
+    else:
+        order = [key.asc().nulls_last() if nullable else key.asc(), last.asc()]
+    return count, compound.order_by(*order).limit(request.limit + 1).offset(request.offset)
+
+
+def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
+    """One page of the caller's queue, the capped total, and the cursor of the next page."""
+    count, page = statements(session, actor, request)
+    found = (session.scalar(count) or 0) if count is not None else 0
+    rows = list(session.scalars(select(TaskRecord).from_statement(page))) if page is not None else []
+    next_cursor = None
+    if len(rows) > request.limit:
+        rows = rows[: request.limit]
+        tail = rows[-1]
+        key = SORTABLE[request.sort].key
+        next_cursor = Cursor(request.sort, request.descending, getattr(tail, key), tail.id).encode()
+    return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)

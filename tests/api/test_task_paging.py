@@ -1,0 +1,52 @@
+"""`GET /api/v1/tasks` at size: sort and order, keyset paging by `cursor`, and a total counted up to 1000."""
+
+from __future__ import annotations
+
+from tests.queue_data import Row, insert_tasks
+
+
+def test_the_cursor_walks_the_same_pages_as_the_offset(api, database):
+    insert_tasks(database, [Row(group="amk", unit="kemi", created=i % 4, due=None if i % 3 else i) for i in range(23)])
+    insert_tasks(database, [Row(group="amk", unit="energi", created=1) for _ in range(5)])  # never karl's
+    query = {"sort": "due_at", "order": "desc", "limit": "5"}
+
+    by_offset = []
+    for offset in range(0, 30, 5):
+        body = api.get("/tasks", as_="karl", query_string={**query, "offset": str(offset)}).get_json()
+        by_offset += body["items"]
+        assert (body["total"], body["total_capped"]) == (23, False)
+    by_cursor, cursor = [], None
+    while True:
+        response = api.get("/tasks", as_="karl", query_string={**query, **({"cursor": cursor} if cursor else {})})
+        assert response.status_code == 200, response.get_json()
+        by_cursor += response.get_json()["items"]
+        cursor = response.get_json()["next_cursor"]
+        if cursor is None:
+            break
+
+    assert [task["id"] for task in by_cursor] == [task["id"] for task in by_offset]
+    assert len(by_cursor) == 23 and {task["unit"] for task in by_cursor} == {"kemi"}
+    due = [task["due_at"] for task in by_cursor]
+    dated = [value for value in due if value is not None]
+    assert dated == sorted(dated, reverse=True) and due == dated + [None] * (23 - len(dated))  # NULLs last
+
+
+def test_more_than_1000_tasks_say_1000_and_capped(api, database):
+    insert_tasks(database, [Row(group="employees", unit="kemi", created=i % 97) for i in range(1001)])
+    body = api.get("/tasks", as_="karl", query_string={"limit": "2"}).get_json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (1000, True, 2)
+    assert body["next_cursor"]
+    assert api.get("/tasks", as_="eva").get_json() == {"items": [], "total": 0, "total_capped": False,
+                                                       "next_cursor": None}  # energi's AMK sees none of them
+
+
+def test_bad_sort_order_or_cursor_is_refused_naming_the_parameter(api, database):
+    insert_tasks(database, [Row(group="amk", unit="kemi") for _ in range(3)])
+    cursor = api.get("/tasks", as_="karl", query_string={"limit": "1"}).get_json()["next_cursor"]
+    for query, field, status in (({"sort": "password"}, "sort", 400), ({"order": "up"}, "order", 400),
+                                 ({"cursor": "bm9wZQ"}, "cursor", 422),
+                                 ({"cursor": cursor, "sort": "title"}, "cursor", 422),
+                                 ({"cursor": cursor, "offset": "1"}, "cursor", 422)):
+        response = api.get("/tasks", as_="karl", query_string=query)
+        assert response.status_code == status, (query, response.get_json())
+        assert field in response.get_json()["error"]["fields"], (query, response.get_json())

@@ -1,0 +1,209 @@
+"""The task queue as merged index ranges: the same tasks in the same order as the plain visibility rule.
+
+The reference is the plain query (identity.visible_tasks_clause, one OR, sorted by the database) on the
+same database, so the comparison holds under any collation. Every page is walked both by offset and by
+keyset cursor. A second test checks the query plan: each arm is an index SEARCH and the default sort needs
+no temporary B-tree (on PostgreSQL: the plan uses our indexes).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from processes import COUNT_CAP, FixedClock, TaskFilter, create_user, list_tasks, task_page, taskqueue
+from processes.db import Database
+from processes.errors import InvalidData
+from processes.identity import may_work, visible_tasks_clause
+from processes.models import TaskRecord
+from processes.queries import SORTABLE, queue_request
+from processes.views import UserView
+from tests.queue_data import T0, Row, insert_tasks
+
+NOW = T0 + timedelta(minutes=40)
+NULLABLE = {"due_at", "assignee"}
+
+
+@pytest.fixture
+def people(db: Database, note_loop: str) -> dict[str, UserView]:
+    """A kemi AMK, a central coordinator who is also an energi AMK, an admin, and someone with no groups."""
+    return {
+        "karl": create_user(db, "karl", password="karl-password", groups=["amk", "employees"], units=["kemi"]),
+        "dora": create_user(db, "dora", password="dora-password", groups=["arbejdsmiljo", "amk"], units=["energi"]),
+        "admin": create_user(db, "admin", password="admin-password", groups=["admins"], units=[]),
+        "nobody": create_user(db, "nobody", password="nobody-password", groups=[], units=[]),
+    }
+
+
+@pytest.fixture
+def spread(db: Database, people: dict[str, UserView]) -> list[str]:
+    """300 tasks over groups, units, statuses and assignees, with ties in every sort column."""
+    rng = random.Random(7)
+    rows = [
+        Row(group=rng.choice(["amk", "employees", "leaders", "arbejdsmiljo", "cas", None]),
+            unit=rng.choice(["kemi", "energi", "food", "cas"]),
+            assignee=rng.choice([None, None, None, "karl", "dora", "x"]),
+            status=rng.choice(["ready", "ready", "claimed", "completed", "cancelled"]),
+            created=rng.randrange(30), due=rng.choice([None, *range(0, 90, 5)]),
+            title=rng.choice(["alpha", "beta", "gamma"]), process=rng.choice(["note_loop", "other"]))
+        for _ in range(300)
+    ]
+    return insert_tasks(db, rows)
+
+
+def reference(db: Database, actor: UserView, filters: TaskFilter) -> list[str]:
+    """The ids the plain OR query gives, in the database's own order: what the queue must equal."""
+    column = SORTABLE[filters.sort]
+    query = select(TaskRecord.id).where(visible_tasks_clause(actor))
+    status = filters.status or "open"
+    query = query.where(TaskRecord.status.in_(("ready", "claimed")) if status == "open"
+                        else TaskRecord.status == status)
+    for attribute, value in (("group", filters.group), ("unit", filters.unit), ("process_key", filters.process)):
+        if value is not None:
+            query = query.where(getattr(TaskRecord, attribute) == value)
+    if filters.assignee == "none":
+        query = query.where(TaskRecord.assignee.is_(None))
+    elif filters.assignee is not None:
+        query = query.where(TaskRecord.assignee == (actor.username if filters.assignee == "me" else filters.assignee))
+    if filters.overdue:
+        query = query.where(TaskRecord.due_at < NOW)
+    order = (column.desc().nulls_last(), TaskRecord.id.desc()) if filters.descending else (
+        column.asc().nulls_last(), TaskRecord.id.asc())
+    with db.read() as session:
+        return list(session.scalars(query.order_by(*order)))
+
+
+def walk(db: Database, actor: UserView, filters: TaskFilter, *, by_cursor: bool) -> list[str]:
+    """Every page of the queue, 7 tasks a page, by offset or by cursor."""
+    ids: list[str] = []
+    cursor: str | None = None
+    for _ in range(100):
+        page_filters = TaskFilter(**{**filters.__dict__, "limit": 7, "offset": 0 if by_cursor else len(ids),
+                                     "cursor": cursor})
+        page = task_page(db, actor=actor, filters=page_filters, clock=FixedClock(NOW))
+        ids += [task.id for task in page.tasks]
+        assert not page.total_capped
+        if by_cursor:
+            cursor = page.next_cursor
+            if cursor is None:
+                return ids
+        elif len(page.tasks) < 7:
+            return ids
+    raise AssertionError("the pages never ended")
+
+
+FILTERS = [
+    {}, {"status": "claimed"}, {"status": "completed"}, {"group": "amk"}, {"unit": "kemi"}, {"unit": "energi"},
+    {"assignee": "none"}, {"assignee": "me"}, {"assignee": "dora"}, {"overdue": True}, {"process": "other"},
+    {"group": "arbejdsmiljo", "unit": "food"},
+]
+
+
+@pytest.mark.parametrize("user", ["karl", "dora", "admin", "nobody"])
+def test_the_merged_queue_equals_the_plain_visibility_rule_for_every_sort_and_filter(db, people, spread, user):
+    actor = people[user]
+    cases = [TaskFilter(sort=sort, descending=descending) for sort in SORTABLE for descending in (False, True)]
+    cases += [TaskFilter(**filters, sort=sort, descending=sort != "created_at")  # type: ignore[arg-type]
+              for filters in FILTERS for sort in ("created_at", "due_at")]
+    for filters in cases:
+        expected = reference(db, actor, filters)
+        assert walk(db, actor, filters, by_cursor=True) == expected, filters
+        assert walk(db, actor, filters, by_cursor=False) == expected, filters
+        assert list_tasks(db, actor=actor, filters=filters, clock=FixedClock(NOW))[1] == len(expected), filters
+
+
+def test_the_reference_itself_is_may_work(db, people, spread):
+    """Guard the reference: the plain OR query sees exactly the rows identity.may_work allows."""
+    with db.read() as session:
+        rows = list(session.scalars(select(TaskRecord).where(TaskRecord.status.in_(("ready", "claimed")))))
+    for actor in people.values():
+        allowed = sorted(row.id for row in rows if may_work(actor, row))
+        assert sorted(reference(db, actor, TaskFilter())) == allowed
+    karl_sees = reference(db, people["karl"], TaskFilter())
+    assert karl_sees, "the spread gives karl work"
+    assert any(row.unit != "kemi" and row.assignee == "karl" for row in rows if row.id in karl_sees)
+
+
+def test_the_total_is_exact_up_to_the_cap_then_says_capped(db, people):
+    insert_tasks(db, [Row(group="amk", unit="kemi", created=i % 50) for i in range(COUNT_CAP)])
+    page = task_page(db, actor=people["karl"])
+    assert (page.total, page.total_capped) == (COUNT_CAP, False)
+
+    insert_tasks(db, [Row(group="employees", unit="kemi", assignee="karl", status="claimed")])
+    page = task_page(db, actor=people["karl"])
+    assert (page.total, page.total_capped) == (COUNT_CAP, True)
+    assert page.next_cursor is not None
+    nothing = task_page(db, actor=people["nobody"])
+    assert (nothing.total, nothing.total_capped, nothing.next_cursor) == (0, False, None)
+
+
+def test_a_bad_cursor_is_refused_naming_the_cursor(db, people, spread):
+    page = task_page(db, actor=people["karl"], filters=TaskFilter(limit=3, sort="due_at"))
+    assert page.next_cursor is not None
+    for filters in (TaskFilter(cursor="not-a-cursor"), TaskFilter(cursor=page.next_cursor),  # another sort
+                    TaskFilter(cursor=page.next_cursor, sort="due_at", descending=True),
+                    TaskFilter(cursor=page.next_cursor, sort="due_at", offset=3)):
+        with pytest.raises(InvalidData) as problem:
+            task_page(db, actor=people["karl"], filters=filters)
+        assert "cursor" in problem.value.fields
+
+
+def explain(db: Database, statement: Any) -> str:
+    """The database's plan of a statement, as text (SQLite: EXPLAIN QUERY PLAN; PostgreSQL: EXPLAIN)."""
+    with db.read() as session:
+        connection = session.connection()
+        if not db.is_sqlite:
+            connection.execute(text("SET LOCAL enable_seqscan = off"))  # a small test table would be scanned
+        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        params: Any = {key: value.isoformat() if hasattr(value, "isoformat") else value
+                       for key, value in compiled.params.items()}
+        if compiled.positiontup is not None:
+            params = tuple(params[name] for name in compiled.positiontup)
+        prefix = "EXPLAIN QUERY PLAN " if db.is_sqlite else "EXPLAIN "
+        rows = connection.exec_driver_sql(prefix + str(compiled), params).all()
+        return "\n".join(str(row[-1]) for row in rows)
+
+
+def plans(db: Database, actor: UserView, filters: TaskFilter) -> tuple[str, str]:
+    """The plans of the page query and of the count."""
+    request = queue_request(filters, actor, NOW)
+    with db.read() as session:
+        count, page = taskqueue.statements(session, actor, request)
+    assert count is not None and page is not None
+    return explain(db, page), explain(db, count)
+
+
+@pytest.mark.parametrize("sort", list(SORTABLE))
+def test_every_arm_of_the_queue_is_an_index_search_in_sort_order(db, people, spread, sort):
+    page, count = plans(db, people["karl"], TaskFilter(sort=sort))
+    if not db.is_sqlite:
+        assert "Index" in page and "ix_tasks_" in page, page
+        return
+    lines = page.splitlines()
+    assert "MERGE (UNION ALL)" in page, page
+    searches = [line for line in lines if line.startswith(("SEARCH tasks", "SCAN tasks"))]
+    group_arms = [line for line in searches if "INDEX ix_tasks_queue" in line]
+    # karl sees (amk|employees, kemi) in two statuses; a nullable sort splits every arm in two
+    assert len(group_arms) == 4 * (2 if sort in NULLABLE else 1), page
+    assert all("(status=? AND group=? AND unit=?" in line for line in group_arms), page
+    assert all(line.startswith("SEARCH") for line in searches), page
+    for index, line in enumerate(lines):  # an index that gives the sort order needs no B-tree after it
+        if "INDEX ix_tasks_queue" in line:
+            assert "TEMP B-TREE" not in (lines[index + 1] if index + 1 < len(lines) else ""), page
+    if sort == "created_at":  # the default: the assigned-to-me arm too comes in order, from ix_tasks_assignee
+        assert "USE TEMP B-TREE FOR ORDER BY" not in page, page
+        assert "INDEX ix_tasks_assignee (assignee=? AND status=?)" in page, page
+    assert "TEMP B-TREE" not in count and "SCAN tasks" not in count, count  # the count reads index ranges too
+
+
+def test_the_filters_keep_the_arms_on_their_indexes(db, people, spread):
+    for filters in (TaskFilter(unit="kemi", assignee="none"), TaskFilter(group="amk"),
+                    TaskFilter(process="other", descending=True), TaskFilter(assignee="me")):
+        page, _count = plans(db, people["karl"], filters)
+        if db.is_sqlite:
+            assert "USE TEMP B-TREE FOR ORDER BY" not in page, (filters, page)
+            assert "SCAN tasks" not in page, (filters, page)
