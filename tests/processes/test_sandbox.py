@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from processes.sandbox import (
+from processes.engine.sandbox import (
     SandboxEnvironment,
     SandboxViolation,
     check_expression,

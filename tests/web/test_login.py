@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
-from processes.models import User
+from processes.store.models import User
 
 
 def test_an_anonymous_visitor_is_sent_to_the_log_in_page_and_back_afterwards(browser):

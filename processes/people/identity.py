@@ -15,10 +15,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
-from processes.catalogue import CENTRAL_GROUPS
-from processes.db import Database
 from processes.errors import InvalidData, NotFound, Unauthenticated
-from processes.models import ApiToken, Group, TaskRecord, Unit, User
+from processes.people.organisation import CENTRAL_GROUPS
+from processes.store.db import Database
+from processes.store.models import ApiToken, Group, TaskRecord, Unit, User
 from processes.views import UserView
 
 _HASHER = PasswordHasher()

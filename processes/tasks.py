@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 
 import forms
 import rules
-from processes import runtime
 from processes.cases import case_for_reading, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.db import Database
+from processes.engine import runtime
 from processes.errors import Forbidden, InvalidData, NotFound
-from processes.identity import may_work, visible_tasks_clause
-from processes.models import AuditEvent, ProcessVersion, TaskRecord
+from processes.people.identity import may_work, visible_tasks_clause
+from processes.store.db import Database
+from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, FormView, TaskStatus, TaskView, UserView
 
 _OPEN = [status.value for status in OPEN_TASK_STATUSES]
