@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import event, select
 
 from processes import Database, complete_task, create_user, deploy, start_case
-from processes.models import Case
+from processes.store.models import Case
 
 BPMN = Path(__file__).resolve().parents[1] / "tests" / "processes" / "bpmn" / "note_loop.bpmn"
 

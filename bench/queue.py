@@ -43,8 +43,8 @@ from sqlalchemy import delete, func, insert, select
 
 import processes
 from processes.demo import DEMO_PASSWORD
-from processes.identity import visible_tasks_clause
-from processes.models import Case, ProcessVersion, TaskRecord, Unit
+from processes.people.identity import visible_tasks_clause
+from processes.store.models import Case, ProcessVersion, TaskRecord, Unit
 
 EXTRA_UNITS = ("compute", "construct", "physics", "bioengineering")  # to ~12 units, as at DTU
 UNIT_WEIGHTS = {"kemi": 2.0}  # DTU Kemi is a large department; every other unit weighs 1

@@ -32,7 +32,7 @@ from pathlib import Path
 from sqlalchemy import event, func, select, text
 
 from processes import Database, FixedClock, create_user, deploy, start_case
-from processes.models import CaseTimer
+from processes.store.models import CaseTimer
 from processes.worker import TimerPass, fire_due_timers
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "tests" / "processes" / "bpmn"

@@ -4,14 +4,13 @@ The public API of this package is what the service layer may call (see docs/inte
 nothing of Flask or HTTP; every use case owns its transaction.
 """
 
-from processes import errors, mailer, outbox, views, worklist
+from processes import errors, views, worklist
 from processes.cases import claim_task, complete_task, get_case, start_case, unclaim_task
-from processes.catalogue import GROUP_CODES, GROUPS, UNITS
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
-from processes.db import Database
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
-from processes.identity import (
+from processes.notify import mailer, outbox
+from processes.people.identity import (
     authenticate,
     create_token,
     create_user,
@@ -25,7 +24,9 @@ from processes.identity import (
     user_for_session,
     user_for_token,
 )
-from processes.queries import (
+from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
+from processes.store.db import Database
+from processes.tasks import (
     COUNT_CAP,
     SORTABLE,
     TaskFilter,

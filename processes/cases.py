@@ -21,14 +21,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 import forms
-from processes import outbox, runtime
-from processes.audit import history, record
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.db import Database
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
+from processes.engine import runtime
+from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
+from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, Forbidden, InvalidData, NotFound
-from processes.identity import may_work, sees_all_units, visible_tasks_clause
-from processes.models import (
+from processes.notify import outbox
+from processes.people.identity import may_work, sees_all_units, visible_tasks_clause
+from processes.store.audit import history, record
+from processes.store.db import Database
+from processes.store.models import (
     Case,
     CaseTimer,
     DecisionRecord,
@@ -36,8 +39,6 @@ from processes.models import (
     TaskDraft,
     TaskRecord,
 )
-from processes.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
-from processes.timers import next_due
 from processes.views import (
     OPEN_TASK_STATUSES,
     CaseStatus,

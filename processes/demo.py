@@ -6,9 +6,9 @@ changed diagrams. The passwords are printed by ``amflow demo``; they are for a l
 
 from __future__ import annotations
 
-from processes.db import Database
 from processes.deployments import deploy_bundled
-from processes.identity import create_user
+from processes.people.identity import create_user
+from processes.store.db import Database
 
 DEMO_PASSWORD = "demo-amflow"  # noqa: S105 - a published demo password, printed by `amflow demo`
 

@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import forms
-from processes.audit import record
-from processes.catalogue import GROUP_CODES
-from processes.db import Database
+from processes.engine.loader import ParsedProcess, load_process, utf8_xml
 from processes.errors import Forbidden, InvalidModel, NotFound
-from processes.loader import ParsedProcess, load_process, utf8_xml
-from processes.models import ProcessVersion
+from processes.people.organisation import GROUP_CODES
+from processes.store.audit import record
+from processes.store.db import Database
+from processes.store.models import ProcessVersion
 from processes.views import ProcessView, UserView
 
 DEPLOYER_GROUPS = frozenset({"process-owners", "admins"})

@@ -31,9 +31,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from processes.catalogue import CENTRAL_GROUPS
 from processes.errors import InvalidData
-from processes.models import TaskRecord, Unit
+from processes.people.organisation import CENTRAL_GROUPS
+from processes.store.models import TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, UserView
 
 COUNT_CAP = 1000  # the total is exact up to this many tasks; beyond it the answer is "COUNT_CAP or more"
@@ -85,7 +85,7 @@ class Cursor:
 
 @dataclass(frozen=True)
 class QueueRequest:
-    """What one queue page asks for, already checked by processes.queries."""
+    """What one queue page asks for, already checked by processes.tasks."""
 
     statuses: tuple[str, ...]
     group: str | None

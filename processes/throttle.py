@@ -20,9 +20,9 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from processes.db import Database
 from processes.errors import TooManyAttempts
-from processes.models import LoginAttempts
+from processes.store.db import Database
+from processes.store.models import LoginAttempts
 
 ACCOUNT = "account"
 ADDRESS = "address"

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes import runtime
-from processes.audit import record
 from processes.cases import open_task_rows, persist_run, restore_workflow, unit_of_work
 from processes.clock import Clock
-from processes.db import Database
+from processes.engine import runtime
 from processes.errors import Conflict
-from processes.mailer import SendReport, send_pending
-from processes.models import Case, CaseTimer, Incident
+from processes.notify.mailer import SendReport, send_pending
+from processes.store.audit import record
+from processes.store.db import Database
+from processes.store.models import Case, CaseTimer, Incident
 
 logger = logging.getLogger("amflow.worker")
 

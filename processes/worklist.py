@@ -15,15 +15,16 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from processes import outbox, runtime
-from processes.audit import record
 from processes.cases import case_for_reading, task_for_work, task_view, unit_of_work
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.db import Database
+from processes.engine import runtime
+from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
-from processes.identity import may_work, user_view
-from processes.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
-from processes.serializer import UnsafeValue, escape
+from processes.notify import outbox
+from processes.people.identity import may_work, user_view
+from processes.store.audit import record
+from processes.store.db import Database
+from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
 from processes.views import TaskStatus, TaskView, UserView
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 import processes
-from processes.models import Case, ProcessVersion, TaskRecord
+from processes.store.models import Case, ProcessVersion, TaskRecord
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from processes.models import Base
+from processes.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,9 +19,9 @@ from processes import (
     unclaim_task,
 )
 from processes.deployments import SPEC_CACHE
+from processes.engine.serializer import escape, unescape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
-from processes.models import AuditEvent, Case, TaskRecord
-from processes.serializer import escape, unescape
+from processes.store.models import AuditEvent, Case, TaskRecord
 
 
 def open_task(db, case_id, actor):

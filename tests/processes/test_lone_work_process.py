@@ -11,7 +11,7 @@ import pytest
 
 from processes import FixedClock, complete_task, create_user, get_case, start_case
 from processes.deployments import deploy_bundled
-from processes.models import AuditEvent, Case, CaseTimer, Notification
+from processes.store.models import AuditEvent, Case, CaseTimer, Notification
 from processes.worker import fire_due_timers
 
 APPLICATION = {

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import select
 
 from processes import GROUP_CODES, UNITS
-from processes.models import Base, Group, Unit
+from processes.store.models import Base, Group, Unit
 
 
 def test_the_migrated_schema_matches_the_models(db):

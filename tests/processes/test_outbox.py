@@ -18,9 +18,9 @@ from jinja2 import UndefinedError
 from sqlalchemy import event, select
 
 from processes import Database, FixedClock, create_user, mailer, outbox
-from processes.mailer import SendReport, SmtpSettings, send_pending
-from processes.models import AuditEvent, Case, Notification, ProcessVersion, User
-from processes.outbox import queue
+from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.notify.outbox import queue
+from processes.store.models import AuditEvent, Case, Notification, ProcessVersion, User
 from tests.processes.smtp import SmtpServer
 
 NOW = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC)

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select, text
 
 from processes import COUNT_CAP, FixedClock, TaskFilter, create_user, list_tasks, task_page, taskqueue
-from processes.db import Database
 from processes.errors import InvalidData
-from processes.identity import may_work, visible_tasks_clause
-from processes.models import TaskRecord
-from processes.queries import SORTABLE, queue_request
+from processes.people.identity import may_work, visible_tasks_clause
+from processes.store.db import Database
+from processes.store.models import TaskRecord
+from processes.tasks import SORTABLE, queue_request
 from processes.views import UserView
 from tests.queue_data import T0, Row, insert_tasks
 

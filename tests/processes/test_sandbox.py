@@ -7,8 +7,7 @@ import tracemalloc
 import pytest
 
 from processes import complete_task, deploy, get_case, start_case
-from processes.errors import EngineFailure
-from processes.sandbox import (
+from processes.engine.sandbox import (
     SandboxEnvironment,
     SandboxViolation,
     check_expression,
@@ -16,6 +15,7 @@ from processes.sandbox import (
     evaluate,
     parse_script,
 )
+from processes.errors import EngineFailure
 
 from .conftest import BPMN_DIR
 

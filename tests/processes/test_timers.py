@@ -7,7 +7,7 @@ import datetime as dt
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as spiff_timer
 
 from processes import FixedClock
-from processes.timers import using_clock
+from processes.engine.timers import using_clock
 
 
 def test_spiffs_timer_module_reads_the_run_clock_inside_a_run_and_the_system_clock_outside():

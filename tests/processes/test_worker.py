@@ -25,7 +25,7 @@ from processes import (
     list_tasks,
     start_case,
 )
-from processes.models import AuditEvent, CaseTimer, Notification
+from processes.store.models import AuditEvent, CaseTimer, Notification
 from processes.worker import MAX_ATTEMPTS, TimerPass, fire_due_timers, run_pass
 
 BPMN_DIR = Path(__file__).parent / "bpmn"

@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from processes import Database, FixedClock, create_user, deploy, start_case
-from processes.mailer import send_pending
-from processes.models import AuditEvent, CaseTimer, Notification, TaskRecord
+from processes.notify.mailer import send_pending
+from processes.store.models import AuditEvent, CaseTimer, Notification, TaskRecord
 
 BPMN = Path(__file__).parent / "bpmn" / "timer_escalation.bpmn"
 AMFLOW = Path(sys.executable).parent / "amflow"

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import update
 
-from processes.models import User
+from processes.store.models import User
 
 
 def test_an_anonymous_visitor_is_sent_to_the_log_in_page_and_back_afterwards(browser):

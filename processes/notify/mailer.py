@@ -22,11 +22,11 @@ from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import CursorResult, and_, or_, select, update
 
-from processes.audit import record
 from processes.clock import Clock
-from processes.db import Database
-from processes.models import Notification
-from processes.outbox import MailStatus
+from processes.notify.outbox import MailStatus
+from processes.store.audit import record
+from processes.store.db import Database
+from processes.store.models import Notification
 
 logger = logging.getLogger("amflow.mail")
 

@@ -29,9 +29,9 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 
 import forms
 import rules
+from processes.engine.sandbox import SandboxViolation, check_expression, check_script
+from processes.engine.specs import RuleTask
 from processes.errors import InvalidModel
-from processes.sandbox import SandboxViolation, check_expression, check_script
-from processes.specs import RuleTask
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"

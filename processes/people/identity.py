@@ -17,11 +17,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import ColumnElement, and_, delete, false, or_, select
 from sqlalchemy.orm import Session
 
-from processes.catalogue import CENTRAL_GROUPS
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.db import Database
 from processes.errors import Forbidden, InvalidData, NotFound, Unauthenticated
-from processes.models import ApiToken, Group, TaskRecord, Unit, User, WebSession
+from processes.people.organisation import CENTRAL_GROUPS
+from processes.store.db import Database
+from processes.store.models import ApiToken, Group, TaskRecord, Unit, User, WebSession
 from processes.throttle import LoginLimits, count_attempt, forgive_attempt
 from processes.views import IssuedToken, TokenView, UserView
 

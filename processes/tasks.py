@@ -13,13 +13,14 @@ from sqlalchemy import select
 
 import forms
 import rules
-from processes import runtime, taskqueue
+from processes import taskqueue
 from processes.cases import case_for_reading, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.db import Database
+from processes.engine import runtime
 from processes.errors import Forbidden, InvalidData, NotFound
-from processes.identity import may_work
-from processes.models import AuditEvent, ProcessVersion, TaskRecord
+from processes.people.identity import may_work
+from processes.store.db import Database
+from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, FormView, TaskStatus, TaskView, UserView
 
 _OPEN = [status.value for status in OPEN_TASK_STATUSES]

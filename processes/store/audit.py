@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.models import AuditEvent
+from processes.store.models import AuditEvent
 from processes.views import HistoryEntry
 
 

@@ -2,7 +2,7 @@
 
 ``queue`` runs inside the caller's write transaction: it resolves the recipients, renders subject and body
 in each recipient's language and adds one ``pending`` row per recipient, so a step that rolls back sends
-nothing and a step that commits cannot lose its messages. ``processes.mailer.send_pending`` delivers the due rows: it
+nothing and a step that commits cannot lose its messages. ``mailer.send_pending`` delivers the due rows: it
 claims them in one short transaction (status ``sending`` with a lease), talks SMTP outside any transaction,
 and marks each row in its own short transaction, so no database lock is held while a mail server is slow.
 A sender that dies mid-batch leaves leased rows that another sender re-claims when the lease has run out.
@@ -29,10 +29,10 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from processes.audit import record
-from processes.catalogue import UNITS
 from processes.clock import LOCAL_ZONE
-from processes.models import Group, Notification, Unit, User
+from processes.people.organisation import UNITS
+from processes.store.audit import record
+from processes.store.models import Group, Notification, Unit, User
 
 logger = logging.getLogger("amflow.mail")
 
@@ -84,11 +84,11 @@ class _CompiledTemplate:
 
 
 def _template_folder() -> Traversable:
-    return resources.files("processes") / "mail"
+    return resources.files("processes.notify") / "mail"
 
 
 def template_names() -> list[str]:
-    """The templates shipped in ``processes/mail`` (each as ``NAME.da.txt``, usually also ``NAME.en.txt``)."""
+    """The templates shipped in ``processes/notify/mail`` (each as ``NAME.da.txt``, usually also ``NAME.en.txt``)."""
     return sorted({entry.name.split(".")[0] for entry in _template_folder().iterdir() if entry.name.endswith(".txt")})
 
 
@@ -101,7 +101,7 @@ def _compiled(template: str, language: str) -> _CompiledTemplate:
         source = folder / f"{template}.{candidate}.txt"
         if source.is_file():
             return _parse(source.read_text(encoding="utf-8"), f"{template}.{candidate}.txt", candidate)
-    raise ValueError(f"unknown e-mail template {template!r}: no processes/mail/{template}.{DEFAULT_LANGUAGE}.txt")
+    raise ValueError(f"unknown e-mail template {template!r}: no notify/mail/{template}.{DEFAULT_LANGUAGE}.txt")
 
 
 def _parse(text: str, filename: str, language: str) -> _CompiledTemplate:

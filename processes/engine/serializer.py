@@ -27,7 +27,7 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-from processes.specs import RuleTask, RuleTaskConverter
+from processes.engine.specs import RuleTask, RuleTaskConverter
 
 SERIALIZER_VERSION = f"amflow-1/spiff-{SPIFF_SERIALIZER_VERSION}"
 _ESCAPE = "~"

@@ -21,11 +21,11 @@ from SpiffWorkflow.util.task import TaskState
 
 import rules
 from processes.clock import Clock, local_date
+from processes.engine.loader import ParsedProcess
+from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
+from processes.engine.serializer import UnsafeValue, escape, unescape
+from processes.engine.timers import using_clock
 from processes.errors import EngineFailure
-from processes.loader import ParsedProcess
-from processes.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
-from processes.serializer import UnsafeValue, escape, unescape
-from processes.timers import using_clock
 from processes.views import CaseStatus
 
 MAX_ENGINE_STEPS = 500

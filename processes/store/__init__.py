@@ -1,0 +1,1 @@
+"""Storage: the tables (models), the database and its transactions (db), the audit trail (audit)."""
