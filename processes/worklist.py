@@ -1,7 +1,7 @@
 """Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters.
 
 Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
-of reading a case (cases.may_read_case), so the web pages and the API can never disagree.
+of reading a case (access.may_read_case), so the web pages and the API can never disagree.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from processes.cases import case_for_reading, task_for_work, task_view, unit_of_work
+from processes.access import case_for_reading, task_for_work, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
 from processes.notify import outbox
 from processes.people.identity import may_work, user_view
-from processes.store.audit import record
-from processes.store.db import Database
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
 from processes.views import TaskStatus, TaskView, UserView
 
@@ -112,7 +112,8 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
         comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
         session.add(comment)
         session.flush()
-        record(session, case_id=case_id, actor=actor.username, kind="comment_added", detail={"comment": comment.id})
+        record(session, case_id=case_id, actor=actor.username, kind=AuditKind.COMMENT_ADDED,
+               detail={"comment": comment.id})
         return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
 
 
@@ -153,7 +154,7 @@ def add_attachment(
         )
         session.add(row)
         session.flush()
-        record(session, case_id=case_id, actor=actor.username, kind="attachment_added",
+        record(session, case_id=case_id, actor=actor.username, kind=AuditKind.ATTACHMENT_ADDED,
                detail={"attachment": row.id, "filename": row.filename, "size": row.size})
         return _attachment_view(row)
 
@@ -184,7 +185,7 @@ def _assign(session: Session, row: TaskRecord, assignee: UserView, actor: UserVi
     case = session.get(Case, row.case_id)
     assert case is not None
     case.updated_at = runtime.now_utc(clock)
-    record(session, case_id=row.case_id, actor=actor.username, kind="task_assigned",
+    record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.TASK_ASSIGNED,
            detail={"task": row.name, "assignee": assignee.username})
     if assignee.username != actor.username:
         outbox.queue(session, case_id=row.case_id, unit=row.unit, template="task_assigned",
@@ -233,7 +234,8 @@ def claim_tasks(db: Database, task_ids: list[str], *, actor: UserView, clock: Cl
             case = session.get(Case, row.case_id)
             assert case is not None
             case.updated_at = runtime.now_utc(clock)
-            record(session, case_id=row.case_id, actor=actor.username, kind="task_claimed", detail={"task": row.name})
+            record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
+                   detail={"task": row.name})
         session.flush()
         return [task_view(row) for row in rows]
 

@@ -20,7 +20,6 @@ import forms
 import processes
 from forms import html as form_html
 from forms.messages import translate as translate_message
-from processes import worklist
 from processes.errors import InvalidData, NotFound
 from processes.views import CaseView, DecisionView, UserView
 from service.extensions import get_database
@@ -100,7 +99,7 @@ def _uploads(form: forms.Form, case_id: str, task_id: str | None, user: UserView
     for field in form_html.fields(form, chosen_language()):
         upload = request.files.get(field.name) if field.widget == "file" else None
         if upload and upload.filename:
-            attachment = worklist.add_attachment(
+            attachment = processes.add_attachment(
                 get_database(), case_id, filename=upload.filename, content_type=upload.mimetype or "",
                 content=upload.read(), actor=user, task_id=task_id)
             stored[field.name] = str(attachment.id)
@@ -151,7 +150,7 @@ def _task_page(task_id: str, data: Mapping[str, Any] | None, errors: Mapping[str
     task = processes.get_task(database, task_id, actor=user)
     if not task.form_name or not forms.form_exists(task.form_name):
         raise NotFound(f"task {task_id!r} has no form")
-    draft = worklist.get_draft(database, task_id, actor=user)
+    draft = processes.get_draft(database, task_id, actor=user)
     values = data if data is not None else (draft or {})
     case = processes.get_case(database, task.case_id, actor=user)
     page = _form_page(forms.get_form(task.form_name), values, errors)
@@ -176,7 +175,7 @@ def work_task(task_id: str) -> ResponseReturnValue:
     files = _uploads(form, found.case_id, task_id, user) if request.files else {}
     data = form_html.parse_submission(form, request.form.items(multi=True), files)
     if request.form.get("action") == "draft":
-        worklist.save_draft(database, task_id, data=data, actor=user)
+        processes.save_draft(database, task_id, data=data, actor=user)
         flash(_("Draft saved."), "success")
         return redirect(url_for("casework.task", task_id=task_id), code=303)
     try:
@@ -260,8 +259,8 @@ def case(case_id: str) -> ResponseReturnValue:
     xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
     return render_template(
         "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
-        history=_history(found), comments=worklist.list_comments(database, case_id, actor=user),
-        attachments=worklist.list_attachments(database, case_id, actor=user),
+        history=_history(found), comments=processes.list_comments(database, case_id, actor=user),
+        attachments=processes.list_attachments(database, case_id, actor=user),
         diagram={"passed": passed, "waiting": waiting}, passed_steps=_step_names(xml, passed),
     )
 
@@ -270,7 +269,7 @@ def case(case_id: str) -> ResponseReturnValue:
 @login_required
 def add_comment(case_id: str) -> ResponseReturnValue:
     """Add a comment to a case I may read."""
-    worklist.add_comment(get_database(), case_id, body=request.form.get("body", ""), actor=_user())
+    processes.add_comment(get_database(), case_id, body=request.form.get("body", ""), actor=_user())
     flash(_("Comment added."), "success")
     return redirect(url_for("casework.case", case_id=case_id, _anchor="comments"), code=303)
 
@@ -282,7 +281,7 @@ def add_attachment(case_id: str) -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidData("no file", fields={"file": "choose a file"})
-    worklist.add_attachment(get_database(), case_id, filename=upload.filename,
+    processes.add_attachment(get_database(), case_id, filename=upload.filename,
                             content_type=upload.mimetype or "", content=upload.read(), actor=_user())
     flash(_("Attachment added."), "success")
     return redirect(url_for("casework.case", case_id=case_id, _anchor="attachments"), code=303)
@@ -292,7 +291,7 @@ def add_attachment(case_id: str) -> ResponseReturnValue:
 @login_required
 def attachment(case_id: str, attachment_id: int) -> ResponseReturnValue:
     """Download an attachment, never shown inline."""
-    found, content = worklist.get_attachment(get_database(), attachment_id, actor=_user())
+    found, content = processes.get_attachment(get_database(), attachment_id, actor=_user())
     if found.case_id != case_id:
         raise NotFound(f"no attachment {attachment_id} on case {case_id!r}")
     response = Response(content, mimetype=found.content_type)
