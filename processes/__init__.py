@@ -8,7 +8,7 @@ every use case owns its transaction.
 from processes import errors, views
 from processes.cases import case_diagram, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
-from processes.decisions import describe_rules, run_decision
+from processes.decisions import decision_labels, describe_rules, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
@@ -16,16 +16,18 @@ from processes.people.identity import authenticate, create_token, create_user, g
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.store.audit import HIDDEN_KINDS, AuditKind
 from processes.store.db import Database
-from processes.tasks import TaskFilter, claim_task, complete_task, get_task, list_tasks, unclaim_task
+from processes.tasks import TaskFilter, claim_task, complete_task, get_task, list_tasks, unclaim_task, work_on_task
 from processes.views import CaseStatus, CaseView, ProcessView, TaskStatus, TaskView, UserView
 from processes.worker import MAX_ATTEMPTS, TimerPass, WorkerPass, fire_due_timers, run_pass
 from processes.worklist import (
     AttachmentView,
     CommentView,
     SavedFilterView,
+    Upload,
     add_attachment,
     add_comment,
     assign_tasks,
+    check_upload,
     claim_tasks,
     colleagues_for,
     delete_filter,
@@ -61,6 +63,7 @@ __all__ = [
     "TaskStatus",
     "TaskView",
     "TimerPass",
+    "Upload",
     "UserView",
     "WorkerPass",
     "add_attachment",
@@ -68,12 +71,14 @@ __all__ = [
     "assign_tasks",
     "authenticate",
     "case_diagram",
+    "check_upload",
     "claim_task",
     "claim_tasks",
     "colleagues_for",
     "complete_task",
     "create_token",
     "create_user",
+    "decision_labels",
     "delete_filter",
     "deploy",
     "deploy_bundled",
@@ -103,4 +108,5 @@ __all__ = [
     "unclaim_task",
     "user_for_token",
     "views",
+    "work_on_task",
 ]

@@ -26,3 +26,10 @@ def describe_rules(ruleset: str) -> dict[str, dict[str, str]]:
     if not rules.ruleset_exists(ruleset):
         raise NotFound(f"no rule set {ruleset!r}")
     return rules.rule_descriptions(ruleset)
+
+
+def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
+    """The names for people (Danish, English) of the values a rule set's decision holds, by key."""
+    if not rules.ruleset_exists(ruleset):
+        raise NotFound(f"no rule set {ruleset!r}")
+    return rules.decision_labels(ruleset)

@@ -80,13 +80,18 @@ def save_draft(db: Database, task_id: str, *, data: Any, actor: UserView, clock:
     """Keep a half-filled form for later (not validated: a draft may be incomplete)."""
     data = _json_object(data)
     with unit_of_work(db) as session:
-        task_for_work(session, task_id, actor)
-        draft = session.get(TaskDraft, (task_id, actor.username))
-        if draft is None:
-            session.add(TaskDraft(task_id=task_id, username=actor.username, data=data,
-                                  saved_at=runtime.now_utc(clock)))
-        else:
-            draft.data, draft.saved_at = data, runtime.now_utc(clock)
+        keep_draft(session, task_id, data=data, actor=actor, clock=clock)
+
+
+def keep_draft(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> None:
+    """save_draft inside the caller's transaction."""
+    data = _json_object(data)
+    task_for_work(session, task_id, actor)
+    draft = session.get(TaskDraft, (task_id, actor.username))
+    if draft is None:
+        session.add(TaskDraft(task_id=task_id, username=actor.username, data=data, saved_at=runtime.now_utc(clock)))
+    else:
+        draft.data, draft.saved_at = data, runtime.now_utc(clock)
 
 
 def get_draft(db: Database, task_id: str, *, actor: UserView) -> dict[str, Any] | None:
@@ -135,28 +140,53 @@ def safe_filename(filename: str) -> str:
     return name[:200] or "attachment"
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file posted with a form: ``field`` is the form field (path) whose value becomes the attachment id."""
+
+    field: str
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def check_upload(content: bytes) -> None:
+    """An attachment must hold something and at most MAX_ATTACHMENT_BYTES."""
+    if not content:
+        raise InvalidData("the file is empty", fields={"file": "choose a file"})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+
+
+def store_attachment(
+    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
+    task_id: str | None, clock: Clock,
+) -> AttachmentView:
+    """Attach a file to a case the caller may read, inside the caller's transaction."""
+    check_upload(content)
+    case_for_reading(session, case_id, actor)
+    row = Attachment(
+        case_id=case_id, task_id=task_id, filename=safe_filename(filename),
+        content_type=(content_type or "application/octet-stream")[:100], size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=actor.username,
+        at=runtime.now_utc(clock),
+    )
+    session.add(row)
+    session.flush()
+    record(session, case_id=case_id, actor=actor.username, kind=AuditKind.ATTACHMENT_ADDED,
+           detail={"attachment": row.id, "filename": row.filename, "size": row.size})
+    return _attachment_view(row)
+
+
 def add_attachment(
     db: Database, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
     task_id: str | None = None, clock: Clock = SYSTEM_CLOCK,
 ) -> AttachmentView:
     """Attach a file (at most MAX_ATTACHMENT_BYTES) to a case the caller may read."""
-    if not content:
-        raise InvalidData("the file is empty", fields={"file": "choose a file"})
-    if len(content) > MAX_ATTACHMENT_BYTES:
-        raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+    check_upload(content)
     with unit_of_work(db) as session:
-        case_for_reading(session, case_id, actor)
-        row = Attachment(
-            case_id=case_id, task_id=task_id, filename=safe_filename(filename),
-            content_type=(content_type or "application/octet-stream")[:100], size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=actor.username,
-            at=runtime.now_utc(clock),
-        )
-        session.add(row)
-        session.flush()
-        record(session, case_id=case_id, actor=actor.username, kind=AuditKind.ATTACHMENT_ADDED,
-               detail={"attachment": row.id, "filename": row.filename, "size": row.size})
-        return _attachment_view(row)
+        return store_attachment(session, case_id, filename=filename, content_type=content_type, content=content,
+                                actor=actor, task_id=task_id, clock=clock)
 
 
 def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
