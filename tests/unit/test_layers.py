@@ -40,3 +40,15 @@ def test_a_package_imports_nothing_above_it_or_beside_its_own_engine(package):
         for path in (ROOT / package).rglob("*.py")
     }
     assert {path: bad for path, bad in offenders.items() if bad} == {}
+
+
+def test_only_the_engine_package_imports_spiffworkflow():
+    """processes/engine/ wraps SpiffWorkflow; every other module speaks in the engine's own terms."""
+    engine = ROOT / "processes" / "engine"
+    offenders = sorted(
+        str(path.relative_to(ROOT))
+        for package in FORBIDDEN
+        for path in (ROOT / package).rglob("*.py")
+        if engine not in path.parents and "SpiffWorkflow" in imported_modules(path)
+    )
+    assert offenders == []
