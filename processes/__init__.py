@@ -16,7 +16,7 @@ from processes.people.identity import authenticate, create_token, create_user, g
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.store.audit import HIDDEN_KINDS, AuditKind
 from processes.store.db import Database
-from processes.tasks import TaskFilter, claim_task, complete_task, get_task, list_tasks, unclaim_task, work_on_task
+from processes.tasks import TaskFilter, claim_task, complete_task, get_task, list_tasks, unclaim_task
 from processes.views import CaseStatus, CaseView, ProcessView, TaskStatus, TaskView, UserView
 from processes.worker import MAX_ATTEMPTS, TimerPass, WorkerPass, fire_due_timers, run_pass
 from processes.worklist import (
@@ -38,6 +38,7 @@ from processes.worklist import (
     list_filters,
     save_draft,
     save_filter,
+    work_on_task,
 )
 
 __all__ = [

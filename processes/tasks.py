@@ -6,7 +6,6 @@ through ``advance.advance_case``, in the one transaction of the call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +24,6 @@ from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Case, TaskDraft, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, CaseView, FormView, TaskStatus, TaskView, UserView
-from processes.worklist import Upload, check_upload, keep_draft, store_attachment
 
 _OPEN = [status.value for status in OPEN_TASK_STATUSES]
 
@@ -119,12 +117,13 @@ def complete_task(
 ) -> CaseView:
     """Complete a user task with its form data and run the case on until it waits."""
     with unit_of_work(db) as session:
-        case = _complete(session, task_id, data=data, actor=actor, clock=clock)
+        case = complete_in(session, task_id, data=data, actor=actor, clock=clock)
         session.flush()
         return case_view(session, case)
 
 
-def _complete(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> Case:
+def complete_in(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> Case:
+    """complete_task inside the caller's transaction; the case it moved on."""
     row = task_for_work(session, task_id, actor)
     if row.assignee not in (None, actor.username):
         raise Conflict(f"the task is claimed by {row.assignee}")
@@ -142,32 +141,6 @@ def _complete(session: Session, task_id: str, *, data: Any, actor: UserView, clo
 
     advance_case(session, case, completing(task_id, data, then=completed), clock=clock)
     return case
-
-
-def work_on_task(
-    db: Database, task_id: str, *, data_with: Callable[[Mapping[str, str]], dict[str, Any]],
-    uploads: Sequence[Upload] = (), draft: bool = False, actor: UserView, clock: Clock = SYSTEM_CLOCK,
-) -> None:
-    """A form posted with its files: store the files, then complete the task (or keep a draft), in ONE transaction.
-
-    ``data_with`` turns the attachment ids by field into the form data, so a form that fails validation
-    leaves no attachment behind.
-    """
-    for upload in uploads:
-        check_upload(upload.content)
-    with unit_of_work(db) as session:
-        row = task_for_work(session, task_id, actor)
-        files = {
-            upload.field: str(store_attachment(
-                session, row.case_id, filename=upload.filename, content_type=upload.content_type,
-                content=upload.content, actor=actor, task_id=task_id, clock=clock).id)
-            for upload in uploads
-        }
-        data = data_with(files)
-        if draft:
-            keep_draft(session, task_id, data=data, actor=actor, clock=clock)
-        else:
-            _complete(session, task_id, data=data, actor=actor, clock=clock)
 
 
 def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, clock: Clock) -> TaskView:

@@ -1,4 +1,5 @@
-"""Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters.
+"""Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters,
+and a task form posted with its files.
 
 Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
 of reading a case (access.may_read_case), so the web pages and the API can never disagree.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from processes.people.identity import may_work, user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
+from processes.tasks import complete_in
 from processes.views import TaskStatus, TaskView, UserView
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -326,3 +329,31 @@ def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:
         if row.owner != actor.username:
             raise Forbidden("only its owner can delete a saved filter")
         session.delete(row)
+
+
+# --- a task form posted with its files ----------------------------------------------------------------
+
+def work_on_task(
+    db: Database, task_id: str, *, data_with: Callable[[Mapping[str, str]], dict[str, Any]],
+    uploads: Sequence[Upload] = (), draft: bool = False, actor: UserView, clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """A form posted with its files: store the files, then complete the task (or keep a draft), in ONE transaction.
+
+    ``data_with`` turns the attachment ids by field into the form data, so a form that fails validation
+    leaves no attachment behind.
+    """
+    for upload in uploads:
+        check_upload(upload.content)
+    with unit_of_work(db) as session:
+        row = task_for_work(session, task_id, actor)
+        files = {
+            upload.field: str(store_attachment(
+                session, row.case_id, filename=upload.filename, content_type=upload.content_type,
+                content=upload.content, actor=actor, task_id=task_id, clock=clock).id)
+            for upload in uploads
+        }
+        data = data_with(files)
+        if draft:
+            keep_draft(session, task_id, data=data, actor=actor, clock=clock)
+        else:
+            complete_in(session, task_id, data=data, actor=actor, clock=clock)
