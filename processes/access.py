@@ -9,13 +9,13 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.advance import OPEN
 from processes.deployments import SPEC_CACHE
 from processes.errors import Conflict, Forbidden, NotFound
 from processes.people.identity import may_work, sees_all_units, visible_tasks_clause
 from processes.store.audit import history
 from processes.store.models import Case, DecisionRecord, Incident, TaskRecord
 from processes.views import (
+    OPEN_TASK_STATUSES,
     CaseStatus,
     CaseView,
     DecisionView,
@@ -25,6 +25,8 @@ from processes.views import (
     TaskView,
     UserView,
 )
+
+OPEN = [status.value for status in OPEN_TASK_STATUSES]
 
 
 def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
