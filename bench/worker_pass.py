@@ -31,9 +31,8 @@ from pathlib import Path
 
 from sqlalchemy import event, func, select, text
 
-from processes import Database, FixedClock, create_user, deploy, start_case
+from processes import Database, FixedClock, TimerPass, create_user, deploy, fire_due_timers, start_case
 from processes.store.models import CaseTimer
-from processes.worker import TimerPass, fire_due_timers
 
 BPMN_DIR = Path(__file__).resolve().parents[1] / "tests" / "processes" / "bpmn"
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)

@@ -1,15 +1,17 @@
 """amflow's engine: deploy BPMN processes, start and advance cases, keep the task index and audit trail.
 
-The public API of this package is what the service layer may call (see docs/internals.md). It knows
-nothing of Flask or HTTP; every use case owns its transaction.
+This is the front door: everything the service layer (and the tests) may call is named here, by what a
+user does. See docs/internals.md for the map of the rooms behind it. It knows nothing of Flask or HTTP;
+every use case owns its transaction.
 """
 
-from processes import errors, views, worklist
-from processes.cases import claim_task, complete_task, get_case, start_case, unclaim_task
+from processes import errors, views
+from processes.cases import case_diagram, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
+from processes.decisions import decision_labels, describe_rules, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
-from processes.notify import mailer, outbox
+from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.people.identity import (
     authenticate,
     create_token,
@@ -25,68 +27,129 @@ from processes.people.identity import (
     user_for_token,
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
+from processes.people.throttle import LoginLimits
+from processes.store.audit import HIDDEN_KINDS, AuditKind
 from processes.store.db import Database
 from processes.tasks import (
     COUNT_CAP,
     SORTABLE,
     TaskFilter,
     TaskPage,
-    case_diagram,
-    describe_rules,
+    claim_task,
+    complete_task,
     get_task,
     list_tasks,
-    run_decision,
     task_page,
+    unclaim_task,
 )
-from processes.throttle import LoginLimits
-from processes.views import CaseStatus, CaseView, IssuedToken, TaskStatus, TaskView, TokenView, UserView
+from processes.views import (
+    CaseStatus,
+    CaseView,
+    IssuedToken,
+    ProcessView,
+    TaskStatus,
+    TaskView,
+    TokenView,
+    UserView,
+)
+from processes.worker import MAX_ATTEMPTS, TimerPass, WorkerPass, fire_due_timers, run_pass
+from processes.worklist import (
+    AttachmentView,
+    CommentView,
+    SavedFilterView,
+    Upload,
+    add_attachment,
+    add_comment,
+    assign_tasks,
+    check_upload,
+    claim_tasks,
+    colleagues_for,
+    delete_filter,
+    get_attachment,
+    get_draft,
+    list_attachments,
+    list_comments,
+    list_filters,
+    save_draft,
+    save_filter,
+    work_on_task,
+)
 
 __all__ = [
     "COUNT_CAP",
     "GROUPS",
     "GROUP_CODES",
+    "HIDDEN_KINDS",
+    "MAX_ATTEMPTS",
     "SORTABLE",
     "SYSTEM_CLOCK",
     "UNITS",
+    "AttachmentView",
+    "AuditKind",
     "CaseStatus",
     "CaseView",
     "Clock",
+    "CommentView",
     "Database",
     "FixedClock",
     "IssuedToken",
     "LoginLimits",
+    "ProcessView",
+    "SavedFilterView",
+    "SendReport",
+    "SmtpSettings",
     "TaskFilter",
     "TaskPage",
     "TaskStatus",
     "TaskView",
+    "TimerPass",
     "TokenView",
+    "Upload",
     "UserView",
+    "WorkerPass",
+    "add_attachment",
+    "add_comment",
+    "assign_tasks",
     "authenticate",
     "case_diagram",
+    "check_upload",
     "claim_task",
+    "claim_tasks",
+    "colleagues_for",
     "complete_task",
     "create_token",
     "create_user",
+    "decision_labels",
+    "delete_filter",
     "deploy",
     "deploy_bundled",
     "deploy_file",
     "describe_rules",
     "end_session",
     "errors",
+    "fire_due_timers",
+    "get_attachment",
     "get_case",
+    "get_draft",
     "get_process_xml",
     "get_task",
     "get_user",
+    "list_attachments",
+    "list_comments",
+    "list_filters",
     "list_processes",
     "list_tasks",
     "list_tokens",
     "load_demo",
-    "mailer",
-    "outbox",
+    "passed_step_names",
     "revoke_all",
     "revoke_presented_token",
     "revoke_token",
     "run_decision",
+    "run_pass",
+    "save_draft",
+    "save_filter",
+    "send_pending",
     "start_case",
     "start_session",
     "task_page",
@@ -94,5 +157,5 @@ __all__ = [
     "user_for_session",
     "user_for_token",
     "views",
-    "worklist",
+    "work_on_task",
 ]

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import forms
+from processes.engine.elements import end_statuses
 from processes.engine.loader import ParsedProcess, load_process, utf8_xml
 from processes.errors import Forbidden, InvalidModel, NotFound
 from processes.people.organisation import GROUP_CODES
-from processes.store.audit import record
+from processes.store.audit import AuditKind, record
 from processes.store.db import Database
 from processes.store.models import ProcessVersion
 from processes.views import ProcessView, UserView
@@ -69,7 +69,7 @@ class SpecCache:
     def put(self, session: Session, row: ProcessVersion, parsed: ParsedProcess) -> None:
         with self._lock:
             self._loaded[self._key(session, row.id)] = LoadedProcess(
-                row.id, row.key, row.version, parsed, _end_statuses(parsed))
+                row.id, row.key, row.version, parsed, end_statuses(parsed))
 
     def clear(self) -> None:
         """Forget every parsed version (as after a restart)."""
@@ -80,18 +80,9 @@ class SpecCache:
 SPEC_CACHE = SpecCache()
 
 
-def _end_statuses(parsed: ParsedProcess) -> dict[str, str]:
-    statuses = {}
-    for spec in parsed.spec.task_specs.values():
-        if isinstance(spec, EndEvent):
-            properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
-            statuses[spec.bpmn_id] = properties.get("caseStatus", "completed")
-    return statuses
-
-
 def _load(row: ProcessVersion) -> LoadedProcess:
     parsed = load_process(row.bpmn_xml.encode(), row.filename, groups=GROUP_CODES)
-    return LoadedProcess(row.id, row.key, row.version, parsed, _end_statuses(parsed))
+    return LoadedProcess(row.id, row.key, row.version, parsed, end_statuses(parsed))
 
 
 def process_view(row: ProcessVersion, versions: list[int] | None = None) -> ProcessView:
@@ -125,7 +116,7 @@ def deploy(db: Database, xml: bytes, filename: str, *, actor: UserView | None) -
     parsed = load_process(xml, filename, groups=GROUP_CODES)
     with db.write() as session:
         row = _store(session, xml, filename, parsed, actor.username if actor else None)
-        record(session, case_id=None, actor=actor.username if actor else "cli", kind="process_deployed",
+        record(session, case_id=None, actor=actor.username if actor else "cli", kind=AuditKind.PROCESS_DEPLOYED,
                detail={"process": row.key, "version": row.version, "file": filename})
         SPEC_CACHE.put(session, row, parsed)
         return process_view(row)

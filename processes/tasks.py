@@ -1,6 +1,7 @@
-"""Read-only use cases: the task queue, one task with its form, the path of a case, rules in words.
+"""Use cases on tasks: the queue, one task with its form, claiming and giving back, completing a task.
 
-Nothing here changes the database; the queue is one merged index query for the page and one capped count.
+The queue is one merged index query for the page and one capped count (processes/taskqueue.py).
+Completing a task moves its case on through ``advance.advance_case``, in the one transaction of the call.
 """
 
 from __future__ import annotations
@@ -9,19 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
 import forms
-import rules
 from processes import taskqueue
-from processes.cases import case_for_reading, task_view
+from processes.access import case_view, task_for_work, task_view
+from processes.advance import advance_case, checked_data, completing
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
-from processes.errors import Forbidden, InvalidData, NotFound
+from processes.errors import Conflict, Forbidden, InvalidData, NotFound
 from processes.people.identity import may_work
-from processes.store.db import Database
-from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
-from processes.views import OPEN_TASK_STATUSES, FormView, TaskStatus, TaskView, UserView
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
+from processes.store.models import Case, TaskDraft, TaskRecord
+from processes.views import OPEN_TASK_STATUSES, CaseView, FormView, TaskStatus, TaskView, UserView
 
 _OPEN = [status.value for status in OPEN_TASK_STATUSES]
 
@@ -115,39 +118,62 @@ def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:
         return task_view(row, form)
 
 
-def run_decision(ruleset: str, facts: Any, on: Any = None) -> dict[str, Any]:
-    """Run a rule set on facts without a case (for testing rules): decision, fired rules, parameters."""
-    if not isinstance(facts, dict):
-        raise InvalidData("facts must be a JSON object", fields={"facts": "must be an object"})
-    if not rules.ruleset_exists(ruleset):
-        raise NotFound(f"no rule set {ruleset!r}")
-    try:
-        decision = rules.decide(ruleset, facts, on=on)
-    except rules.RulesError as exc:
-        raise InvalidData(exc.message, fields=exc.fields) from None
-    return decision.to_dict()
+def complete_task(
+    db: Database, task_id: str, *, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
+) -> CaseView:
+    """Complete a user task with its form data and run the case on until it waits."""
+    with unit_of_work(db) as session:
+        case = complete_in(session, task_id, data=data, actor=actor, clock=clock)
+        session.flush()
+        return case_view(session, case)
 
 
-def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:
-    """The BPMN XML of the case's version, the element ids it has passed, and those it waits in."""
-    with db.read() as session:
-        case = case_for_reading(session, case_id, actor)
-        row = session.get(ProcessVersion, case.process_version_id)
-        assert row is not None
-        passed: list[str] = []
-        for kind, detail in session.execute(
-            select(AuditEvent.kind, AuditEvent.detail)
-            .where(AuditEvent.case_id == case_id, AuditEvent.kind.in_(("engine_steps", "task_completed")))
-            .order_by(AuditEvent.id)
-        ):
-            passed.extend(detail.get("elements", []) if kind == "engine_steps" else [detail.get("task")])
-        waiting = list(session.scalars(select(TaskRecord.name).where(
-            TaskRecord.case_id == case_id, TaskRecord.status.in_(_OPEN))))
-        return row.bpmn_xml, list(dict.fromkeys(item for item in passed if item)), waiting
+def complete_in(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> Case:
+    """complete_task inside the caller's transaction; the case it moved on."""
+    row = task_for_work(session, task_id, actor)
+    if row.assignee not in (None, actor.username):
+        raise Conflict(f"the task is claimed by {row.assignee}")
+    data = checked_data(row.form, data)
+    case = session.get(Case, row.case_id)
+    assert case is not None  # a foreign key guarantees it
+
+    def completed() -> None:
+        row.status, row.completed_at, row.completed_by = (
+            TaskStatus.COMPLETED.value, runtime.now_utc(clock), actor.username)
+        row.assignee = row.assignee or actor.username
+        session.execute(delete(TaskDraft).where(TaskDraft.task_id == row.id))  # drafts of a done task go
+        record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
+               detail={"task": row.name, "title": row.title, "data": data})
+
+    advance_case(session, case, completing(task_id, data, then=completed), clock=clock)
+    return case
 
 
-def describe_rules(ruleset: str) -> dict[str, dict[str, str]]:
-    """The rule ids of a rule set in words (Danish, English) with their legal source, for the case page."""
-    if not rules.ruleset_exists(ruleset):
-        raise NotFound(f"no rule set {ruleset!r}")
-    return rules.rule_descriptions(ruleset)
+def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, clock: Clock) -> TaskView:
+    with unit_of_work(db) as session:
+        row = task_for_work(session, task_id, actor)
+        if claim:
+            if row.assignee not in (None, actor.username):
+                raise Conflict(f"the task is already claimed by {row.assignee}")
+            row.assignee, row.status = actor.username, TaskStatus.CLAIMED.value
+        else:
+            if row.assignee != actor.username and "admins" not in actor.groups:
+                raise Conflict("only the user who claimed the task can unclaim it")
+            row.assignee, row.status = None, TaskStatus.READY.value
+        case = session.get(Case, row.case_id)
+        assert case is not None
+        case.updated_at = runtime.now_utc(clock)  # bumps the revision: a racing claim or completion loses
+        record(session, case_id=row.case_id, actor=actor.username,
+               kind=AuditKind.TASK_CLAIMED if claim else AuditKind.TASK_UNCLAIMED, detail={"task": row.name})
+        session.flush()
+        return task_view(row)
+
+
+def claim_task(db: Database, task_id: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> TaskView:
+    """Take a task: it becomes yours and leaves your colleagues' unassigned queue."""
+    return _set_claim(db, task_id, actor, claim=True, clock=clock)
+
+
+def unclaim_task(db: Database, task_id: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> TaskView:
+    """Give a claimed task back to the group."""
+    return _set_claim(db, task_id, actor, claim=False, clock=clock)

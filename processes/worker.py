@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.cases import open_task_rows, persist_run, restore_workflow, unit_of_work
+from processes.advance import advance_case, timers_due
 from processes.clock import Clock
 from processes.engine import runtime
 from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
-from processes.store.audit import record
-from processes.store.db import Database
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
 from processes.store.models import Case, CaseTimer, Incident
 
 logger = logging.getLogger("amflow.worker")
@@ -69,13 +69,7 @@ def _fire_one(db: Database, clock: Clock) -> str | None:
         case = session.get(Case, case_id)
         assert case is not None  # the foreign key cascades
         try:
-            run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
-            workflow, loaded = restore_workflow(session, case, run)
-            open_rows = open_task_rows(session, case.id)
-            runtime.fire_timers(workflow, run)
-            record(session, case_id=case.id, actor=None, kind="timer_fired", at=now,
-                   detail={"due_at": timer.due_at.isoformat()})
-            persist_run(session, case=case, workflow=workflow, loaded=loaded, run=run, open_rows=open_rows)
+            advance_case(session, case, timers_due(session, case, timer.due_at, now), clock=clock)
             session.flush()
         except Exception as exc:  # any failure: roll back, then back off in a new transaction
             raise _TimerFailed(case_id, exc) from exc
@@ -101,12 +95,12 @@ def _record_failure(db: Database, case_id: str, error: BaseException, clock: Clo
         timer.last_error = message
         if timer.attempts < MAX_ATTEMPTS:
             timer.due_at = now + backoff(timer.attempts)
-            record(session, case_id=case_id, actor=None, kind="timer_retry", at=now,
+            record(session, case_id=case_id, actor=None, kind=AuditKind.TIMER_RETRY, at=now,
                    detail={"attempt": timer.attempts, "error": message, "next_at": timer.due_at.isoformat()})
             return False
         timer.status = "incident"
         session.add(Incident(case_id=case_id, kind="timer", message=message, at=now))
-        record(session, case_id=case_id, actor=None, kind="incident", at=now,
+        record(session, case_id=case_id, actor=None, kind=AuditKind.INCIDENT, at=now,
                detail={"kind": "timer", "attempts": timer.attempts, "error": message})
         return True
 

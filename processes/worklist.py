@@ -1,13 +1,15 @@
-"""Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters.
+"""Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters,
+and a task form posted with its files.
 
 Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
-of reading a case (cases.may_read_case), so the web pages and the API can never disagree.
+of reading a case (access.may_read_case), so the web pages and the API can never disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,16 +17,17 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from processes.cases import case_for_reading, task_for_work, task_view, unit_of_work
+from processes.access import case_for_reading, task_for_work, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
 from processes.notify import outbox
 from processes.people.identity import may_work, user_view
-from processes.store.audit import record
-from processes.store.db import Database
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
+from processes.tasks import complete_in
 from processes.views import TaskStatus, TaskView, UserView
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
@@ -80,13 +83,18 @@ def save_draft(db: Database, task_id: str, *, data: Any, actor: UserView, clock:
     """Keep a half-filled form for later (not validated: a draft may be incomplete)."""
     data = _json_object(data)
     with unit_of_work(db) as session:
-        task_for_work(session, task_id, actor)
-        draft = session.get(TaskDraft, (task_id, actor.username))
-        if draft is None:
-            session.add(TaskDraft(task_id=task_id, username=actor.username, data=data,
-                                  saved_at=runtime.now_utc(clock)))
-        else:
-            draft.data, draft.saved_at = data, runtime.now_utc(clock)
+        keep_draft(session, task_id, data=data, actor=actor, clock=clock)
+
+
+def keep_draft(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> None:
+    """save_draft inside the caller's transaction."""
+    data = _json_object(data)
+    task_for_work(session, task_id, actor)
+    draft = session.get(TaskDraft, (task_id, actor.username))
+    if draft is None:
+        session.add(TaskDraft(task_id=task_id, username=actor.username, data=data, saved_at=runtime.now_utc(clock)))
+    else:
+        draft.data, draft.saved_at = data, runtime.now_utc(clock)
 
 
 def get_draft(db: Database, task_id: str, *, actor: UserView) -> dict[str, Any] | None:
@@ -112,7 +120,8 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
         comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
         session.add(comment)
         session.flush()
-        record(session, case_id=case_id, actor=actor.username, kind="comment_added", detail={"comment": comment.id})
+        record(session, case_id=case_id, actor=actor.username, kind=AuditKind.COMMENT_ADDED,
+               detail={"comment": comment.id})
         return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
 
 
@@ -134,28 +143,53 @@ def safe_filename(filename: str) -> str:
     return name[:200] or "attachment"
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file posted with a form: ``field`` is the form field (path) whose value becomes the attachment id."""
+
+    field: str
+    filename: str
+    content_type: str
+    content: bytes
+
+
+def check_upload(content: bytes) -> None:
+    """An attachment must hold something and at most MAX_ATTACHMENT_BYTES."""
+    if not content:
+        raise InvalidData("the file is empty", fields={"file": "choose a file"})
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+
+
+def store_attachment(
+    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
+    task_id: str | None, clock: Clock,
+) -> AttachmentView:
+    """Attach a file to a case the caller may read, inside the caller's transaction."""
+    check_upload(content)
+    case_for_reading(session, case_id, actor)
+    row = Attachment(
+        case_id=case_id, task_id=task_id, filename=safe_filename(filename),
+        content_type=(content_type or "application/octet-stream")[:100], size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=actor.username,
+        at=runtime.now_utc(clock),
+    )
+    session.add(row)
+    session.flush()
+    record(session, case_id=case_id, actor=actor.username, kind=AuditKind.ATTACHMENT_ADDED,
+           detail={"attachment": row.id, "filename": row.filename, "size": row.size})
+    return _attachment_view(row)
+
+
 def add_attachment(
     db: Database, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
     task_id: str | None = None, clock: Clock = SYSTEM_CLOCK,
 ) -> AttachmentView:
     """Attach a file (at most MAX_ATTACHMENT_BYTES) to a case the caller may read."""
-    if not content:
-        raise InvalidData("the file is empty", fields={"file": "choose a file"})
-    if len(content) > MAX_ATTACHMENT_BYTES:
-        raise InvalidData("the file is too large", fields={"file": f"at most {MAX_ATTACHMENT_BYTES // 2**20} MB"})
+    check_upload(content)
     with unit_of_work(db) as session:
-        case_for_reading(session, case_id, actor)
-        row = Attachment(
-            case_id=case_id, task_id=task_id, filename=safe_filename(filename),
-            content_type=(content_type or "application/octet-stream")[:100], size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(), content=content, uploaded_by=actor.username,
-            at=runtime.now_utc(clock),
-        )
-        session.add(row)
-        session.flush()
-        record(session, case_id=case_id, actor=actor.username, kind="attachment_added",
-               detail={"attachment": row.id, "filename": row.filename, "size": row.size})
-        return _attachment_view(row)
+        return store_attachment(session, case_id, filename=filename, content_type=content_type, content=content,
+                                actor=actor, task_id=task_id, clock=clock)
 
 
 def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
@@ -184,7 +218,7 @@ def _assign(session: Session, row: TaskRecord, assignee: UserView, actor: UserVi
     case = session.get(Case, row.case_id)
     assert case is not None
     case.updated_at = runtime.now_utc(clock)
-    record(session, case_id=row.case_id, actor=actor.username, kind="task_assigned",
+    record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.TASK_ASSIGNED,
            detail={"task": row.name, "assignee": assignee.username})
     if assignee.username != actor.username:
         outbox.queue(session, case_id=row.case_id, unit=row.unit, template="task_assigned",
@@ -233,7 +267,8 @@ def claim_tasks(db: Database, task_ids: list[str], *, actor: UserView, clock: Cl
             case = session.get(Case, row.case_id)
             assert case is not None
             case.updated_at = runtime.now_utc(clock)
-            record(session, case_id=row.case_id, actor=actor.username, kind="task_claimed", detail={"task": row.name})
+            record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
+                   detail={"task": row.name})
         session.flush()
         return [task_view(row) for row in rows]
 
@@ -294,3 +329,31 @@ def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:
         if row.owner != actor.username:
             raise Forbidden("only its owner can delete a saved filter")
         session.delete(row)
+
+
+# --- a task form posted with its files ----------------------------------------------------------------
+
+def work_on_task(
+    db: Database, task_id: str, *, data_with: Callable[[Mapping[str, str]], dict[str, Any]],
+    uploads: Sequence[Upload] = (), draft: bool = False, actor: UserView, clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """A form posted with its files: store the files, then complete the task (or keep a draft), in ONE transaction.
+
+    ``data_with`` turns the attachment ids by field into the form data, so a form that fails validation
+    leaves no attachment behind.
+    """
+    for upload in uploads:
+        check_upload(upload.content)
+    with unit_of_work(db) as session:
+        row = task_for_work(session, task_id, actor)
+        files = {
+            upload.field: str(store_attachment(
+                session, row.case_id, filename=upload.filename, content_type=upload.content_type,
+                content=upload.content, actor=actor, task_id=task_id, clock=clock).id)
+            for upload in uploads
+        }
+        data = data_with(files)
+        if draft:
+            keep_draft(session, task_id, data=data, actor=actor, clock=clock)
+        else:
+            complete_in(session, task_id, data=data, actor=actor, clock=clock)

@@ -24,6 +24,7 @@ __all__ = [
     "RuleSetNotFound",
     "RulesError",
     "decide",
+    "decision_labels",
     "fact_names",
     "parameter",
     "reload",
@@ -60,6 +61,11 @@ def fact_names(ruleset: str) -> tuple[str, ...]:
 def rule_descriptions(ruleset: str) -> dict[str, dict[str, str]]:
     """For each rule id the rule set cites: ``{"da", "en", "source"}``, for the case page."""
     return {rule_id: text.to_dict() for rule_id, text in default_catalog().get(ruleset).citations.items()}
+
+
+def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
+    """For each decision field that has one, its name for people: ``{"da", "en"}``."""
+    return {item.name: dict(item.title) for item in default_catalog().get(ruleset).decision if item.title}
 
 
 def parameter(key: str, on: datetime.date | None = None) -> Any:

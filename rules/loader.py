@@ -134,6 +134,7 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             has_default="default" in spec,
             default=freeze(spec.get("default")),
             missing_from=spec.get("missing_from"),
+            title=dict(spec.get("title", {})),
         )
         for name, spec in document["decision"].items()
     )

@@ -68,6 +68,7 @@ class DecisionField:
     has_default: bool = False
     default: Any = None
     missing_from: str | None = None
+    title: Mapping[str, str] = field(default_factory=dict)  # {"da", "en"}: the field's name for people
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from gunicorn.app.base import BaseApplication
 
 import processes
 from processes.errors import ProcessError
-from processes.worker import WorkerPass, run_pass
 from service import gunicorn_conf
 from service.config import Config, ConfigError, load_config
 
@@ -108,7 +107,7 @@ def worker(once: bool, now_text: str | None) -> None:
     with _database() as database:
         _upgrade(database)
         if once:
-            click.echo(_summary(run_pass(database, clock=clock, smtp_url=settings.smtp_url,
+            click.echo(_summary(processes.run_pass(database, clock=clock, smtp_url=settings.smtp_url,
                                          mail_from=settings.mail_from)))
             return
         _loop(database, settings.smtp_url, settings.mail_from, settings.worker_interval)
@@ -124,7 +123,7 @@ def _clock_at(text: str) -> processes.FixedClock:
     return processes.FixedClock(moment)
 
 
-def _summary(result: WorkerPass) -> str:
+def _summary(result: processes.WorkerPass) -> str:
     timers, mail = result.timers, result.mail
     return (f"timers fired={timers.fired} retried={timers.retried} incidents={timers.incidents}; "
             f"mail sent={mail.sent} logged={mail.logged} retried={mail.retried} failed={mail.failed}")
@@ -137,7 +136,7 @@ def _loop(database: processes.Database, smtp_url: str | None, mail_from: str, in
     logger.info("worker started (every %.1f s)", interval)
     while not stopping.is_set():
         try:
-            result = run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=smtp_url, mail_from=mail_from)
+            result = processes.run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=smtp_url, mail_from=mail_from)
             if result.timers.fired or result.mail.sent or result.mail.failed:
                 logger.info(_summary(result))
         except Exception:  # a pass that fails must not end the worker; it is logged and retried

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from processes.notify.mailer import SmtpSettings
+from processes import SmtpSettings
 
 ENV_PREFIX = "AMFLOW_"
 MIN_SECRET_KEY_LENGTH = 16

@@ -261,32 +261,54 @@ def _start_form(process: etree._Element, filename: str) -> str | None:
     return None
 
 
-def _check_elements(root: etree._Element, filename: str, groups: frozenset[str]) -> None:
-    def fail(node: etree._Element, problem: str) -> None:
-        raise InvalidModel(f"{filename}: element {node.get('id')}: {problem}", filename=filename,
-                           element=node.get("id"))
+def _lane_problem(lane: etree._Element, groups: frozenset[str]) -> str | None:
+    if (lane.get("name") or "").strip() not in groups:
+        return f"lane name {lane.get('name')!r} is not a known group ({', '.join(sorted(groups))})"
+    return None
 
-    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
-        if (lane.get("name") or "").strip() not in groups:
-            fail(lane, f"lane name {lane.get('name')!r} is not a known group ({', '.join(sorted(groups))})")
-    for task in root.iter(f"{{{BPMN_NS}}}userTask"):
-        name = forms.form_name_from_properties(_properties(task))
-        if name is None:
-            fail(task, "a user task must name its form (spiffworkflow property 'form')")
-        elif not forms.form_exists(name):
-            fail(task, f"form {name!r} does not exist")
-    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
-        ruleset = (task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS)).strip()
-        if not rules.ruleset_exists(ruleset):
-            fail(task, f"rule set {ruleset!r} does not exist")
-    for task in root.iter(f"{{{BPMN_NS}}}serviceTask"):
-        operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
-        if operator is None or operator.get("id") not in SERVICE_OPERATORS:
-            fail(task, f"service task operator must be one of {sorted(SERVICE_OPERATORS)}")
-    for end in root.iter(f"{{{BPMN_NS}}}endEvent"):
-        status = _properties(end).get("caseStatus", "completed")
-        if status not in CASE_END_STATUSES:
-            fail(end, f"caseStatus must be one of {sorted(CASE_END_STATUSES)}")
+
+def _user_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+    name = forms.form_name_from_properties(_properties(task))
+    if name is None:
+        return "a user task must name its form (spiffworkflow property 'form')"
+    return None if forms.form_exists(name) else f"form {name!r} does not exist"
+
+
+def _rule_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+    ruleset = (task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS)).strip()
+    return None if rules.ruleset_exists(ruleset) else f"rule set {ruleset!r} does not exist"
+
+
+def _service_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+    operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
+    if operator is None or operator.get("id") not in SERVICE_OPERATORS:
+        return f"service task operator must be one of {sorted(SERVICE_OPERATORS)}"
+    return None
+
+
+def _end_event_problem(end: etree._Element, _groups: frozenset[str]) -> str | None:
+    if _properties(end).get("caseStatus", "completed") not in CASE_END_STATUSES:
+        return f"caseStatus must be one of {sorted(CASE_END_STATUSES)}"
+    return None
+
+
+# element -> its check, in the order the problems are reported
+_ELEMENT_CHECKS = {
+    "lane": _lane_problem,
+    "userTask": _user_task_problem,
+    "businessRuleTask": _rule_task_problem,
+    "serviceTask": _service_task_problem,
+    "endEvent": _end_event_problem,
+}
+
+
+def _check_elements(root: etree._Element, filename: str, groups: frozenset[str]) -> None:
+    for element, check in _ELEMENT_CHECKS.items():
+        for node in root.iter(f"{{{BPMN_NS}}}{element}"):
+            problem = check(node, groups)
+            if problem is not None:
+                raise InvalidModel(f"{filename}: element {node.get('id')}: {problem}", filename=filename,
+                                   element=node.get("id"))
 
 
 def _executable_process(root: etree._Element, filename: str) -> etree._Element:

@@ -1,6 +1,6 @@
 """The one wrapper around a running SpiffWorkflow: create, restore, advance, and read back what happened.
 
-Nothing here touches the database; the use cases in ``cases.py`` do that inside their transaction. A
+Nothing here touches the database; ``processes/advance.py`` does that inside their transaction. A
 ``Run`` collects the side effects of one engine run (decisions taken, notifications to send, tasks that
 completed) so the use case can write them to the case, the task index, the outbox and the audit trail.
 """
@@ -78,9 +78,7 @@ class Run:
                                    "task": task.task_spec.bpmn_id})
 
     def engine(self) -> SandboxScriptEngine:
-        engine = SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case})
-        engine.decide = self.decide
-        return engine
+        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self)
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1
@@ -117,13 +115,12 @@ def advance(workflow: BpmnWorkflow, run: Run) -> None:
 
 
 def fire_timers(workflow: BpmnWorkflow, run: Run) -> None:
-    """Let every timer that is due at the run's clock fire, then run on until the workflow waits."""
+    """Let every timer that is due at the run's clock fire (``advance`` then runs on until the workflow waits)."""
     try:
         with using_clock(run.clock):
             workflow.refresh_timers()
     except (SpiffWorkflowException, SandboxViolation) as exc:
         raise EngineFailure(f"a timer failed: {exc}") from None
-    advance(workflow, run)
 
 
 def _after(task: Task, run: Run) -> None:

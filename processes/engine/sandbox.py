@@ -37,7 +37,7 @@ import operator
 import re
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
@@ -534,17 +534,27 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         raise SandboxViolation("service calls are dispatched by the engine, not the environment")
 
 
+class RulesEngine(Protocol):
+    """What a business-rule task asks: the decision of ``ruleset`` on the task's data (a JSON-able dict)."""
+
+    def decide(self, task: Any, ruleset: str) -> dict[str, Any]: ...
+
+
 class SandboxScriptEngine(PythonScriptEngine):
     """Spiff's script engine bound to the sandbox environment and to the side effects of one run.
 
     ``services`` maps a service-task operator name to a callable ``(task, params) -> JSON-able``; the
     runtime installs them per run so that, e.g., ``notify`` writes to this transaction's outbox.
+    ``rules`` answers the business-rule tasks (``specs.RuleTask``); without one they fail.
     """
 
-    def __init__(self, services: Mapping[str, Callable[[Any, dict[str, Any]], Any]] | None = None) -> None:
+    def __init__(
+        self, services: Mapping[str, Callable[[Any, dict[str, Any]], Any]] | None = None, *,
+        rules: RulesEngine | None = None,
+    ) -> None:
         super().__init__(environment=SandboxEnvironment())
         self.services = dict(services or {})
-        self.decide: Callable[..., Any] | None = None
+        self.rules = rules
 
     def validate(self, expression: str) -> None:
         check_expression(expression)

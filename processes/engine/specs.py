@@ -11,7 +11,8 @@ from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 class RuleTask(SpiffBpmnTask):
     """A business-rule task that asks our rules engine (``rules.decide``) instead of a DMN table.
 
-    The engine the runtime attaches to the workflow carries ``decide(task, ruleset)``, which records the
+    The script engine the runtime attaches to the workflow is built with a ``rules`` collaborator
+    (``sandbox.RulesEngine``) whose ``decide(task, ruleset)`` records the
     decision (rule ids fired, parameter values used) for the case and the audit trail and returns the
     decision dict; it is stored in the task data under ``result_variable``.
     """
@@ -22,10 +23,10 @@ class RuleTask(SpiffBpmnTask):
         self.result_variable = result_variable
 
     def _run_hook(self, my_task: Any) -> bool:
-        decide = my_task.workflow.script_engine.decide
-        if decide is None:
+        rules = my_task.workflow.script_engine.rules
+        if rules is None:
             raise RuntimeError("no rules engine attached to the workflow's script engine")
-        my_task.data[self.result_variable] = decide(my_task, self.ruleset)
+        my_task.data[self.result_variable] = rules.decide(my_task, self.ruleset)
         return True
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import CursorResult, and_, or_, select, update
 
 from processes.clock import Clock
 from processes.notify.outbox import MailStatus
-from processes.store.audit import record
+from processes.store.audit import AuditKind, record
 from processes.store.db import Database
 from processes.store.models import Notification
 
@@ -142,7 +142,7 @@ def _mark_undelivered(
         if result.rowcount != 1:
             return None
         if status is MailStatus.FAILED:
-            record(session, case_id=message.case_id, actor=None, kind="notification_failed", at=now, detail={
+            record(session, case_id=message.case_id, actor=None, kind=AuditKind.NOTIFICATION_FAILED, at=now, detail={
                 "notification": message.id, "template": message.template, "to": message.to_address,
                 "attempts": attempts, "error": error[:ERROR_MAX_LENGTH],
             })

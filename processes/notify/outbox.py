@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from processes.clock import LOCAL_ZONE
 from processes.people.organisation import UNITS
-from processes.store.audit import record
+from processes.store.audit import AuditKind, record
 from processes.store.models import Group, Notification, Unit, User
 
 logger = logging.getLogger("amflow.mail")
@@ -165,7 +165,7 @@ def _skip(
     """A message that cannot be written is never silently lost: audited on the case, and logged."""
     logger.warning("mail %s not queued (case %s, %s): %s", template, case_id, who, reason)
     if case_id is not None:
-        record(session, case_id=case_id, actor=None, kind="notification_skipped", at=now,
+        record(session, case_id=case_id, actor=None, kind=AuditKind.NOTIFICATION_SKIPPED, at=now,
                detail={**who, "template": template, "reason": reason})
 
 

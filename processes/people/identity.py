@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.errors import Forbidden, InvalidData, NotFound, Unauthenticated
 from processes.people.organisation import CENTRAL_GROUPS
+from processes.people.throttle import LoginLimits, count_attempt, forgive_attempt
 from processes.store.db import Database
 from processes.store.models import ApiToken, Group, TaskRecord, Unit, User, WebSession
-from processes.throttle import LoginLimits, count_attempt, forgive_attempt
 from processes.views import IssuedToken, TokenView, UserView
 
 _HASHER = PasswordHasher()
@@ -96,7 +96,7 @@ def authenticate(
 ) -> UserView:
     """Check a password; the same error (and about the same time) whether the user exists or not.
 
-    Attempts are throttled per account and per client `address` (see processes.throttle): past the limit
+    Attempts are throttled per account and per client `address` (see processes.people.throttle): past the limit
     even the right password gets TooManyAttempts until the window ends.
     """
     count_attempt(db, limits, username, address, clock.now())

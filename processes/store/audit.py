@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
 from sqlalchemy import select
@@ -12,12 +13,50 @@ from processes.store.models import AuditEvent
 from processes.views import HistoryEntry
 
 
+class AuditKind(enum.StrEnum):
+    """Every kind of event the audit trail holds, each with its words for people (Danish, English)."""
+
+    words: dict[str, str]
+
+    def __new__(cls, value: str, da: str, en: str) -> AuditKind:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.words = {"da": da, "en": en}
+        return member
+
+    CASE_STARTED = "case_started", "Sagen er startet", "Case started"
+    CASE_ENDED = "case_ended", "Sagen er afsluttet", "Case ended"
+    CASE_SPAWNED = "case_spawned", "Sagen startede en anden sag", "Case started another case"
+    DECISION = "decision", "Afgørelse truffet", "Decision taken"
+    ENGINE_STEPS = "engine_steps", "Automatiske trin", "Automatic steps"
+    TASK_CREATED = "task_created", "Opgave oprettet", "Task created"
+    TASK_CLAIMED = "task_claimed", "Opgave taget", "Task taken"
+    TASK_UNCLAIMED = "task_unclaimed", "Opgave givet tilbage", "Task given back"
+    TASK_ASSIGNED = "task_assigned", "Opgave tildelt", "Task assigned"
+    TASK_COMPLETED = "task_completed", "Opgave afsluttet", "Task completed"
+    TASK_CANCELLED = "task_cancelled", "Opgave annulleret", "Task cancelled"
+    COMMENT_ADDED = "comment_added", "Kommentar tilføjet", "Comment added"
+    ATTACHMENT_ADDED = "attachment_added", "Bilag tilføjet", "Attachment added"
+    NOTIFICATION_QUEUED = "notification_queued", "Besked sat i kø", "Notification queued"
+    NOTIFICATION_SKIPPED = "notification_skipped", "Besked ikke sendt", "Notification not sent"
+    NOTIFICATION_FAILED = "notification_failed", "Besked kunne ikke leveres", "Notification could not be delivered"
+    TIMER_FIRED = "timer_fired", "Frist udløbet", "Timer fired"
+    TIMER_RETRY = "timer_retry", "Frist forsøges igen", "Timer retried"
+    INCIDENT = "incident", "Hændelse", "Incident"
+    INCIDENT_RESOLVED = "incident_resolved", "Hændelse løst", "Incident resolved"
+    PROCESS_DEPLOYED = "process_deployed", "Proces udrullet", "Process deployed"
+
+
+HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})
+"""The engine's own bookkeeping: the case page shows it on the diagram, not in the history."""
+
+
 def record(
-    session: Session, *, case_id: str | None, actor: str | None, kind: str, detail: dict[str, Any],
+    session: Session, *, case_id: str | None, actor: str | None, kind: AuditKind, detail: dict[str, Any],
     at: dt.datetime | None = None,
 ) -> None:
     """Append one event (never updated or deleted by the application)."""
-    event = AuditEvent(case_id=case_id, actor=actor, kind=kind, detail=detail)
+    event = AuditEvent(case_id=case_id, actor=actor, kind=kind.value, detail=detail)
     if at is not None:
         event.at = at
     session.add(event)

@@ -18,6 +18,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from processes.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -94,3 +97,13 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+@contextlib.contextmanager
+def unit_of_work(db: Database) -> Iterator[Session]:
+    """db.write() for a use case that changes a case: a lost optimistic-lock race is reported as Conflict."""
+    try:
+        with db.write() as session:
+            yield session
+    except StaleDataError:
+        raise Conflict("the case was changed by someone else at the same time; reload and try again") from None

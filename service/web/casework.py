@@ -14,13 +14,11 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from lxml import etree
 
 import forms
 import processes
 from forms import html as form_html
 from forms.messages import translate as translate_message
-from processes import worklist
 from processes.errors import InvalidData, NotFound
 from processes.views import CaseView, DecisionView, UserView
 from service.extensions import get_database
@@ -28,24 +26,6 @@ from service.web.session import chosen_language, current_web_user, login_require
 
 bp = Blueprint("casework", __name__)
 
-# History kinds in words; kinds not listed are shown as they are stored.
-HISTORY_KINDS: dict[str, Any] = {
-    "case_started": _l("Case started"),
-    "case_ended": _l("Case ended"),
-    "case_spawned": _l("Case started another case"),
-    "decision": _l("Decision taken"),
-    "task_created": _l("Task created"),
-    "task_claimed": _l("Task taken"),
-    "task_unclaimed": _l("Task given back"),
-    "task_assigned": _l("Task assigned"),
-    "task_completed": _l("Task completed"),
-    "task_cancelled": _l("Task cancelled"),
-    "comment_added": _l("Comment added"),
-    "attachment_added": _l("Attachment added"),
-    "notification_queued": _l("Notification queued"),
-    "notification_sent": _l("Notification sent"),
-    "incident": _l("Incident"),
-}
 CASE_STATUS_WORDS: dict[str, Any] = {
     "running": _l("Running"),
     "completed": _l("Completed"),
@@ -53,19 +33,6 @@ CASE_STATUS_WORDS: dict[str, Any] = {
     "cancelled": _l("Cancelled"),
     "error": _l("Stopped by an error"),
 }
-# The values a decision names, in words; other keys are shown by their own name.
-DECISION_KEYS: dict[str, Any] = {
-    "group": _l("Group"),
-    "label": _l("Classification"),
-    "route": _l("Route"),
-    "missing_mitigations": _l("Missing safety measures"),
-    "supervisor_coapproval": _l("Supervisor's co-approval needed"),
-    "young_worker_check": _l("Young-worker check needed"),
-    "instruction_required": _l("Instruction needed"),
-}
-HIDDEN_HISTORY_KINDS = frozenset({"engine_steps"})  # the engine's own bookkeeping: the diagram shows it
-BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
@@ -94,17 +61,15 @@ def _form_page(form: forms.Form, data: Mapping[str, Any], errors: Mapping[str, s
             "form_description": form_html.description(form, language)}
 
 
-def _uploads(form: forms.Form, case_id: str, task_id: str | None, user: UserView) -> dict[str, str]:
-    """Store the files posted for the form's attachment fields; their ids go into the data."""
-    stored = {}
+def _uploads(form: forms.Form) -> list[processes.Upload]:
+    """The files posted for the form's attachment fields (stored with the form, in its transaction)."""
+    found = []
     for field in form_html.fields(form, chosen_language()):
         upload = request.files.get(field.name) if field.widget == "file" else None
         if upload and upload.filename:
-            attachment = worklist.add_attachment(
-                get_database(), case_id, filename=upload.filename, content_type=upload.mimetype or "",
-                content=upload.read(), actor=user, task_id=task_id)
-            stored[field.name] = str(attachment.id)
-    return stored
+            found.append(processes.Upload(field=field.name, filename=upload.filename,
+                                          content_type=upload.mimetype or "", content=upload.read()))
+    return found
 
 
 @bp.get("/start")
@@ -151,7 +116,7 @@ def _task_page(task_id: str, data: Mapping[str, Any] | None, errors: Mapping[str
     task = processes.get_task(database, task_id, actor=user)
     if not task.form_name or not forms.form_exists(task.form_name):
         raise NotFound(f"task {task_id!r} has no form")
-    draft = worklist.get_draft(database, task_id, actor=user)
+    draft = processes.get_draft(database, task_id, actor=user)
     values = data if data is not None else (draft or {})
     case = processes.get_case(database, task.case_id, actor=user)
     page = _form_page(forms.get_form(task.form_name), values, errors)
@@ -173,16 +138,24 @@ def work_task(task_id: str) -> ResponseReturnValue:
     user, database = _user(), get_database()
     found = processes.get_task(database, task_id, actor=user)
     form = forms.get_form(found.form_name or "")
-    files = _uploads(form, found.case_id, task_id, user) if request.files else {}
-    data = form_html.parse_submission(form, request.form.items(multi=True), files)
-    if request.form.get("action") == "draft":
-        worklist.save_draft(database, task_id, data=data, actor=user)
+    uploads = _uploads(form) if request.files else []
+    for upload in uploads:
+        processes.check_upload(upload.content)  # an empty or too large file is the upload's error, not the form's
+    posted = list(request.form.items(multi=True))
+
+    def data_with(files: Mapping[str, str]) -> dict[str, Any]:
+        return form_html.parse_submission(form, posted, files)
+
+    draft = request.form.get("action") == "draft"
+    try:
+        processes.work_on_task(database, task_id, data_with=data_with, uploads=uploads, draft=draft, actor=user)
+    except InvalidData as error:
+        if draft:
+            raise
+        return _task_page(task_id, data_with({}), error.fields, 422)
+    if draft:
         flash(_("Draft saved."), "success")
         return redirect(url_for("casework.task", task_id=task_id), code=303)
-    try:
-        processes.complete_task(database, task_id, data=data, actor=user)
-    except InvalidData as error:
-        return _task_page(task_id, data, error.fields, 422)
     flash(_("“%(title)s” is completed.", title=found.title), "success")
     return redirect(url_for("queue.index"), code=303)
 
@@ -207,11 +180,12 @@ def _decisions(case: CaseView) -> list[dict[str, Any]]:
     for decision in case.decisions:
         try:
             words = processes.describe_rules(decision.ruleset)
+            labels = processes.decision_labels(decision.ruleset)
         except NotFound:
-            words = {}
+            words, labels = {}, {}
         rules = [{"id": rule, "text": words.get(rule, {}).get(language, ""),
                   "source": words.get(rule, {}).get("source", "")} for rule in decision.fired]
-        shown.append({"view": decision, "rules": rules, "outcome": _outcome(decision, language)})
+        shown.append({"view": decision, "rules": rules, "outcome": _outcome(decision, labels, language)})
     return shown
 
 
@@ -225,30 +199,19 @@ def _outcome_text(value: Any, language: str) -> str:
     return str(value)
 
 
-def _outcome(decision: DecisionView, language: str) -> list[tuple[str, str]]:
-    """The decision's values as (name, text) pairs; a {da, en} value in the chosen language."""
-    return [(str(DECISION_KEYS.get(key, key.replace("_", " ").capitalize())), _outcome_text(value, language))
+def _outcome(
+    decision: DecisionView, labels: Mapping[str, Mapping[str, str]], language: str
+) -> list[tuple[str, str]]:
+    """The decision's values as (name, text) pairs, named as the rule set names them; {da, en} values too."""
+    return [(labels.get(key, {}).get(language) or key.replace("_", " ").capitalize(), _outcome_text(value, language))
             for key, value in decision.decision.items()]
 
 
-def _step_names(xml: str, ids: list[str]) -> list[str]:
-    """The names of the passed BPMN elements (no sequence flows), in order, for the page without JavaScript."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    try:
-        root = etree.fromstring(xml.encode("utf-8"), parser)
-    except etree.XMLSyntaxError:
-        return ids
-    elements = {element.get("id"): element for element in root.iter(f"{{{BPMN_NAMESPACE}}}*")}
-    return [
-        elements[element_id].get("name") or element_id if element_id in elements else element_id
-        for element_id in ids
-        if element_id not in elements or etree.QName(elements[element_id]).localname != "sequenceFlow"
-    ]
-
-
 def _history(case: CaseView) -> list[dict[str, Any]]:
-    return [{"entry": entry, "kind": HISTORY_KINDS.get(entry.kind, entry.kind)}
-            for entry in case.history if entry.kind not in HIDDEN_HISTORY_KINDS]
+    """The case's events with each kind in words in the chosen language (the engine's bookkeeping left out)."""
+    language = chosen_language()
+    return [{"entry": entry, "kind": processes.AuditKind(entry.kind).words[language]}
+            for entry in case.history if entry.kind not in processes.HIDDEN_KINDS]
 
 
 @bp.get("/cases/<case_id>")
@@ -260,9 +223,9 @@ def case(case_id: str) -> ResponseReturnValue:
     xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
     return render_template(
         "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
-        history=_history(found), comments=worklist.list_comments(database, case_id, actor=user),
-        attachments=worklist.list_attachments(database, case_id, actor=user),
-        diagram={"passed": passed, "waiting": waiting}, passed_steps=_step_names(xml, passed),
+        history=_history(found), comments=processes.list_comments(database, case_id, actor=user),
+        attachments=processes.list_attachments(database, case_id, actor=user),
+        diagram={"passed": passed, "waiting": waiting}, passed_steps=processes.passed_step_names(xml, passed),
     )
 
 
@@ -270,7 +233,7 @@ def case(case_id: str) -> ResponseReturnValue:
 @login_required
 def add_comment(case_id: str) -> ResponseReturnValue:
     """Add a comment to a case I may read."""
-    worklist.add_comment(get_database(), case_id, body=request.form.get("body", ""), actor=_user())
+    processes.add_comment(get_database(), case_id, body=request.form.get("body", ""), actor=_user())
     flash(_("Comment added."), "success")
     return redirect(url_for("casework.case", case_id=case_id, _anchor="comments"), code=303)
 
@@ -282,7 +245,7 @@ def add_attachment(case_id: str) -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidData("no file", fields={"file": "choose a file"})
-    worklist.add_attachment(get_database(), case_id, filename=upload.filename,
+    processes.add_attachment(get_database(), case_id, filename=upload.filename,
                             content_type=upload.mimetype or "", content=upload.read(), actor=_user())
     flash(_("Attachment added."), "success")
     return redirect(url_for("casework.case", case_id=case_id, _anchor="attachments"), code=303)
@@ -292,7 +255,7 @@ def add_attachment(case_id: str) -> ResponseReturnValue:
 @login_required
 def attachment(case_id: str, attachment_id: int) -> ResponseReturnValue:
     """Download an attachment, never shown inline."""
-    found, content = worklist.get_attachment(get_database(), attachment_id, actor=_user())
+    found, content = processes.get_attachment(get_database(), attachment_id, actor=_user())
     if found.case_id != case_id:
         raise NotFound(f"no attachment {attachment_id} on case {case_id!r}")
     response = Response(content, mimetype=found.content_type)

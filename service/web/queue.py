@@ -19,7 +19,6 @@ from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 import processes
-from processes import worklist
 from processes.views import TaskStatus, TaskView, UserView
 from service.extensions import get_database
 from service.web.session import current_web_user, login_required, safe_next
@@ -96,7 +95,7 @@ class QueuePage:
     total: int  # exact up to processes.COUNT_CAP
     total_capped: bool  # more than COUNT_CAP tasks match
     has_more: bool  # there is a page after this one
-    filters: list[worklist.SavedFilterView]
+    filters: list[processes.SavedFilterView]
     process_keys: list[str]
     colleagues: list[UserView]
     now: datetime
@@ -117,7 +116,7 @@ def load_queue(user: UserView, query: QueueQuery) -> QueuePage:
     colleagues = _colleagues(db, first_open.id, user) if first_open else []
     return QueuePage(
         query=query, tasks=tasks, total=result.total, total_capped=result.total_capped,
-        has_more=result.next_cursor is not None, filters=worklist.list_filters(db, actor=user),
+        has_more=result.next_cursor is not None, filters=processes.list_filters(db, actor=user),
         process_keys=[process.key for process in processes.list_processes(db, actor=user)],
         colleagues=colleagues, now=datetime.now(UTC),
     )
@@ -126,7 +125,7 @@ def load_queue(user: UserView, query: QueueQuery) -> QueuePage:
 def _colleagues(db: processes.Database, task_id: str, user: UserView) -> list[UserView]:
     """Who may work the page's first open task: the bulk form's choice (assign_tasks checks every task)."""
     try:
-        return worklist.colleagues_for(db, task_id, actor=user)
+        return processes.colleagues_for(db, task_id, actor=user)
     except processes.errors.ProcessError:  # completed or reassigned since the page query: offer nobody
         return []
 
@@ -184,11 +183,11 @@ def assign(task_id: str) -> ResponseReturnValue:
     user = _user()
     if request.method == "GET":
         task = processes.get_task(get_database(), task_id, actor=user)
-        colleagues = worklist.colleagues_for(get_database(), task_id, actor=user)
+        colleagues = processes.colleagues_for(get_database(), task_id, actor=user)
         return render_template("web/assign.html", task=task, colleagues=colleagues,
                                next_url=safe_next(request.args.get("next"), url_for("queue.index")))
     assignee = request.form.get("assignee", "")
-    worklist.assign_tasks(get_database(), [task_id], assignee=assignee, actor=user)
+    processes.assign_tasks(get_database(), [task_id], assignee=assignee, actor=user)
     flash(_("The task is now assigned to %(name)s.", name=assignee), "success")
     return _back_to_queue()
 
@@ -203,11 +202,11 @@ def bulk() -> ResponseReturnValue:
         return _back_to_queue()
     if request.form.get("action") == "assign":
         assignee = request.form.get("assignee", "")
-        done = worklist.assign_tasks(get_database(), task_ids, assignee=assignee, actor=_user())
+        done = processes.assign_tasks(get_database(), task_ids, assignee=assignee, actor=_user())
         flash(ngettext("%(num)d task assigned to %(name)s.", "%(num)d tasks assigned to %(name)s.",
                        len(done), name=assignee), "success")
     else:
-        done = worklist.claim_tasks(get_database(), task_ids, actor=_user())
+        done = processes.claim_tasks(get_database(), task_ids, actor=_user())
         flash(ngettext("You took %(num)d task.", "You took %(num)d tasks.", len(done)), "success")
     return _back_to_queue()
 
@@ -218,7 +217,7 @@ def save_filter() -> ResponseReturnValue:
     """Save the current filter under a name, perhaps shared with one of my groups."""
     user = _user()
     query, _problems = parse_query(request.form, user)
-    saved = worklist.save_filter(get_database(), name=request.form.get("name", ""), query=query.values,
+    saved = processes.save_filter(get_database(), name=request.form.get("name", ""), query=query.values,
                                  shared_group=request.form.get("shared_group") or None, actor=user)
     flash(_("Saved the filter “%(name)s”.", name=saved.name), "success")
     return redirect(QueueQuery(saved.query).url(), code=303)
@@ -228,6 +227,6 @@ def save_filter() -> ResponseReturnValue:
 @login_required
 def delete_filter(filter_id: int) -> ResponseReturnValue:
     """Delete one of my saved filters."""
-    worklist.delete_filter(get_database(), filter_id, actor=_user())
+    processes.delete_filter(get_database(), filter_id, actor=_user())
     flash(_("The saved filter is deleted."), "success")
     return _back_to_queue()

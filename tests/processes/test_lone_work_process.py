@@ -9,10 +9,8 @@ import datetime as dt
 
 import pytest
 
-from processes import FixedClock, complete_task, create_user, get_case, start_case
-from processes.deployments import deploy_bundled
+from processes import FixedClock, complete_task, create_user, deploy_bundled, fire_due_timers, get_case, start_case
 from processes.store.models import AuditEvent, Case, CaseTimer, Notification
-from processes.worker import fire_due_timers
 
 APPLICATION = {
     "applicant_name": "Anna Ansat",

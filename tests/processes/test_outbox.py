@@ -17,8 +17,8 @@ import pytest
 from jinja2 import UndefinedError
 from sqlalchemy import event, select
 
-from processes import Database, FixedClock, create_user, mailer, outbox
-from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes import Database, FixedClock, SendReport, SmtpSettings, create_user, send_pending
+from processes.notify import mailer, outbox
 from processes.notify.outbox import queue
 from processes.store.models import AuditEvent, Case, Notification, ProcessVersion, User
 from tests.processes.smtp import SmtpServer

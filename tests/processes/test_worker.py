@@ -16,17 +16,20 @@ import pytest
 from sqlalchemy import select
 
 from processes import (
+    MAX_ATTEMPTS,
     FixedClock,
     TaskFilter,
+    TimerPass,
     complete_task,
     create_user,
     deploy,
+    fire_due_timers,
     get_case,
     list_tasks,
+    run_pass,
     start_case,
 )
 from processes.store.models import AuditEvent, CaseTimer, Notification
-from processes.worker import MAX_ATTEMPTS, TimerPass, fire_due_timers, run_pass
 
 BPMN_DIR = Path(__file__).parent / "bpmn"
 T0 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)  # a Monday morning, winter time in Copenhagen

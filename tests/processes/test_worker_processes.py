@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from processes import Database, FixedClock, create_user, deploy, start_case
-from processes.notify.mailer import send_pending
+from processes import Database, FixedClock, create_user, deploy, send_pending, start_case
 from processes.store.models import AuditEvent, CaseTimer, Notification, TaskRecord
 
 BPMN = Path(__file__).parent / "bpmn" / "timer_escalation.bpmn"

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from processes import TaskFilter, complete_task, create_user, get_task, list_tasks, start_case
-from processes.errors import Conflict, Forbidden, InvalidData
-from processes.worklist import (
+from processes import (
+    TaskFilter,
     add_attachment,
     add_comment,
     assign_tasks,
     claim_tasks,
     colleagues_for,
+    complete_task,
+    create_user,
     delete_filter,
     get_attachment,
     get_draft,
+    get_task,
     list_comments,
     list_filters,
-    safe_filename,
+    list_tasks,
     save_draft,
     save_filter,
+    start_case,
 )
+from processes.errors import Conflict, Forbidden, InvalidData
+from processes.worklist import safe_filename
 
 
 @pytest.fixture

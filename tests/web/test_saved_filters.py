@@ -65,7 +65,7 @@ def test_deleting_your_own_saved_filter(browser):
 
 def test_deleting_someone_elses_filter_gives_the_403_page(browser, database):
     karl = processes.get_user(database, "karl")
-    saved = processes.worklist.save_filter(database, name="Karl's", query={}, shared_group="amk", actor=karl)
+    saved = processes.save_filter(database, name="Karl's", query={}, shared_group="amk", actor=karl)
     browser.login("eva")
 
     assert browser.post(f"/filters/{saved.id}/delete").status_code == 403

@@ -13,7 +13,7 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-# Frozen copies of processes/catalogue.py as of this revision: a migration must not change when the
+# Frozen copies of processes/catalogue.py (now processes/people/organisation.py) as of this revision: a migration must not change when the
 # catalogue does later.
 GROUPS = {
     'employees': ('Medarbejdere / Employees', False),

@@ -1,0 +1,271 @@
+"""One step of a case: the single path by which anything moves a case on, and everything that follows from it.
+
+Every use case that moves a case (start, complete a task, a timer falling due; a BPMN message would be
+one more ``Move``) calls :func:`advance_case` inside its own transaction with the event that moves it.
+The step restores the workflow, lets the event happen, runs the engine until the workflow waits, and
+then writes what the run did, one named job each: decisions, engine steps, the task index, outbox
+messages, child cases, the wake-up row, compaction, the stored state, the status.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import forms
+from processes.clock import Clock
+from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
+from processes.engine import runtime
+from processes.engine.elements import Workflow, describe_user_task
+from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
+from processes.engine.timers import next_due
+from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
+from processes.notify import outbox
+from processes.store.audit import AuditKind, record
+from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
+from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
+
+OPEN = [status.value for status in OPEN_TASK_STATUSES]
+MAX_CASE_NESTING = 3
+
+Move = Callable[[Workflow, runtime.Run], None]
+"""What moves a case on, applied to its restored workflow before the engine runs (may record audit events)."""
+
+
+def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, depth: int = 0) -> None:
+    """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction."""
+    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+    workflow, loaded = _restore(session, case, run)
+    move(workflow, run)
+    runtime.advance(workflow, run)
+    now = runtime.now_utc(clock)
+    context = {"case_id": case.id, "process": case.process_key, "process_name": loaded.parsed.name,
+               "unit": case.unit, "data": runtime.case_data(workflow)}
+    _record_decisions(session, case, run, now)
+    _record_engine_steps(session, case, run)
+    still_open = _sync_task_index(session, case, workflow, run, context=context)
+    _queue_notifications(session, case, run, _about_the_waiting_task(context, still_open), now)
+    _start_children(session, case, run, depth)
+    status = runtime.case_status(workflow, loaded.end_statuses)  # before compaction drops the end events
+    _schedule_wakeup(session, case, workflow, now)
+    runtime.compact(workflow)
+    _save_state(case, workflow, now)
+    _update_status(session, case, status, now)
+
+
+# --- the moves --------------------------------------------------------------------------------------------
+
+def starting_with(data: dict[str, Any]) -> Move:
+    """A new case receives its start form's data."""
+    def move(workflow: Workflow, _run: runtime.Run) -> None:
+        runtime.set_start_data(workflow, data)
+    return move
+
+
+def completing(task_id: str, data: dict[str, Any], *, then: Callable[[], None]) -> Move:
+    """A person completes a user task with its form data; ``then`` records the completion."""
+    def move(workflow: Workflow, run: runtime.Run) -> None:
+        if runtime.complete_user_task(workflow, task_id, data, run) is None:
+            raise Conflict("the task is not ready in the workflow")
+        then()
+    return move
+
+
+def timers_due(session: Session, case: Case, due_at: datetime, now: datetime) -> Move:
+    """The case's timers that are due at the run's clock fire."""
+    def move(workflow: Workflow, run: runtime.Run) -> None:
+        runtime.fire_timers(workflow, run)
+        record(session, case_id=case.id, actor=None, kind=AuditKind.TIMER_FIRED, at=now,
+               detail={"due_at": due_at.isoformat()})
+    return move
+
+
+# --- starting a case (also a child case, inside its parent's step) ----------------------------------------
+
+def checked_data(form_name: str | None, data: Any) -> dict[str, Any]:
+    """The submitted data if it is a JSON object valid for the form and storable in a workflow."""
+    if not isinstance(data, dict):
+        raise InvalidData("data must be a JSON object", fields={"data": "must be an object"})
+    if form_name is not None:
+        errors = forms.validate(form_name, data)
+        if errors:
+            raise InvalidData(f"the form {form_name!r} has {len(errors)} invalid field(s)", fields=errors)
+    try:
+        escape(data)
+    except UnsafeValue as exc:
+        raise InvalidData(str(exc), fields={exc.path: exc.problem}) from None
+    return data
+
+
+def new_case(
+    session: Session, *, process: str, unit: str, data: Any, starter: str | None, clock: Clock,
+    parent_id: str | None = None, depth: int = 0,
+) -> Case:
+    """Create and run a case of the newest version of ``process`` inside the caller's transaction."""
+    version = latest_version(session, process)
+    loaded = SPEC_CACHE.get(session, version.id)
+    data = checked_data(loaded.parsed.start_form, data)
+    case = Case(
+        id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
+        status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
+        started_by=starter, created_at=runtime.now_utc(clock),
+    )
+    session.add(case)
+    session.flush()  # the case row first: audit events and tasks refer to it
+    detail = {"process": version.key, "version": version.version, "unit": unit, "data": data}
+    if parent_id is not None:
+        detail["parent_case"] = parent_id
+    record(session, case_id=case.id, actor=None if parent_id else starter, kind=AuditKind.CASE_STARTED,
+           detail=detail)
+    advance_case(session, case, starting_with(data), clock=clock, depth=depth)
+    return case
+
+
+def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
+    return list(session.scalars(
+        select(TaskRecord).where(TaskRecord.case_id == case_id, TaskRecord.status.in_(OPEN))
+    ))
+
+
+# --- the jobs of a step -----------------------------------------------------------------------------------
+
+def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[Workflow, LoadedProcess]:
+    """The case's workflow with this run's engine attached; a fresh one for a case that has not run yet."""
+    loaded = SPEC_CACHE.get(session, case.process_version_id)
+    if not case.state:
+        return runtime.new_workflow(loaded.parsed, run), loaded
+    workflow = load_state(case.state, case.serializer_version, loaded.parsed.spec, loaded.parsed.subprocess_specs)
+    return runtime.attach(workflow, run), loaded
+
+
+def _record_decisions(session: Session, case: Case, run: runtime.Run, now: datetime) -> None:
+    for decision in run.decisions:
+        session.add(DecisionRecord(
+            case_id=case.id, task=decision["task"], ruleset=decision["ruleset"], decision=decision["decision"],
+            fired=decision["fired"], parameters=decision["parameters"],
+            on=runtime.local_date_of(decision["on"]), at=now,
+        ))
+        record(session, case_id=case.id, actor=None, kind=AuditKind.DECISION, detail={
+            key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on")
+        })
+
+
+def _record_engine_steps(session: Session, case: Case, run: runtime.Run) -> None:
+    if run.passed:
+        record(session, case_id=case.id, actor=None, kind=AuditKind.ENGINE_STEPS, detail={"elements": run.passed})
+
+
+def _sync_task_index(
+    session: Session, case: Case, workflow: Workflow, run: runtime.Run, *, context: dict[str, Any],
+) -> list[TaskRecord]:
+    """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled.
+
+    Returns the rows that are open afterwards.
+    """
+    open_rows = [row for row in open_task_rows(session, case.id) if row.status in OPEN] if case.state else []
+    ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
+    now = runtime.now_utc(run.clock)
+    for row in open_rows:
+        if row.id not in ready:
+            row.status = TaskStatus.CANCELLED.value
+            row.completed_at = now
+            record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CANCELLED, detail={"task": row.name})
+    known = {row.id for row in open_rows}
+    created: list[TaskRecord] = []
+    for task_id, task in ready.items():
+        if task_id in known:
+            continue
+        user_task = describe_user_task(task, run.clock)
+        row = TaskRecord(
+            id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,
+            title=user_task.title, group=user_task.lane, unit=case.unit,
+            assignee=case.started_by if user_task.properties.get("assignTo") == "starter" else None,
+            status=TaskStatus.READY.value, form=forms.form_name_from_properties(user_task.properties),
+            created_at=now, due_at=user_task.due_at,
+        )
+        session.add(row)
+        created.append(row)
+        record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CREATED,
+               detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee})
+        outbox.queue(  # "a new task for you / your group", in the same transaction as the task
+            session, case_id=case.id, unit=case.unit, template="task_assigned",
+            recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
+            context={**context, "task_title": row.title, "task_id": row.id,
+                     **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
+            now=now,
+        )
+    return [row for row in open_rows if row.status in OPEN] + created
+
+
+def _about_the_waiting_task(context: dict[str, Any], still_open: list[TaskRecord]) -> dict[str, Any]:
+    """A reminder or escalation is about the one task the case waits in: name it."""
+    if len(still_open) != 1:
+        return context
+    waiting = still_open[0]
+    return {**context, "task_title": waiting.title, "task_id": waiting.id,
+            **({"due_at": waiting.due_at.isoformat()} if waiting.due_at else {})}
+
+
+def _queue_notifications(
+    session: Session, case: Case, run: runtime.Run, context: dict[str, Any], now: datetime
+) -> None:
+    for message in run.notifications:
+        written = outbox.queue(
+            session, case_id=case.id, unit=message["unit"], template=message["template"],
+            recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],
+            context=context, now=now,
+        )
+        record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_QUEUED,
+               detail={**message, "messages": written})
+
+
+def _start_children(session: Session, case: Case, run: runtime.Run, depth: int) -> None:
+    """Cases a ``start_case`` service task asked for, started in the same transaction."""
+    for request in run.started_cases:
+        if depth >= MAX_CASE_NESTING:
+            raise EngineFailure(f"cases start cases more than {MAX_CASE_NESTING} levels deep")
+        try:
+            child = new_case(session, process=request["process"], unit=case.unit, data=request["data"],
+                             starter=case.started_by, clock=run.clock, parent_id=case.id, depth=depth + 1)
+        except (NotFound, InvalidData) as exc:
+            raise EngineFailure(f"task {request['task']} could not start {request['process']!r}: {exc.message}",
+                                fields=exc.fields) from None
+        record(session, case_id=case.id, actor=None, kind=AuditKind.CASE_SPAWNED,
+               detail={"task": request["task"], "process": request["process"], "case": child.id})
+
+
+def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: datetime) -> None:
+    """Keep the case's row in the wake-up table in step with its earliest waiting timer."""
+    due = next_due(workflow)
+    timer = session.get(CaseTimer, case.id)
+    if due is None:
+        if timer is not None:
+            session.delete(timer)
+    elif timer is None:
+        session.add(CaseTimer(case_id=case.id, due_at=due, status="scheduled", attempts=0))
+    else:
+        if timer.status == "incident":  # a person moved the case on: its timers get a fresh start
+            for incident in session.scalars(select(Incident).where(
+                    Incident.case_id == case.id, Incident.kind == "timer", Incident.resolved_at.is_(None))):
+                incident.resolved_at = now
+            record(session, case_id=case.id, actor=None, kind=AuditKind.INCIDENT_RESOLVED, detail={"kind": "timer"})
+        timer.due_at, timer.status, timer.attempts, timer.last_error = due, "scheduled", 0, None
+
+
+def _save_state(case: Case, workflow: Workflow, now: datetime) -> None:
+    case.state = dump_state(workflow)
+    case.serializer_version = SERIALIZER_VERSION
+    case.data = runtime.case_data(workflow)
+    case.updated_at = now
+
+
+def _update_status(session: Session, case: Case, status: CaseStatus, now: datetime) -> None:
+    if status != CaseStatus.RUNNING and case.status == CaseStatus.RUNNING.value:
+        case.completed_at = now
+        record(session, case_id=case.id, actor=None, kind=AuditKind.CASE_ENDED, detail={"status": status.value})
+    case.status = status.value

@@ -1,0 +1,67 @@
+"""What the rest of amflow may know about a diagram's elements, in our own terms rather than SpiffWorkflow's.
+
+Above ``engine/`` nobody imports SpiffWorkflow: a workflow is an opaque ``Workflow``, a user task that
+became ready is a ``UserTask``, an end event is known by its id, an element by its name.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+
+from processes.clock import Clock
+from processes.engine.loader import ParsedProcess
+from processes.engine.runtime import due_at_of, task_properties
+
+Workflow = BpmnWorkflow
+"""A running case's workflow: only ``engine/`` looks inside it."""
+
+BPMN_NAMESPACE = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+@dataclass(frozen=True)
+class UserTask:
+    """A ready user task as the task index stores it."""
+
+    id: str
+    name: str  # the BPMN id
+    title: str  # the BPMN name, or the id when it has none
+    lane: str | None  # a group code
+    properties: dict[str, str]
+    due_at: dt.datetime | None
+
+
+def describe_user_task(task: Task, clock: Clock) -> UserTask:
+    spec = task.task_spec
+    return UserTask(id=str(task.id), name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
+                    properties=task_properties(task), due_at=due_at_of(task, clock))
+
+
+def end_statuses(parsed: ParsedProcess) -> dict[str, str]:
+    """End event id -> the case status its ``caseStatus`` property names (default ``completed``)."""
+    statuses = {}
+    for spec in parsed.spec.task_specs.values():
+        if isinstance(spec, EndEvent):
+            properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
+            statuses[spec.bpmn_id] = properties.get("caseStatus", "completed")
+    return statuses
+
+
+def step_names(xml: str, ids: list[str]) -> list[str]:
+    """The names of the passed BPMN elements (no sequence flows), in order; an unnamed element by its id."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return ids
+    elements = {element.get("id"): element for element in root.iter(f"{{{BPMN_NAMESPACE}}}*")}
+    return [
+        elements[element_id].get("name") or element_id if element_id in elements else element_id
+        for element_id in ids
+        if element_id not in elements or etree.QName(elements[element_id]).localname != "sequenceFlow"
+    ]
