@@ -6,12 +6,47 @@ caller may act, whether a process exists: that is for the use cases in `processe
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import re
+from datetime import UTC, datetime
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from processes.views import CaseStatus, TaskStatus
 
-_NAME = validate.Length(min=1, max=200)
+# The lengths of the database columns the values are compared with or stored in (processes.models), so
+# the OpenAPI document states the limits the code enforces and nothing longer reaches a query.
+_NAME = validate.Length(min=1, max=200)  # process keys
+_CODE = validate.Length(min=1, max=64)  # unit and group codes
+_USERNAME = validate.Length(min=1, max=100)
+_CASE_ID = validate.Length(min=1, max=36)  # a UUID
+MAX_PASSWORD_LENGTH = 1000
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000  # far past any real queue, far below what a database integer holds
 OPEN = "open"  # the task-status filter meaning ready or claimed
+
+_UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def unsafe_text_message(text: str) -> str | None:
+    """Why `text` cannot be stored or encoded (a NUL character or a lone UTF-16 surrogate), else None."""
+    match = _UNSAFE_TEXT.search(text)
+    if match is None:
+        return None
+    what = "a NUL character" if match.group() == "\x00" else "a lone surrogate (not valid Unicode text)"
+    return f"Contains {what} at position {match.start()}."
+
+
+def escape_unsafe_text(text: str) -> str:
+    """`text` with each NUL or lone surrogate written as `\\uXXXX`, to name a bad key in an error."""
+    return _UNSAFE_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _in_utc_range(value: datetime) -> None:
+    """An instant must still be a date once moved to UTC (9999-12-31T23:59-23:59 is not)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("Out of range: the instant in UTC is past year 9999 or before year 1.") from None
 
 
 class StrictSchema(Schema):
@@ -28,7 +63,7 @@ class StartCaseRequest(StrictSchema):
     """Body of `POST /cases`."""
 
     process = fields.String(required=True, validate=_NAME, metadata={"description": "Process key"})
-    unit = fields.String(required=True, validate=_NAME, metadata={"description": "Unit code, e.g. kemi"})
+    unit = fields.String(required=True, validate=_CODE, metadata={"description": "Unit code, e.g. kemi"})
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The start form's data"})
 
 
@@ -52,30 +87,31 @@ class DecisionRequest(StrictSchema):
 class TokenRequest(StrictSchema):
     """Body of `POST /auth/token`."""
 
-    username = fields.String(required=True, validate=_NAME)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+    username = fields.String(required=True, validate=_USERNAME)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH), load_only=True)
 
 
 class TaskQuery(StrictSchema):
     """Query parameters of `GET /tasks`."""
 
-    group = fields.String(validate=_NAME)
-    unit = fields.String(validate=_NAME)
+    group = fields.String(validate=_CODE)
+    unit = fields.String(validate=_CODE)
     assignee = fields.String(
-        validate=_NAME, metadata={"description": "A username, `me` for the caller, or `none` for unassigned"}
+        validate=_USERNAME, metadata={"description": "A username, `me` for the caller, or `none` for unassigned"}
     )
     status = fields.String(
         validate=validate.OneOf([OPEN, *(status.value for status in TaskStatus)]),
         metadata={"description": "`open` (the default: ready or claimed) or one task status"},
     )
     process = fields.String(validate=_NAME)
-    case_id = fields.String(validate=_NAME)
+    case_id = fields.String(validate=_CASE_ID)
     overdue = fields.Boolean(metadata={"description": "`true`: only tasks past their due time; `false`: none of those"})
     due_before = fields.AwareDateTime(
-        metadata={"description": "Only tasks due before this ISO-8601 instant (with offset)"}
+        validate=_in_utc_range,
+        metadata={"description": "Only tasks due before this ISO-8601 instant (with offset), years 1 to 9999 in UTC"},
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
 class DeployQuery(StrictSchema):

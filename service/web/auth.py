@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 import processes
 from service.extensions import get_database
+from service.schemas import unsafe_text_message
 from service.web.session import current_web_user, log_in, log_out, referrer_path, safe_next, set_language
 
 bp = Blueprint("auth", __name__)
@@ -22,11 +23,16 @@ def login() -> ResponseReturnValue:
             return redirect(next_url)
         return render_template("web/login.html", next_url=next_url, username="")
     username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
     try:
-        user = processes.authenticate(get_database(), username, request.form.get("password", ""))
+        # A NUL or a lone surrogate is in no username or password, and no database column takes it.
+        if unsafe_text_message(username) or unsafe_text_message(password):
+            raise processes.errors.Unauthenticated("wrong username or password")
+        user = processes.authenticate(get_database(), username, password)
     except processes.errors.Unauthenticated:
         flash(_("Wrong username or password."), "error")
-        return render_template("web/login.html", next_url=next_url, username=username), 401
+        shown = "" if unsafe_text_message(username) else username
+        return render_template("web/login.html", next_url=next_url, username=shown), 401
     log_in(user, processes.create_token(get_database(), user.username))
     return redirect(next_url)
 
