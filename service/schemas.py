@@ -24,16 +24,23 @@ MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000  # far past any real queue, far below what a database integer holds
 OPEN = "open"  # the task-status filter meaning ready or claimed
 
+# A NUL character is refused in every named text field (PostgreSQL takes none in a text column); the
+# document says so as a `pattern`. A lone surrogate (`"\ud800"` in JSON) is refused anywhere in a body,
+# since it is not Unicode text and no UTF-8 encoder takes it (service.api.parsing).
+_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Contains a NUL character.")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
 
 
+def lone_surrogate_message(text: str) -> str | None:
+    """Why `text` is not Unicode text (a lone UTF-16 surrogate), else None."""
+    match = _SURROGATE.search(text)
+    return None if match is None else f"Contains a lone surrogate at position {match.start()}: not Unicode text."
+
+
 def unsafe_text_message(text: str) -> str | None:
-    """Why `text` cannot be stored or encoded (a NUL character or a lone UTF-16 surrogate), else None."""
-    match = _UNSAFE_TEXT.search(text)
-    if match is None:
-        return None
-    what = "a NUL character" if match.group() == "\x00" else "a lone surrogate (not valid Unicode text)"
-    return f"Contains {what} at position {match.start()}."
+    """Why `text` cannot be stored in a text column (a NUL or a lone surrogate), else None."""
+    return "Contains a NUL character." if "\x00" in text else lone_surrogate_message(text)
 
 
 def escape_unsafe_text(text: str) -> str:
@@ -62,8 +69,8 @@ class StrictSchema(Schema):
 class StartCaseRequest(StrictSchema):
     """Body of `POST /cases`."""
 
-    process = fields.String(required=True, validate=_NAME, metadata={"description": "Process key"})
-    unit = fields.String(required=True, validate=_CODE, metadata={"description": "Unit code, e.g. kemi"})
+    process = fields.String(required=True, validate=[_NAME, _NO_NUL], metadata={"description": "Process key"})
+    unit = fields.String(required=True, validate=[_CODE, _NO_NUL], metadata={"description": "Unit code, e.g. kemi"})
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The start form's data"})
 
 
@@ -87,24 +94,27 @@ class DecisionRequest(StrictSchema):
 class TokenRequest(StrictSchema):
     """Body of `POST /auth/token`."""
 
-    username = fields.String(required=True, validate=_USERNAME)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH), load_only=True)
+    username = fields.String(required=True, validate=[_USERNAME, _NO_NUL])
+    password = fields.String(
+        required=True, validate=[validate.Length(min=1, max=MAX_PASSWORD_LENGTH), _NO_NUL], load_only=True
+    )
 
 
 class TaskQuery(StrictSchema):
     """Query parameters of `GET /tasks`."""
 
-    group = fields.String(validate=_CODE)
-    unit = fields.String(validate=_CODE)
+    group = fields.String(validate=[_CODE, _NO_NUL])
+    unit = fields.String(validate=[_CODE, _NO_NUL])
     assignee = fields.String(
-        validate=_USERNAME, metadata={"description": "A username, `me` for the caller, or `none` for unassigned"}
+        validate=[_USERNAME, _NO_NUL],
+        metadata={"description": "A username, `me` for the caller, or `none` for unassigned"},
     )
     status = fields.String(
         validate=validate.OneOf([OPEN, *(status.value for status in TaskStatus)]),
         metadata={"description": "`open` (the default: ready or claimed) or one task status"},
     )
-    process = fields.String(validate=_NAME)
-    case_id = fields.String(validate=_CASE_ID)
+    process = fields.String(validate=[_NAME, _NO_NUL])
+    case_id = fields.String(validate=[_CASE_ID, _NO_NUL])
     overdue = fields.Boolean(metadata={"description": "`true`: only tasks past their due time; `false`: none of those"})
     due_before = fields.AwareDateTime(
         validate=_in_utc_range,
@@ -118,7 +128,7 @@ class DeployQuery(StrictSchema):
     """Query parameters of `POST /processes` with a raw XML body."""
 
     filename = fields.String(
-        validate=validate.Length(min=1, max=255), metadata={"description": "Name of the uploaded file"}
+        validate=[validate.Length(min=1, max=255), _NO_NUL], metadata={"description": "Name of the uploaded file"}
     )
 
 

@@ -2,8 +2,9 @@
 
 What arrives here may be anything a client can send. Before a schema sees it, a JSON body is bounded in
 size (`MAX_JSON_LENGTH`, never above `MAX_CONTENT_LENGTH`) and depth (`MAX_JSON_DEPTH`), holds only finite
-numbers, and no text in it (keys, values, query parameters) carries a NUL or a lone surrogate, which no
-database column and no UTF-8 encoder takes. Each refusal is a 4xx naming the field; nothing is changed.
+numbers, and no key or value in it carries a lone surrogate (`"\ud800"`), which is not Unicode text and
+which no UTF-8 encoder takes. The schemas refuse a NUL in named text fields. Each refusal is a 4xx naming
+the field; nothing is changed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import BodyTooLarge, InvalidBody, InvalidQuery, MalformedJSON, flatten_messages
-from service.schemas import DeployQuery, escape_unsafe_text, unsafe_text_message
+from service.schemas import DeployQuery, escape_unsafe_text, lone_surrogate_message
 
 DEFAULT_UPLOAD_NAME = "upload.bpmn"
 # Deepest nesting of a JSON body: form data nests a few levels (an object in a list in an object), so 32
@@ -80,14 +81,14 @@ def _finite_float(text: str) -> float:
 
 
 def _check_tree(payload: dict[str, Any]) -> None:
-    """Refuse a body nested deeper than MAX_JSON_DEPTH, or with unsafe text in a key or value."""
+    """Refuse a body nested deeper than MAX_JSON_DEPTH, or with a lone surrogate in a key or value."""
     for path, depth, value in _walk(payload):
         if depth > MAX_JSON_DEPTH:
             raise InvalidBody(
                 "The request body is nested too deeply.",
                 fields={path.split(".", 1)[0]: f"nested deeper than {MAX_JSON_DEPTH} levels"},
             )
-        if isinstance(value, str) and (message := unsafe_text_message(value)):
+        if isinstance(value, str) and (message := lone_surrogate_message(value)):
             raise ValidationError({path or "_body": [message]})
 
 
@@ -110,12 +111,8 @@ def _walk(root: Any) -> Iterator[tuple[str, int, Any]]:
 
 def query_args(schema: Schema) -> dict[str, Any]:
     """The query string loaded through `schema`; a bad parameter is a 400 naming it."""
-    args = request.args.to_dict(flat=True)
-    unsafe = {name: message for name, value in args.items() if (message := unsafe_text_message(value))}
-    if unsafe:
-        raise InvalidQuery("Invalid query parameters.", fields=unsafe)
     try:
-        return schema.load(args)
+        return schema.load(request.args.to_dict(flat=True))
     except ValidationError as error:
         raise InvalidQuery("Invalid query parameters.", fields=flatten_messages(error.messages)) from error
 
