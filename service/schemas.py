@@ -22,6 +22,9 @@ _CASE_ID = validate.Length(min=1, max=36)  # a UUID
 MAX_PASSWORD_LENGTH = 1000
 MAX_LIMIT = 500
 MAX_OFFSET = 1_000_000  # far past any real queue, far below what a database integer holds
+# Deepest nesting of a JSON body: form data nests a few levels (an object in a list in an object), so 32
+# leaves room while every later walk over the data (validation, the engine's copies) stays shallow.
+MAX_JSON_DEPTH = 32
 OPEN = "open"  # the task-status filter meaning ready or claimed
 
 # A NUL character is refused in every named text field (PostgreSQL takes none in a text column); the

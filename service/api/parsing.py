@@ -20,12 +20,9 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import BodyTooLarge, InvalidBody, InvalidQuery, MalformedJSON, flatten_messages
-from service.schemas import DeployQuery, escape_unsafe_text, lone_surrogate_message
+from service.schemas import MAX_JSON_DEPTH, DeployQuery, escape_unsafe_text, lone_surrogate_message
 
 DEFAULT_UPLOAD_NAME = "upload.bpmn"
-# Deepest nesting of a JSON body: form data nests a few levels (an object in a list in an object), so 32
-# leaves room while every later walk over the data (validation, the engine's copies) stays shallow.
-MAX_JSON_DEPTH = 32
 
 
 def json_body(schema: Schema) -> dict[str, Any]:

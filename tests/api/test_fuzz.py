@@ -36,7 +36,7 @@ from schemathesis.generation.overrides import Override
 
 from tests.samples import G2_APPLICATION
 
-MAX_EXAMPLES = 25  # generated requests per operation and set of ids; the coverage cases come on top
+MAX_EXAMPLES = 100  # generated requests per operation and set of ids at most; the coverage cases come on top
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
