@@ -37,6 +37,7 @@ class Config:
     instance_path: Path
     testing: bool = False
     max_content_length: int = 5 * 1024 * 1024  # bytes; BPMN uploads are the largest bodies
+    max_json_length: int = 1024 * 1024  # bytes of a JSON request body (never more than max_content_length)
     log_level: str = "INFO"
     smtp_url: str | None = None  # smtp://host:port, smtp://user:pass@host:port, smtp+starttls://...; None: log mail
     mail_from: str = "amflow@localhost"
@@ -82,6 +83,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         instance_path=instance_path,
         testing=_as_bool("TESTING", raw.get("TESTING", False)),
         max_content_length=_as_positive_int("MAX_CONTENT_LENGTH", raw.get("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)),
+        max_json_length=_as_positive_int("MAX_JSON_LENGTH", raw.get("MAX_JSON_LENGTH", 1024 * 1024)),
         log_level=log_level,
         smtp_url=_checked_smtp_url(raw.get("SMTP_URL")),
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),

@@ -59,6 +59,13 @@ class InvalidBody(ServiceError):
     code = "invalid_body"
 
 
+class BodyTooLarge(ServiceError):
+    """The body is larger than the endpoint reads."""
+
+    status = 413
+    code = "request_entity_too_large"
+
+
 class InvalidQuery(ServiceError):
     """A query parameter has the wrong type or value."""
 

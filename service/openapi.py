@@ -38,6 +38,7 @@ class Operation:
     query: type[Schema] | None = None
     errors: tuple[int, ...] = (401,)
     request_content: dict[str, Any] | None = None
+    unprocessable: str | None = None  # what a 422 means beyond the document's own rules, if it can happen
 
 
 _BPMN_UPLOAD = {
@@ -53,7 +54,7 @@ _BPMN_UPLOAD = {
 
 OPERATIONS: dict[str, Operation] = {
     "api.account.create_token": Operation(
-        "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 422, 429)
+        "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 413, 422, 429)
     ),
     "api.account.logout": Operation("auth", None, 204),
     "api.account.list_tokens": Operation(
@@ -66,7 +67,8 @@ OPERATIONS: dict[str, Operation] = {
         schemas.CaseSchema(),
         201,
         body=schemas.StartCaseRequest,
-        errors=(400, 401, 403, 404, 409, 422, 500),
+        errors=(400, 401, 403, 404, 409, 413, 422, 500),
+        unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
     "api.tasks.list_tasks": Operation("tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401)),
@@ -77,7 +79,8 @@ OPERATIONS: dict[str, Operation] = {
         "tasks",
         schemas.CaseSchema(),
         body=schemas.CompleteTaskRequest,
-        errors=(400, 401, 403, 404, 409, 422, 500),
+        errors=(400, 401, 403, 404, 409, 413, 422, 500),
+        unprocessable="The data does not fit the task's form (its JSON Schema, in GET /tasks/{task_id}).",
     ),
     "api.processes.list_processes": Operation("processes", schemas.ProcessSchema(many=True)),
     "api.processes.deploy_process": Operation(
@@ -87,9 +90,14 @@ OPERATIONS: dict[str, Operation] = {
         query=schemas.DeployQuery,
         errors=(400, 401, 403, 413, 422),
         request_content=_BPMN_UPLOAD,
+        unprocessable="The file is not a BPMN model the engine can run.",
     ),
     "api.decisions.run_decision": Operation(
-        "decisions", schemas.DecisionResultSchema(), body=schemas.DecisionRequest, errors=(400, 401, 404, 422)
+        "decisions",
+        schemas.DecisionResultSchema(),
+        body=schemas.DecisionRequest,
+        errors=(400, 401, 404, 413, 422),
+        unprocessable="The facts are not the ones the rule set takes, or no parameters apply on that date.",
     ),
     "api.meta.openapi": Operation("meta", None, errors=()),
 }
@@ -147,7 +155,7 @@ def _operation(operation: Operation, view: Any, path_arguments: list[str], endpo
     }
     for status in operation.errors:
         result["responses"][str(status)] = {
-            "description": HTTPStatus(status).phrase,
+            "description": _error_description(operation, status),
             "content": {"application/json": {"schema": "Error"}},
         }
     if operation.body is not None:
@@ -160,6 +168,21 @@ def _operation(operation: Operation, view: Any, path_arguments: list[str], endpo
     if is_public(view):
         result["security"] = []
     return result
+
+
+def _error_description(operation: Operation, status: int) -> str:
+    phrase = HTTPStatus(status).phrase
+    if status == 400 and operation.body is not None:
+        return (
+            f"{phrase}: the body is not a JSON object, nests deeper than {schemas.MAX_JSON_DEPTH} levels, "
+            "or holds a number too large for JSON"
+        )
+    if status == 413 and operation.body is not None:
+        return f"{phrase}: the body is larger than AMFLOW_MAX_JSON_LENGTH (1 MiB unless configured)"
+    if status == 422:
+        syntax = "a field breaks the rules of this document, or a text holds a lone surrogate"
+        return f"{phrase}: {syntax}." + (f" Or: {operation.unprocessable}" if operation.unprocessable else "")
+    return phrase
 
 
 def _success(operation: Operation) -> dict[str, Any]:

@@ -6,13 +6,58 @@ caller may act, whether a process exists: that is for the use cases in `processe
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+import re
+from datetime import UTC, datetime
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 import processes
 from processes.views import CaseStatus, TaskStatus
 
-_NAME = validate.Length(min=1, max=200)
+# The lengths of the database columns the values are compared with or stored in (processes.models), so
+# the OpenAPI document states the limits the code enforces and nothing longer reaches a query.
+_NAME = validate.Length(min=1, max=200)  # process keys
+_CODE = validate.Length(min=1, max=64)  # unit and group codes
+_USERNAME = validate.Length(min=1, max=100)
+_CASE_ID = validate.Length(min=1, max=36)  # a UUID
+MAX_PASSWORD_LENGTH = 1000
+MAX_LIMIT = 500
+MAX_OFFSET = 1_000_000  # far past any real queue, far below what a database integer holds
+# Deepest nesting of a JSON body: form data nests a few levels (an object in a list in an object), so 32
+# leaves room while every later walk over the data (validation, the engine's copies) stays shallow.
+MAX_JSON_DEPTH = 32
 OPEN = "open"  # the task-status filter meaning ready or claimed
+
+# A NUL character is refused in every named text field (PostgreSQL takes none in a text column); the
+# document says so as a `pattern`. A lone surrogate (`"\ud800"` in JSON) is refused anywhere in a body,
+# since it is not Unicode text and no UTF-8 encoder takes it (service.api.parsing).
+_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Contains a NUL character.")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UNSAFE_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def lone_surrogate_message(text: str) -> str | None:
+    """Why `text` is not Unicode text (a lone UTF-16 surrogate), else None."""
+    match = _SURROGATE.search(text)
+    return None if match is None else f"Contains a lone surrogate at position {match.start()}: not Unicode text."
+
+
+def unsafe_text_message(text: str) -> str | None:
+    """Why `text` cannot be stored in a text column (a NUL or a lone surrogate), else None."""
+    return "Contains a NUL character." if "\x00" in text else lone_surrogate_message(text)
+
+
+def escape_unsafe_text(text: str) -> str:
+    """`text` with each NUL or lone surrogate written as `\\uXXXX`, to name a bad key in an error."""
+    return _UNSAFE_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _in_utc_range(value: datetime) -> None:
+    """An instant must still be a date once moved to UTC (9999-12-31T23:59-23:59 is not)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("Out of range: the instant in UTC is past year 9999 or before year 1.") from None
 
 
 class StrictSchema(Schema):
@@ -28,8 +73,8 @@ class StrictSchema(Schema):
 class StartCaseRequest(StrictSchema):
     """Body of `POST /cases`."""
 
-    process = fields.String(required=True, validate=_NAME, metadata={"description": "Process key"})
-    unit = fields.String(required=True, validate=_NAME, metadata={"description": "Unit code, e.g. kemi"})
+    process = fields.String(required=True, validate=[_NAME, _NO_NUL], metadata={"description": "Process key"})
+    unit = fields.String(required=True, validate=[_CODE, _NO_NUL], metadata={"description": "Unit code, e.g. kemi"})
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The start form's data"})
 
 
@@ -53,8 +98,10 @@ class DecisionRequest(StrictSchema):
 class TokenRequest(StrictSchema):
     """Body of `POST /auth/token`."""
 
-    username = fields.String(required=True, validate=_NAME)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1000), load_only=True)
+    username = fields.String(required=True, validate=[_USERNAME, _NO_NUL])
+    password = fields.String(
+        required=True, validate=[validate.Length(min=1, max=MAX_PASSWORD_LENGTH), _NO_NUL], load_only=True
+    )
 
 
 class TokenQuery(StrictSchema):
@@ -66,28 +113,30 @@ class TokenQuery(StrictSchema):
 class TaskQuery(StrictSchema):
     """Query parameters of `GET /tasks`."""
 
-    group = fields.String(validate=_NAME)
-    unit = fields.String(validate=_NAME)
+    group = fields.String(validate=[_CODE, _NO_NUL])
+    unit = fields.String(validate=[_CODE, _NO_NUL])
     assignee = fields.String(
-        validate=_NAME, metadata={"description": "A username, `me` for the caller, or `none` for unassigned"}
+        validate=[_USERNAME, _NO_NUL],
+        metadata={"description": "A username, `me` for the caller, or `none` for unassigned"},
     )
     status = fields.String(
         validate=validate.OneOf([OPEN, *(status.value for status in TaskStatus)]),
         metadata={"description": "`open` (the default: ready or claimed) or one task status"},
     )
-    process = fields.String(validate=_NAME)
-    case_id = fields.String(validate=_NAME)
+    process = fields.String(validate=[_NAME, _NO_NUL])
+    case_id = fields.String(validate=[_CASE_ID, _NO_NUL])
     overdue = fields.Boolean(metadata={"description": "`true`: only tasks past their due time; `false`: none of those"})
     due_before = fields.AwareDateTime(
-        metadata={"description": "Only tasks due before this ISO-8601 instant (with offset)"}
+        validate=_in_utc_range,
+        metadata={"description": "Only tasks due before this ISO-8601 instant (with offset), years 1 to 9999 in UTC"},
     )
     sort = fields.String(
         validate=validate.OneOf(list(processes.SORTABLE)),
         metadata={"description": "Sort column (default `created_at`); ties go by task id; empty values last"},
     )
     order = fields.String(validate=validate.OneOf(["asc", "desc"]), metadata={"description": "Default `asc`"})
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
     cursor = fields.String(
         validate=validate.Length(min=1, max=1000),
         metadata={"description": "`next_cursor` of the previous page (same filters, sort and order): keyset "
@@ -99,7 +148,7 @@ class DeployQuery(StrictSchema):
     """Query parameters of `POST /processes` with a raw XML body."""
 
     filename = fields.String(
-        validate=validate.Length(min=1, max=255), metadata={"description": "Name of the uploaded file"}
+        validate=[validate.Length(min=1, max=255), _NO_NUL], metadata={"description": "Name of the uploaded file"}
     )
 
 

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 import processes
 from service.extensions import get_database
+from service.schemas import unsafe_text_message
 from service.security import client_address, login_limits, session_ttl
 from service.web.session import current_web_user, log_in, log_out, referrer_path, safe_next, set_language
 
@@ -23,17 +24,23 @@ def login() -> ResponseReturnValue:
             return redirect(next_url)
         return render_template("web/login.html", next_url=next_url, username="")
     username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
     try:
-        user = processes.authenticate(get_database(), username, request.form.get("password", ""),
+        # A NUL or a lone surrogate is in no username or password, and no database column takes it.
+        if unsafe_text_message(username) or unsafe_text_message(password):
+            raise processes.errors.Unauthenticated("wrong username or password")
+        user = processes.authenticate(get_database(), username, password,
                                       address=client_address(), limits=login_limits())
     except processes.errors.TooManyAttempts as error:
         flash(_("Too many failed log-ins. Try again in %(minutes)d minutes.",
                 minutes=max(1, -(-error.retry_after // 60))), "error")
-        page = render_template("web/login.html", next_url=next_url, username=username)
+        shown = "" if unsafe_text_message(username) else username
+        page = render_template("web/login.html", next_url=next_url, username=shown)
         return page, 429, {"Retry-After": str(error.retry_after)}
     except processes.errors.Unauthenticated:
         flash(_("Wrong username or password."), "error")
-        return render_template("web/login.html", next_url=next_url, username=username), 401
+        shown = "" if unsafe_text_message(username) else username
+        return render_template("web/login.html", next_url=next_url, username=shown), 401
     log_in(user, processes.start_session(get_database(), user.username, ttl=session_ttl()))
     return redirect(next_url)
 

@@ -36,6 +36,7 @@ def test_environment_variables_override_the_defaults(tmp_path):
         "AMFLOW_DATABASE_URL": "sqlite:///" + str(tmp_path / "other.db"),
         "AMFLOW_SECRET_KEY": "x" * 40,
         "AMFLOW_MAX_CONTENT_LENGTH": "1000",
+        "AMFLOW_MAX_JSON_LENGTH": "500",
     }
 
     config = load_config(environ=environ)
@@ -43,6 +44,7 @@ def test_environment_variables_override_the_defaults(tmp_path):
     assert config.database_url.endswith("other.db")
     assert config.secret_key == "x" * 40
     assert config.max_content_length == 1000
+    assert config.max_json_length == 500
     assert not (tmp_path / "secret_key").exists()
 
 
@@ -62,6 +64,7 @@ def test_overrides_win_over_the_environment(tmp_path):
         ({"SECRET_KEY": "short"}, "AMFLOW_SECRET_KEY"),
         ({"MAX_CONTENT_LENGTH": "lots"}, "AMFLOW_MAX_CONTENT_LENGTH"),
         ({"MAX_CONTENT_LENGTH": 0}, "AMFLOW_MAX_CONTENT_LENGTH"),
+        ({"MAX_JSON_LENGTH": "-1"}, "AMFLOW_MAX_JSON_LENGTH"),
         ({"TESTING": "perhaps"}, "AMFLOW_TESTING"),
         ({"LOG_LEVEL": "LOUD"}, "AMFLOW_LOG_LEVEL"),
         ({"DATABSE_URL": "sqlite://"}, "DATABSE_URL"),

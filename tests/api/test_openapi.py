@@ -101,3 +101,34 @@ def test_the_case_schema_in_the_openapi_document_has_the_stable_case_fields(clie
     task_fields = {"id", "case_id", "name", "title", "group", "unit", "assignee", "status", "due_at"}
     assert task_fields <= set(schemas["Task"]["properties"])
     assert "form" in schemas["TaskDetail"]["properties"]
+
+
+def _query_parameters(document, path):
+    return {parameter["name"]: parameter["schema"] for parameter in document["paths"][path]["get"]["parameters"]}
+
+
+def test_the_document_states_the_limits_the_code_enforces(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    tasks = _query_parameters(document, f"{API}/tasks")
+    schemas = document["components"]["schemas"]
+
+    assert tasks["offset"]["maximum"] == 1_000_000
+    assert tasks["limit"]["maximum"] == 500
+    assert tasks["unit"]["maxLength"] == tasks["group"]["maxLength"] == 64  # the unit and group code columns
+    assert tasks["assignee"]["maxLength"] == schemas["TokenRequest"]["properties"]["username"]["maxLength"] == 100
+    assert tasks["case_id"]["maxLength"] == 36
+    assert schemas["StartCaseRequest"]["properties"]["unit"]["maxLength"] == 64
+    assert schemas["TokenRequest"]["properties"]["username"]["pattern"] == "^[^\\x00]*$"  # no NUL
+    for path, method in [("/auth/token", "post"), ("/cases", "post"), ("/tasks/{task_id}/complete", "post"),
+                         ("/decisions/{ruleset}", "post")]:
+        assert {"400", "413", "422"} <= set(document["paths"][API + path][method]["responses"]), path
+
+
+def test_a_value_one_past_a_documented_limit_is_refused_and_the_limit_itself_is_not(api, auth):
+    user = auth.user(group="employees", unit="kemi")
+
+    for name, limit in [("unit", 64), ("group", 64), ("assignee", 100), ("case_id", 36), ("process", 200)]:
+        assert api.get("/tasks", as_=user, query_string={name: "x" * limit}).status_code == 200, name
+        refused = api.get("/tasks", as_=user, query_string={name: "x" * (limit + 1)})
+        assert refused.status_code == 400, name
+        assert set(refused.get_json()["error"]["fields"]) == {name}
