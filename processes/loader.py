@@ -25,7 +25,7 @@ import forms
 import rules
 from processes.errors import InvalidModel
 from processes.sandbox import SandboxViolation, check_expression, check_script
-from processes.specs import RuleTask
+from processes.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -214,6 +214,9 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
+    for process_spec in (spec, *subprocess_specs.values()):
+        connect_loop_tasks(process_spec)
+        wire_event_subprocess_triggers(process_spec)
     return ParsedProcess(
         key=key,
         name=process.get("name") or key,
