@@ -14,6 +14,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -134,17 +135,45 @@ def _after(task: Task, run: Run) -> None:
 
 
 def prune(task: Task) -> None:
-    """Drop the data of finished tasks whose children are all finished.
+    """Drop the data of finished tasks whose children are all finished, and merged loop instances.
 
     Spiff copies the whole data dict into every task, so without this a case's stored state grows with
     (steps x data size): quadratic. Only the frontier of the tree needs its data; the audit trail keeps
     what each completed task submitted.
+
+    A finished instance of a loop or multi-instance task is removed from the tree once its loop task has
+    merged it (its output item is in the output collection, its id in the loop's ``merged`` list): nothing
+    reads it again, and with N instances every later restore and save of the case would otherwise handle
+    all N of them, each carrying a copy of the loop's data (N completions x N instances: quadratic).
     """
+    if _drop_merged_instance(task):
+        return
     for node in (task.parent, task):
         if node is not None and node.has_state(_FINISHED) and node.children and all(
             child.has_state(_FINISHED) for child in node.children
         ):
             node.data = {}
+
+
+def _drop_merged_instance(task: Task) -> bool:
+    parent = task.parent
+    if (
+        parent is None
+        or not isinstance(parent.task_spec, LoopTask)
+        or task.task_spec.name != parent.task_spec.task_spec
+        or not task.has_state(TaskState.COMPLETED)
+        or task.children
+        or str(task.id) not in parent.internal_data.get("merged", ())
+    ):
+        return False
+    top = task.workflow.top_workflow
+    if task.id in top.subprocesses:  # an instance that was a sub-process: its finished run goes too
+        top.delete_subprocess(task)
+    parent._children.remove(task.id)
+    del task.workflow.tasks[task.id]
+    if task.workflow.last_task is task:
+        task.workflow.last_task = parent
+    return True
 
 
 def compact(workflow: BpmnWorkflow) -> int:
