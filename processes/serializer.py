@@ -118,7 +118,7 @@ class LeanTaskConverter(TaskConverter):
         task.internal_data = self._restore(dct["internal_data"])
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             task.workflow.top_workflow.event_manager.add_task(task)
-        delta = dct.get("delta")
+        delta = dct.get("delta") or {}
         parent = task.parent if delta else None
         if parent is not None:  # as DeepMerge.merge({}, parent.data): mutable values copied one level deep
             data = {key: value.copy() if type(value) in _COPIED else value for key, value in parent.data.items()}
