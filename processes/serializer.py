@@ -14,9 +14,12 @@ Three decisions, each measured or forced by SpiffWorkflow's behaviour (TECH.md):
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -55,7 +58,8 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         # The registry's walk minus a dict copy per task, and each id parsed once (not as key, id, parent, child).
         task_from_dict = self.registry.convert_from_dict["Task"]
         ids = {key: UUID(key) for key in dct["tasks"]}
-        workflow.tasks = {ids[key]: task_from_dict(value, workflow=workflow, ids=ids)
+        plain = dct.pop(_PLAIN_KEY, False)
+        workflow.tasks = {ids[key]: task_from_dict(value, workflow=workflow, ids=ids, plain=plain)
                           for key, value in dct["tasks"].items()}
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
         self.set_default_attributes(workflow, dct)
@@ -79,7 +83,8 @@ class LeanTaskConverter(TaskConverter):
       nothing from its parent (Spiff writes "delete every key of the parent", which reads back the same
       empty dict after copying the parent's data first);
     * values are restored by a walk that only calls the registry for dicts that carry a ``typename``
-      (Spiff's registry is called for every nested value).
+      (Spiff's registry is called for every nested value), and not walked at all when the state was
+      written without converting any value (see :func:`dump_state`).
     """
 
     def to_dict(self, task: Task) -> dict[str, Any]:
@@ -105,9 +110,13 @@ class LeanTaskConverter(TaskConverter):
             "delta": delta,
         }
 
-    def from_dict(self, dct: dict[str, Any], workflow: Any, ids: Mapping[str, UUID] | None = None) -> Task:
+    def from_dict(
+        self, dct: dict[str, Any], workflow: Any, ids: Mapping[str, UUID] | None = None, plain: bool = False
+    ) -> Task:
         def uuid(text: str) -> UUID:
             return ids.get(text) or UUID(text) if ids is not None else UUID(text)
+
+        restore = _unchanged if plain else self._restore
 
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
         task = self.target_class(workflow, task_spec, state=dct["state"], id=uuid(dct["id"]))
@@ -115,18 +124,18 @@ class LeanTaskConverter(TaskConverter):
         task._children = [uuid(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
-        task.internal_data = self._restore(dct["internal_data"])
+        task.internal_data = restore(dct["internal_data"])
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta") or {}
         parent = task.parent if delta else None
         if parent is not None:  # as DeepMerge.merge({}, parent.data): mutable values copied one level deep
             data = {key: value.copy() if type(value) in _COPIED else value for key, value in parent.data.items()}
-            data.update(self._restore(delta.get("updates", {})))
+            data.update(restore(delta.get("updates", {})))
             for key in delta.get("deletions", ()):
                 data.pop(key, None)
         else:
-            data = self._restore(dct["data"])
+            data = restore(dct["data"])
         task.data = data
         return task
 
@@ -151,9 +160,79 @@ def _make_serializer() -> BpmnWorkflowSerializer:
 _SERIALIZER = _make_serializer()
 
 
+class _GcPause:
+    """Cyclic garbage collection held off while a state is restored or written, for all threads at once.
+
+    Restoring allocates a burst of thousands of containers (tasks, their data, copies of their parent's
+    lists) that all live until the request ends; each burst set off several collections that traversed all
+    of them again (about 40% of the time of a 300-instance case in bench/multi_instance.py). Collection
+    resumes when the last thread leaves, and runs then if due. Nothing is held off if the process had
+    disabled collection itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._holders == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._holders -= 1
+                if self._holders == 0 and self._resume:
+                    gc.enable()
+
+
+gc_paused = _GcPause()
+
+
+def _unchanged(value: Any) -> Any:
+    return value
+
+
+# Written when encoding the state converted no value inside task data (no date, UUID, event...): then no
+# dict in it carries a ``typename`` (user data has such keys escaped), and restoring needs no walk of it.
+_PLAIN_KEY = "amflow_plain_values"
+
+
+class _CountingEncoder(_SERIALIZER._encoder_cls):  # type: ignore[name-defined]
+    """Spiff's encoder, noting whether it had to convert any value that JSON cannot hold."""
+
+    converted = False
+
+    def default(self, obj: Any) -> Any:
+        self.converted = True
+        return super().default(obj)
+
+
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """The workflow's run state as JSON text (no process definition)."""
-    return _SERIALIZER.serialize_json(workflow)
+    """The workflow's run state as JSON text (no process definition); as Spiff's ``serialize_json``."""
+    encoder = _CountingEncoder()
+    with gc_paused():
+        text = _encode(workflow, encoder)
+    if not encoder.converted:
+        text = f'{text[:-1]}, "{_PLAIN_KEY}": true}}'
+    return text
+
+
+def _encode(workflow: BpmnWorkflow, encoder: json.JSONEncoder) -> str:
+    registry = _SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = _SERIALIZER.to_dict(workflow)
+        dct[_SERIALIZER.VERSION_KEY] = _SERIALIZER.VERSION
+        text = encoder.encode(dct)
+    finally:
+        registry._encoder_mode = False
+    return text
 
 
 def load_state(
@@ -162,11 +241,12 @@ def load_state(
     """Restore a workflow from its run state and the cached specs of its process version."""
     if version != SERIALIZER_VERSION:
         raise ValueError(f"no migration from serializer version {version!r} to {SERIALIZER_VERSION!r}")
-    dct = json.loads(state)
-    dct.pop(_SERIALIZER.VERSION_KEY, None)
-    dct["spec"] = spec
-    dct["subprocess_specs"] = dict(subprocess_specs)
-    return _SERIALIZER.from_dict(dct)
+    with gc_paused():
+        dct = json.loads(state)
+        dct.pop(_SERIALIZER.VERSION_KEY, None)
+        dct["spec"] = spec
+        dct["subprocess_specs"] = dict(subprocess_specs)
+        return _SERIALIZER.from_dict(dct)
 
 
 def _escape_key(key: str) -> str:
