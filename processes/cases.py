@@ -172,6 +172,7 @@ def persist_run(
     case.state = dump_state(workflow)
     case.serializer_version = SERIALIZER_VERSION
     case.data = runtime.case_data(workflow)
+    runtime.release(workflow)  # saved: free it now rather than at the next garbage collection
     case.updated_at = now
     if status != CaseStatus.RUNNING and case.status == CaseStatus.RUNNING.value:
         case.completed_at = now

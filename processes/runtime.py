@@ -192,25 +192,26 @@ def compact(workflow: BpmnWorkflow) -> int:
     return dropped
 
 
-def _unfinished_counts(root: Task) -> dict[UUID, int]:
-    counts: dict[UUID, int] = {}
-    stack: list[tuple[Task, bool]] = [(root, False)]
+def _has_unfinished(task: Task) -> bool:
+    """Whether the task or any task below it is unfinished; stops at the first one found.
+
+    Only the children of the finished single-file prefix are asked, so a step does not walk the whole
+    tree (e.g. the hundreds of open instances of a multi-instance task below an unfinished loop task).
+    """
+    stack = [task]
     while stack:
-        task, children_done = stack.pop()
-        if children_done:
-            counts[task.id] = (0 if task.has_state(_FINISHED) else 1) + sum(counts[c.id] for c in task.children)
-        else:
-            stack.append((task, True))
-            stack.extend((child, False) for child in task.children)
-    return counts
+        node = stack.pop()
+        if not node.has_state(_FINISHED):
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _compact_tree(owner: Any) -> int:
     root = owner.task_tree
-    counts = _unfinished_counts(root)
     anchor = root
     while anchor.has_state(_FINISHED):
-        live = [child for child in anchor.children if counts[child.id] > 0]
+        live = [child for child in anchor.children if _has_unfinished(child)]
         if len(live) != 1 or not live[0].has_state(_FINISHED):
             break
         anchor = live[0]
@@ -249,6 +250,23 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
         raise EngineFailure(f"completing {task.task_spec.bpmn_id} failed: {exc}") from None
     prune(task)
     return task
+
+
+def release(workflow: BpmnWorkflow) -> None:
+    """Break the workflow's reference cycles once its state is saved; it must not be used afterwards.
+
+    Every task refers to its workflow and the workflow to its tasks, so a restored case is one cycle of
+    thousands of objects that only the cyclic garbage collector frees; its passes over them, and over
+    earlier requests' cases not yet collected, cost about as much as the restore itself for a case with
+    hundreds of open instances (bench/multi_instance.py). Emptied, the tree is freed by reference counting
+    as soon as the request lets go of it.
+    """
+    for owner in (*workflow.subprocesses.values(), workflow):
+        owner.tasks.clear()
+        owner.task_tree = None
+        owner.last_task = None
+    workflow.subprocesses.clear()
+    workflow.event_manager.tasks.clear()
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:
