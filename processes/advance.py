@@ -55,6 +55,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     _schedule_wakeup(session, case, workflow, now)
     runtime.compact(workflow)
     _save_state(case, workflow, now)
+    runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
     _update_status(session, case, status, now)
 
 

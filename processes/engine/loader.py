@@ -30,7 +30,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 import forms
 import rules
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
-from processes.engine.specs import RuleTask
+from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
 from processes.errors import InvalidModel
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -337,6 +337,9 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
     _check_spec_expressions([spec, *subprocess_specs.values()], filename)
+    for process_spec in (spec, *subprocess_specs.values()):
+        connect_loop_tasks(process_spec)
+        wire_event_subprocess_triggers(process_spec)
     return ParsedProcess(
         key=key,
         name=process.get("name") or key,

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.task import Task
@@ -131,17 +132,45 @@ def _after(task: Task, run: Run) -> None:
 
 
 def prune(task: Task) -> None:
-    """Drop the data of finished tasks whose children are all finished.
+    """Drop the data of finished tasks whose children are all finished, and merged loop instances.
 
     Spiff copies the whole data dict into every task, so without this a case's stored state grows with
     (steps x data size): quadratic. Only the frontier of the tree needs its data; the audit trail keeps
     what each completed task submitted.
+
+    A finished instance of a loop or multi-instance task is removed from the tree once its loop task has
+    merged it (its output item is in the output collection, its id in the loop's ``merged`` list): nothing
+    reads it again, and with N instances every later restore and save of the case would otherwise handle
+    all N of them, each carrying a copy of the loop's data (N completions x N instances: quadratic).
     """
+    if _drop_merged_instance(task):
+        return
     for node in (task.parent, task):
         if node is not None and node.has_state(_FINISHED) and node.children and all(
             child.has_state(_FINISHED) for child in node.children
         ):
             node.data = {}
+
+
+def _drop_merged_instance(task: Task) -> bool:
+    parent = task.parent
+    if (
+        parent is None
+        or not isinstance(parent.task_spec, LoopTask)
+        or task.task_spec.name != parent.task_spec.task_spec
+        or not task.has_state(TaskState.COMPLETED)
+        or task.children
+        or str(task.id) not in parent.internal_data.get("merged", ())
+    ):
+        return False
+    top = task.workflow.top_workflow
+    if task.id in top.subprocesses:  # an instance that was a sub-process: its finished run goes too
+        top.delete_subprocess(task)
+    parent._children.remove(task.id)
+    del task.workflow.tasks[task.id]
+    if task.workflow.last_task is task:
+        task.workflow.last_task = parent
+    return True
 
 
 def compact(workflow: BpmnWorkflow) -> int:
@@ -160,25 +189,26 @@ def compact(workflow: BpmnWorkflow) -> int:
     return dropped
 
 
-def _unfinished_counts(root: Task) -> dict[UUID, int]:
-    counts: dict[UUID, int] = {}
-    stack: list[tuple[Task, bool]] = [(root, False)]
+def _has_unfinished(task: Task) -> bool:
+    """Whether the task or any task below it is unfinished; stops at the first one found.
+
+    Only the children of the finished single-file prefix are asked, so a step does not walk the whole
+    tree (e.g. the hundreds of open instances of a multi-instance task below an unfinished loop task).
+    """
+    stack = [task]
     while stack:
-        task, children_done = stack.pop()
-        if children_done:
-            counts[task.id] = (0 if task.has_state(_FINISHED) else 1) + sum(counts[c.id] for c in task.children)
-        else:
-            stack.append((task, True))
-            stack.extend((child, False) for child in task.children)
-    return counts
+        node = stack.pop()
+        if not node.has_state(_FINISHED):
+            return True
+        stack.extend(node.children)
+    return False
 
 
 def _compact_tree(owner: Any) -> int:
     root = owner.task_tree
-    counts = _unfinished_counts(root)
     anchor = root
     while anchor.has_state(_FINISHED):
-        live = [child for child in anchor.children if counts[child.id] > 0]
+        live = [child for child in anchor.children if _has_unfinished(child)]
         if len(live) != 1 or not live[0].has_state(_FINISHED):
             break
         anchor = live[0]
@@ -217,6 +247,23 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
         raise EngineFailure(f"completing {task.task_spec.bpmn_id} failed: {exc}") from None
     prune(task)
     return task
+
+
+def release(workflow: BpmnWorkflow) -> None:
+    """Break the workflow's reference cycles once its state is saved; it must not be used afterwards.
+
+    Every task refers to its workflow and the workflow to its tasks, so a restored case is one cycle of
+    thousands of objects that only the cyclic garbage collector frees; its passes over them, and over
+    earlier requests' cases not yet collected, cost about as much as the restore itself for a case with
+    hundreds of open instances (bench/multi_instance.py). Emptied, the tree is freed by reference counting
+    as soon as the request lets go of it.
+    """
+    for owner in (*workflow.subprocesses.values(), workflow):
+        owner.tasks.clear()
+        owner.task_tree = None
+        owner.last_task = None
+    workflow.subprocesses.clear()
+    workflow.event_manager.tasks.clear()
 
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Task]:

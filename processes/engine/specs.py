@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
@@ -38,3 +40,53 @@ class RuleTaskConverter(SpiffBpmnTaskConverter):
         dct["ruleset"] = spec.ruleset
         dct["result_variable"] = spec.result_variable
         return dct
+
+
+def connect_loop_tasks(spec: BpmnProcessSpec) -> int:
+    """Wire every loop and multi-instance task to the completion of its child spec; return how many were wired.
+
+    A loop task (standard loop, sequential or parallel multi-instance) learns that one of its instances
+    finished only through ``child_spec.completed_event``, which calls its ``merge_child`` (collect the
+    output item, count the instance, move on when all are done). SpiffWorkflow connects that callback
+    lazily, when the loop task creates its first instance in *this* process, and its own spec deserializer
+    connects it on restore; a spec freshly parsed from XML has none. So a second worker or a restarted
+    server that restores a case with instances already running completes them without merging them: the
+    outputs are lost and the loop never ends. Connect them once, right after parsing and before the spec
+    is shared, so no two threads race to connect the same callback twice (which would merge twice).
+    """
+    wired = 0
+    for task_spec in spec.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            child_spec = spec.task_specs[task_spec.task_spec]
+            if not child_spec.completed_event.is_connected(task_spec.merge_child):
+                child_spec.completed_event.connect(task_spec.merge_child)
+                wired += 1
+    return wired
+
+
+def wire_event_subprocess_triggers(spec: BpmnProcessSpec) -> int:
+    """Give each event sub-process started by a caught event its edges now, without making it a start path.
+
+    When such an event (signal, message, error, ...) is caught, SpiffWorkflow's ``BpmnStartTask.trigger_wf``
+    connects the event sub-process on first use: ``Start -> sub-process -> EndJoin``, mutating the spec.
+    With one parsed spec shared by all cases of a version that goes wrong twice:
+
+    * in a process that never saw the event (another worker, a restart) a case that already caught it has
+      an unconnected sub-process task: ``No input task connected`` when it is resumed;
+    * once one case has caught it, ``Start`` lists the sub-process among its outputs, so every later case
+      of that version in the same process starts it at once, waits in it for an event that may never come,
+      and its end join never fires: the case never ends.
+
+    So the edges ``trigger_wf`` needs are made once at parse time, except ``Start``'s output: the
+    sub-process knows ``Start`` as its input (so ``trigger_wf`` sees it connected and changes nothing) and
+    ``EndJoin`` as its output, but ``Start`` never predicts it. Returns how many were wired.
+    """
+    start, wired = spec.start, 0
+    for name in getattr(start, "trigger_specs", []):
+        task_spec = spec.task_specs[name]
+        if start.name not in task_spec._inputs:
+            task_spec._inputs.append(start.name)
+            wired += 1
+        if spec.end.name not in task_spec._outputs:
+            task_spec.connect(spec.end)
+    return wired
