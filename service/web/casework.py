@@ -23,6 +23,7 @@ from forms.messages import translate as translate_message
 from processes import worklist
 from processes.errors import InvalidData, NotFound
 from processes.views import CaseView, DecisionView, UserView
+from service import metrics
 from service.extensions import get_database
 from service.web.session import chosen_language, current_web_user, login_required
 
@@ -141,6 +142,7 @@ def start(process: str) -> ResponseReturnValue:
                                     data=data, actor=_user())
     except InvalidData as error:
         return _start_page(process, data, error.fields, 422)
+    metrics.count_steps("start")
     flash(_("The case has been started."), "success")
     return redirect(url_for("casework.case", case_id=case.id), code=303)
 
@@ -183,6 +185,7 @@ def work_task(task_id: str) -> ResponseReturnValue:
         processes.complete_task(database, task_id, data=data, actor=user)
     except InvalidData as error:
         return _task_page(task_id, data, error.fields, 422)
+    metrics.count_steps("complete")
     flash(_("“%(title)s” is completed.", title=found.title), "success")
     return redirect(url_for("queue.index"), code=303)
 
