@@ -94,7 +94,8 @@ def gunicorn_logconfig(level: str) -> dict[str, Any]:
         },
         "loggers": {
             "gunicorn.error": {"handlers": ["json"], "level": level, "propagate": False},
-            "gunicorn.access": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            # our access line replaces gunicorn's (which cannot know the request id): its INFO lines are dropped
+            "gunicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
         },
         "root": {"handlers": ["json"], "level": level},
     }
