@@ -124,16 +124,23 @@ def test_the_worker_interval_widens_the_heartbeat_window(make_app, database_url)
     assert app.test_client().get("/readyz").status_code == 200
 
 
-def _alembic(url: str) -> AlembicConfig:
+def _upgrade_to(url: str, revision: str) -> None:
+    """Migrate a database only as far as `revision` (as an older release of amflow would have)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(resources.files("processes") / "migrations"))
-    config.attributes["connection_url"] = url
-    return config
+    database = processes.Database(url)
+    try:
+        with database.write_engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        database.dispose()
 
 
 def test_readyz_is_503_naming_migrations_on_a_database_at_an_older_migration(make_app, make_database_url):
     url = make_database_url("old")
-    command.upgrade(_alembic(url), "0005")
+    _upgrade_to(url, "0005")
     app = make_app(url)
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
