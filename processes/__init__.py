@@ -12,6 +12,7 @@ from processes.decisions import decision_labels, describe_rules, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
     authenticate,
     create_token,
@@ -30,6 +31,7 @@ from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
 from processes.store.audit import HIDDEN_KINDS, AuditKind
 from processes.store.db import Database
+from processes.store.models import utcnow
 from processes.tasks import (
     COUNT_CAP,
     SORTABLE,
@@ -81,6 +83,7 @@ __all__ = [
     "GROUP_CODES",
     "HIDDEN_KINDS",
     "MAX_ATTEMPTS",
+    "OUTBOX_STATUSES",
     "SORTABLE",
     "SYSTEM_CLOCK",
     "UNITS",
@@ -94,6 +97,7 @@ __all__ = [
     "FixedClock",
     "IssuedToken",
     "LoginLimits",
+    "OperationalCounts",
     "ProcessView",
     "SavedFilterView",
     "SendReport",
@@ -141,7 +145,9 @@ __all__ = [
     "list_tasks",
     "list_tokens",
     "load_demo",
+    "operational_counts",
     "passed_step_names",
+    "readiness",
     "revoke_all",
     "revoke_presented_token",
     "revoke_token",
@@ -156,6 +162,7 @@ __all__ = [
     "unclaim_task",
     "user_for_session",
     "user_for_token",
+    "utcnow",
     "views",
     "work_on_task",
 ]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import socket
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from processes.advance import advance_case, timers_due
@@ -24,7 +26,7 @@ from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Case, CaseTimer, Incident
+from processes.store.models import Case, CaseTimer, Incident, WorkerHeartbeat, utcnow
 
 logger = logging.getLogger("amflow.worker")
 
@@ -135,10 +137,43 @@ class WorkerPass:
 
 
 MAIL_BATCH = 100
+HEARTBEAT_RETENTION = dt.timedelta(days=1)  # rows of workers gone longer than this are deleted
+
+
+def worker_id() -> str:
+    """This process as a worker: ``host:pid``."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def record_heartbeat(db: Database, worker: str, *, at: dt.datetime) -> None:
+    """Note that ``worker`` is alive at ``at`` (wall-clock time), and forget workers long gone."""
+    with db.write() as session:
+        row = session.get(WorkerHeartbeat, worker)
+        if row is None:
+            session.add(WorkerHeartbeat(worker_id=worker, last_seen=at))
+        else:
+            row.last_seen = at
+        session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen < at - HEARTBEAT_RETENTION))
+
+
+def last_heartbeat(db: Database) -> dt.datetime | None:
+    """When a timer worker (any) last started a pass, or None if none ever did (or all are long gone)."""
+    with db.read() as session:
+        newest = session.scalar(select(func.max(WorkerHeartbeat.last_seen)))
+    if isinstance(newest, str):  # SQLite hands an aggregate back as text: the column type is not applied
+        newest = dt.datetime.fromisoformat(newest)
+    if newest is not None and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=dt.UTC)
+    return newest
 
 
 def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str = "amflow@localhost") -> WorkerPass:
-    """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued)."""
+    """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued).
+
+    Each pass first writes this process's heartbeat at the wall-clock time (not ``clock``: a replay of a past
+    day with ``--now`` is still a live worker), which the readiness check reads.
+    """
+    record_heartbeat(db, worker_id(), at=utcnow())
     fired = retried = incidents = 0
     while True:
         timers = fire_due_timers(db, clock=clock)

@@ -14,7 +14,10 @@ from service.api import create_api_blueprint
 from service.config import Config, ConfigError, load_config
 from service.errors import register_error_handlers
 from service.extensions import get_database, init_database
+from service.health import init_health
 from service.i18n import init_i18n
+from service.logs import init_request_logging
+from service.metrics import init_metrics
 from service.security import init_security
 from service.web import init_web
 from service.web.errors import error_page
@@ -40,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.from_mapping(settings.as_flask_config())
     app.json = JSONProvider(app)
+    init_request_logging(app)  # first: its request id and timer must be set before any other hook can fail
     init_security(app)
     init_database(app)
     init_i18n(app)
@@ -50,4 +54,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         if name.split(".")[0] == "api":  # bearer tokens, no cookies, nothing a forged request could ride on
             csrf.exempt(blueprint)
     init_web(app)
+    init_health(app)
+    init_metrics(app)
     return app

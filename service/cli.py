@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +20,9 @@ from gunicorn.app.base import BaseApplication
 
 import processes
 from processes.errors import ProcessError
-from service import gunicorn_conf
-from service.config import Config, ConfigError, load_config
+from service import gunicorn_conf, metrics
+from service.config import Config, ConfigError, load_config, logging_settings
+from service.logs import configure_logging
 
 logger = logging.getLogger("amflow")
 
@@ -80,8 +82,14 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
     """Upgrade the database, then serve the app with gunicorn (and one worker process)."""
     from service import create_app  # noqa: PLC0415 — only `serve` needs Flask loaded
 
+    settings = _settings()
     with _database() as database:
         _upgrade(database)
+    # Before anything forks: every process (gunicorn's workers, the timer worker) counts into this folder.
+    metrics_dir = None
+    if settings.metrics and not os.environ.get(gunicorn_conf.MULTIPROCESS_ENV):
+        metrics_dir = gunicorn_conf.fresh_metrics_dir(settings.instance_path)
+        os.environ[gunicorn_conf.MULTIPROCESS_ENV] = str(metrics_dir)
     worker_process = subprocess.Popen([sys.executable, "-m", "service", "worker"]) if with_worker else None
     try:
         _Server(create_app, gunicorn_conf.settings(host=host, port=port, workers=workers)).run()
@@ -89,6 +97,8 @@ def serve(host: str, port: int, workers: int, with_worker: bool) -> None:
         if worker_process is not None:
             worker_process.terminate()
             worker_process.wait(timeout=30)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @cli.command()
@@ -137,6 +147,7 @@ def _loop(database: processes.Database, smtp_url: str | None, mail_from: str, in
     while not stopping.is_set():
         try:
             result = processes.run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=smtp_url, mail_from=mail_from)
+            metrics.count_steps("timer", result.timers.fired)
             if result.timers.fired or result.mail.sent or result.mail.failed:
                 logger.info(_summary(result))
         except Exception:  # a pass that fails must not end the worker; it is logged and retried
@@ -282,12 +293,11 @@ def _describe(error: ProcessError) -> str:
 
 def main() -> None:
     """Console-script entry point: log to stderr, then run the command."""
-    level = os.environ.get("AMFLOW_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        level, log_format = logging_settings()
+    except ConfigError as error:
+        sys.exit(f"Error: {error}")
+    configure_logging(level, log_format)
     cli()
 
 

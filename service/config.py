@@ -22,6 +22,7 @@ from processes import SmtpSettings
 ENV_PREFIX = "AMFLOW_"
 MIN_SECRET_KEY_LENGTH = 16
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -39,6 +40,8 @@ class Config:
     max_content_length: int = 5 * 1024 * 1024  # bytes; BPMN uploads are the largest bodies
     max_json_length: int = 1024 * 1024  # bytes of a JSON request body (never more than max_content_length)
     log_level: str = "INFO"
+    log_format: str = "text"  # "json": one JSON object per line, with the request id (service/logs.py)
+    metrics: bool = False  # serve Prometheus metrics at /metrics, unauthenticated (see docs/operations.md)
     smtp_url: str | None = None  # smtp://host:port, smtp://user:pass@host:port, smtp+starttls://...; None: log mail
     mail_from: str = "amflow@localhost"
     worker_interval: float = 5.0  # seconds between the timer worker's passes
@@ -74,9 +77,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
     secret_key = str(raw.get("SECRET_KEY") or _stored_secret_key(instance_path))
     if len(secret_key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(f"{ENV_PREFIX}SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
-    log_level = str(raw.get("LOG_LEVEL", "INFO")).upper()
-    if log_level not in LOG_LEVELS:
-        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    log_level, log_format = logging_settings(raw)
     return Config(
         database_url=database_url,
         secret_key=secret_key,
@@ -85,11 +86,29 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         max_content_length=_as_positive_int("MAX_CONTENT_LENGTH", raw.get("MAX_CONTENT_LENGTH", 5 * 1024 * 1024)),
         max_json_length=_as_positive_int("MAX_JSON_LENGTH", raw.get("MAX_JSON_LENGTH", 1024 * 1024)),
         log_level=log_level,
+        log_format=log_format,
+        metrics=_as_bool("METRICS", raw.get("METRICS", False)),
         smtp_url=_checked_smtp_url(raw.get("SMTP_URL")),
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
         worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
         **_security_settings(raw),
     )
+
+
+def logging_settings(raw: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """The checked log level and format, from Flask keys (`LOG_LEVEL`) or, by default, the environment.
+
+    Separate from `load_config` so the command line can set up logging before anything else is read.
+    """
+    if raw is None:
+        raw = {key[len(ENV_PREFIX):]: value for key, value in os.environ.items() if key.startswith(ENV_PREFIX)}
+    log_level = str(raw.get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"{ENV_PREFIX}LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    log_format = str(raw.get("LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"{ENV_PREFIX}LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    return log_level, log_format
 
 
 def _security_settings(raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 import processes
 from processes.views import CaseStatus, TaskStatus
 
-# The lengths of the database columns the values are compared with or stored in (processes.models), so
+# The lengths of the database columns the values are compared with or stored in (processes.store.models), so
 # the OpenAPI document states the limits the code enforces and nothing longer reaches a query.
 _NAME = validate.Length(min=1, max=200)  # process keys
 _CODE = validate.Length(min=1, max=64)  # unit and group codes

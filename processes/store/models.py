@@ -357,3 +357,11 @@ class SavedFilter(Base):
     query: Mapped[JsonDoc]
     shared_group: Mapped[str | None] = mapped_column(ForeignKey("groups.code"), index=True)
     created_at: Mapped[Timestamp]
+
+
+class WorkerHeartbeat(Base):
+    """The last pass of each timer worker process (``host:pid``); `/readyz` fails when none is recent."""
+
+    __tablename__ = "worker_heartbeats"
+    worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, url_for
 
 import processes
+from service import metrics
 from service.api.parsing import json_body
 from service.auth import current_user
 from service.extensions import get_database
@@ -22,6 +23,7 @@ def start_case() -> Any:
     case = processes.start_case(
         get_database(), process=body["process"], unit=body["unit"], data=body["data"], actor=current_user()
     )
+    metrics.count_steps("start")
     return CaseSchema().dump(case), 201, {"Location": url_for(".get_case", case_id=case.id)}
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 import processes
+from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
@@ -52,4 +53,5 @@ def complete_task(task_id: str) -> Any:
     """Complete a task with its form's data and return the advanced case."""
     body = json_body(CompleteTaskRequest())
     case = processes.complete_task(get_database(), task_id, data=body["data"], actor=current_user())
+    metrics.count_steps("complete")
     return CaseSchema().dump(case)

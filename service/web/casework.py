@@ -21,6 +21,7 @@ from forms import html as form_html
 from forms.messages import translate as translate_message
 from processes.errors import InvalidData, NotFound
 from processes.views import CaseView, DecisionView, UserView
+from service import metrics
 from service.extensions import get_database
 from service.web.session import chosen_language, current_web_user, login_required
 
@@ -106,6 +107,7 @@ def start(process: str) -> ResponseReturnValue:
                                     data=data, actor=_user())
     except InvalidData as error:
         return _start_page(process, data, error.fields, 422)
+    metrics.count_steps("start")
     flash(_("The case has been started."), "success")
     return redirect(url_for("casework.case", case_id=case.id), code=303)
 
@@ -156,6 +158,7 @@ def work_task(task_id: str) -> ResponseReturnValue:
     if draft:
         flash(_("Draft saved."), "success")
         return redirect(url_for("casework.task", task_id=task_id), code=303)
+    metrics.count_steps("complete")
     flash(_("“%(title)s” is completed.", title=found.title), "success")
     return redirect(url_for("queue.index"), code=303)
 
