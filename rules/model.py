@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rules.engine import Program
+    from rules.lookup import Lookup
 
-FactType = Literal["boolean", "integer", "string", "list"]
-DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least"]
+FactType = Literal["boolean", "integer", "number", "string", "list"]
+DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class FactSpec:
     required: bool = True
     default: Any = None
     values: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def is_scalar(self) -> bool:
@@ -68,6 +69,8 @@ class DecisionField:
     has_default: bool = False
     default: Any = None
     missing_from: str | None = None
+    source: str | None = None  # ``from``: the value of a fact, derived fact or lookup result (rules/lookup.py)
+    collect: bool = False  # the sorted union of what the fired rules ``add`` (rules/lookup.py)
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Rule:
     condition: Mapping[str, Any]
     sets: Mapping[str, Any] = field(default_factory=dict)
     requires: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    adds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     citations: Mapping[str, Citation]
     program: Program | None = None
+    lookups: tuple[Lookup, ...] = ()
 
     def with_program(self, program: Program) -> RuleSet:
         """The same rule set, compiled for durable-rules."""
