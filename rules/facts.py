@@ -50,6 +50,8 @@ def _check_string(spec: FactSpec, value: Any) -> Checked:
         return None, "expected a string"
     if not spec.values and len(value) > FREE_TEXT_MAX_LENGTH:
         return None, f"must be at most {FREE_TEXT_MAX_LENGTH} characters"
+    if not spec.values and not value.strip():
+        return None, "must not be blank"
     if spec.values and value not in spec.values:
         return None, f"unknown value {value!r}"
     return value, None
