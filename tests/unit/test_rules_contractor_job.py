@@ -98,7 +98,8 @@ def test_a_r1_one_building_type_among_others_makes_the_job_building_work() -> No
 
 TABLE = [
     # A-R3: two or more employers on a building site at once
-    pytest.param({"employers_on_site_simultaneously": 2}, {"coordinator_required": True}, "A-R3", id="A-R3 2 employers"),
+    pytest.param({"employers_on_site_simultaneously": 2}, {"coordinator_required": True}, "A-R3",
+                 id="A-R3 2 employers"),
     pytest.param({"employers_on_site_simultaneously": 1}, {"coordinator_required": False}, None, id="A-R3 1 employer"),
     # A-R4: site size by persons at once; PSS on large sites or for particularly dangerous work
     pytest.param({"max_persons_simultaneously": 4}, {"site_size": "small", "pss_required": False}, "A-R4",
@@ -110,9 +111,11 @@ TABLE = [
     pytest.param({"max_persons_simultaneously": 11}, {"site_size": "large", "pss_required": True}, "A-R4",
                  id="A-R4 11 persons large with PSS"),
     pytest.param({"max_persons_simultaneously": 3, "particularly_dangerous_work": True},
-                 {"site_size": "small", "pss_required": True}, "A-R4", id="A-R4 particularly dangerous work on a small site"),
+                 {"site_size": "small", "pss_required": True}, "A-R4",
+                 id="A-R4 particularly dangerous work on a small site"),
     pytest.param({"max_persons_simultaneously": 7, "particularly_dangerous_work": True},
-                 {"site_size": "medium", "pss_required": True}, "A-R4", id="A-R4 particularly dangerous work on a medium site"),
+                 {"site_size": "medium", "pss_required": True}, "A-R4",
+                 id="A-R4 particularly dangerous work on a medium site"),
     # A-R5: notify AT before start
     pytest.param({"duration_workdays": 31, "max_persons_simultaneously": 20, "person_days": 400},
                  {"notify_at_before_start": True}, "A-R5", id="A-R5 31 days and 20 at once"),

@@ -151,10 +151,12 @@ DUTIES = [
                   "coordinator_action": ["register", "customer_declaration"]}, id="D-R5 supplying 2B"),
     pytest.param("acetic anhydride", {"supplies_third_parties": True, "annual_quantity": 1, "quantity_unit": "l"},
                  "D-R5", {"operator_duties": True, "registration_required": True,
-                          "coordinator_action": ["register", "customer_declaration"]}, id="D-R5 supplying 2A below threshold"),
+                          "coordinator_action": ["register", "customer_declaration"]},
+                 id="D-R5 supplying 2A below threshold"),
     pytest.param("safrole", {"supplies_third_parties": True}, "D-R5",
                  {"operator_duties": True, "registration_required": True, "licence_required": True,
-                  "coordinator_action": ["obtain_licence", "register", "customer_declaration"]}, id="D-R5 supplying cat 1"),
+                  "coordinator_action": ["obtain_licence", "register", "customer_declaration"]},
+                 id="D-R5 supplying cat 1"),
     pytest.param("toluene", {"supplies_third_parties": True, "annual_quantity": 10000, "quantity_unit": "l"}, "D-R6",
                  {"operator_duties": False, "registration_required": False, "licence_required": False,
                   "report_in_annual_report": False, "report_on_request_only": True, "coordinator_action": []},
@@ -179,7 +181,7 @@ def test_duties(substance: str, facts: dict[str, Any], rule_id: str, expected: d
 
 @pytest.mark.parametrize(("category", "substance"), [("1", "piperonal"), ("2A", "acetic anhydride"),
                                                      ("2B", "anthranilic acid"), ("3", "MEK")])  # fmt: skip
-def test_the_annual_report_takes_categories_1_2a_2b_and_category_3_only_on_request(category: str, substance: str) -> None:
+def test_the_annual_report_takes_categories_1_2a_2b_and_3_only_on_request(category: str, substance: str) -> None:
     decision = decided(substance)
     assert decision["category"] == category
     assert decision["report_in_annual_report"] is (category != "3")
