@@ -7,10 +7,13 @@ The decision field names are a stable contract: external acceptance suites call
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from rules import InvalidFacts, decide, rule_descriptions
 from rules.loader import data_directory, read_json
@@ -235,3 +238,15 @@ def test_bad_facts_are_refused_naming_the_fact(facts: dict[str, Any], field: str
     with pytest.raises(InvalidFacts) as caught:
         decide("precursor_classification", facts, on=ON)
     assert set(caught.value.fields) == {field}
+
+
+def test_the_shipped_register_is_valid_against_its_json_schema_and_checked_by_the_command() -> None:
+    schema = read_json(Path(str(data_directory())) / "register.schema.json")
+    Draft202012Validator.check_schema(schema)
+    assert list(Draft202012Validator(schema).iter_errors(REGISTER)) == []
+    result = subprocess.run(
+        [sys.executable, "-m", "rules", "check"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok register precursor_register" in result.stdout
+    assert "ok precursor_classification" in result.stdout
