@@ -22,7 +22,8 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "lone_work (baseline)": ("lone_work", {"hazards": ["cryogenics"], "outside_normal_hours": True}),
     "contractor_job, plain visit": ("contractor_job", {"work_types": ["service_visit"]}),
     "contractor_job, everything fires": ("contractor_job", {
-        "work_types": ["alteration"], "location_hazards": ["asbestos_pcb_suspected", "fume_hood_or_ventilation_shutdown"],
+        "work_types": ["alteration"],
+        "location_hazards": ["asbestos_pcb_suspected", "fume_hood_or_ventilation_shutdown"],
         "hot_work": True, "employers_on_site_simultaneously": 3, "max_persons_simultaneously": 25,
         "duration_workdays": 40, "person_days": 900, "particularly_dangerous_work": True, "supplier_internal": True,
         "worker_alone_in_hazard_area": True, "uncontrolled_hazard": True}),
