@@ -240,12 +240,14 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
     posted.update(lookup.output_specs(ruleset))
     posted["sid"] = None
     lists = {spec.name for spec in ruleset.facts if not spec.is_scalar}
+    numbers = {spec.name for spec in ruleset.facts if spec.type == "number"}
     problems: Problems = {}
     for kind in rule.condition.values():
         for pattern in kind:
             for name, literal in _condition_names(pattern["m"]):
                 if name in lists:
-                    problems[f"rules[{index}].{name}"] = f"list fact {name!r} cannot be tested: use a derived fact"
+                    what = "number" if name in numbers else "list"
+                    problems[f"rules[{index}].{name}"] = f"{what} fact {name!r} cannot be tested: use a derived fact"
                 elif name not in posted:
                     problems[f"rules[{index}].{name}"] = f"unknown fact {name!r} in the condition"
                 elif literal is not None and (spec := posted[name]) is not None and not _fits(spec, literal):

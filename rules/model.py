@@ -35,8 +35,12 @@ class FactSpec:
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists only through derived facts."""
-        return self.type != "list"
+        """Scalar facts are posted to durable-rules as they are; lists and numbers only through derived facts.
+
+        durable-rules 2.0.28 cannot parse a float in exponent notation (``1e-05``, ``1e+16``: error 204), so
+        a ``number`` fact is compared by derived facts and lookups in Python, never by a rule condition.
+        """
+        return self.type not in ("list", "number")
 
 
 @dataclass(frozen=True)

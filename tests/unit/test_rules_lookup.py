@@ -211,6 +211,20 @@ def test_greater_than_and_at_most_compare_with_parameters(
     assert decision["amount"] == amount
 
 
+@pytest.mark.parametrize("amount", [1e16, 123456.789, 1e-5, 0])
+def test_numbers_in_exponent_notation_are_decided(catalog: Catalog, amount: float) -> None:
+    """durable-rules cannot parse ``1e-05`` or ``1e+16`` (error 204): number facts are never posted to it."""
+    assert check(catalog, solvent="acetone", unit="l", amount=amount)["amount"] == amount
+
+
+def test_a_condition_on_a_number_fact_is_refused(tmp_path: Path) -> None:
+    ruleset = copy.deepcopy(RULESET)
+    ruleset["rules"][0]["all"] = [{"m": {"$gt": {"amount": 1}}}]
+    with pytest.raises(InvalidRuleSet) as caught:
+        write(tmp_path, ruleset)
+    assert caught.value.fields == {"rules[0].amount": "number fact 'amount' cannot be tested: use a derived fact"}
+
+
 @pytest.mark.parametrize(
     ("facts", "field"),
     [({"solvent": "acetone", "amount": True}, "amount"), ({"solvent": "", "amount": 1}, "solvent"),

@@ -230,6 +230,7 @@ def test_every_2a_threshold_can_be_compared_in_both_units() -> None:
         ({"substance": "acetone", "annual_quantity": -1}, "annual_quantity"),
         ({"substance": "acetone", "annual_quantity": "10"}, "annual_quantity"),
         ({"substance": "acetone", "annual_quantity": float("nan")}, "annual_quantity"),
+        ({"substance": "acetone", "annual_quantity": 1e300}, "annual_quantity"),
         ({"substance": "acetone", "quantity_unit": "g"}, "quantity_unit"),
         ({"annual_quantity": 1}, "substance"),
     ],
