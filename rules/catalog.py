@@ -100,7 +100,7 @@ class Catalog:
         derived = derive(ruleset.derived, checked, parameters)
         found, used = lookup.evaluate(ruleset.lookups, checked, day)
         posted = {spec.name: checked[spec.name] for spec in ruleset.facts if spec.is_scalar}
-        posted.update({name: value for name, value in found.items() if value is not None})
+        posted.update(lookup.postable(found))
         if ruleset.program is None:
             raise RulesError(f"rule set {ruleset.name!r} is not compiled")
         outcome = engine.run(ruleset.program, {**posted, **derived})

@@ -237,7 +237,7 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
     """A condition may only test posted properties, with literals of their type (or it never matches)."""
     posted: dict[str, FactSpec | None] = {spec.name: spec for spec in ruleset.facts if spec.is_scalar}
     posted.update({item.name: FactSpec(item.name, "boolean") for item in ruleset.derived})
-    posted.update(lookup.output_specs(ruleset))
+    posted.update(lookup.condition_specs(ruleset))
     posted["sid"] = None
     lists = {spec.name for spec in ruleset.facts if not spec.is_scalar}
     numbers = {spec.name for spec in ruleset.facts if spec.type == "number"}

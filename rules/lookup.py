@@ -189,13 +189,9 @@ class Register:
         return None
 
 
-def _schema_validator() -> Draft202012Validator:
-    return _cached_validator(str(resources.files("rules") / "data" / REGISTER_SCHEMA))
-
-
 @cache
-def _cached_validator(path: str) -> Draft202012Validator:
-    schema = json.loads(Path(path).read_text(encoding="utf-8"))
+def _schema_validator() -> Draft202012Validator:
+    schema = json.loads((resources.files("rules") / "data" / REGISTER_SCHEMA).read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
 
@@ -375,11 +371,26 @@ def lookups_from_document(document: Mapping[str, Any], registers: Mapping[str, R
 
 
 def output_specs(ruleset: RuleSet) -> dict[str, FactSpec]:
-    """Every fact the rule set's lookups post."""
+    """Every fact the rule set's lookups give (for ``from``)."""
     specs: dict[str, FactSpec] = {}
     for item in ruleset.lookups:
         specs.update(item.outputs())
     return specs
+
+
+def condition_specs(ruleset: RuleSet) -> dict[str, FactSpec]:
+    """The lookup results rule conditions may test: all but numbers (see ``postable``)."""
+    return {name: spec for name, spec in output_specs(ruleset).items() if spec.is_scalar}
+
+
+def postable(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The lookup results posted to durable-rules: not null, and no numbers (like number facts, see
+    ``FactSpec.is_scalar``: durable-rules cannot parse a float in exponent notation)."""
+    return {
+        name: value
+        for name, value in values.items()
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)))
+    }
 
 
 def _lookup_problems(ruleset: RuleSet) -> Problems:

@@ -38,7 +38,7 @@ REGISTER: dict[str, Any] = {
         {"name": "Toluene", "cas": ["108-88-3"], "valid_from": "2026-01-01",
          "attributes": {"hazard_class": "high", "limit": {"kg": 2}}},
         {"name": "Ephedrine", "cas": ["299-42-3"], "salts": [{"name": "Ephedrine HCl", "cas": "50-98-6"}],
-         "valid_from": "2020-01-01", "attributes": {"hazard_class": "high"}},
+         "valid_from": "2020-01-01", "attributes": {"hazard_class": "high", "flash_point": 1e-05}},
     ],
 }  # fmt: skip
 
@@ -64,6 +64,7 @@ RULESET: dict[str, Any] = {
                 "solvent_hazard": {"attribute": "hazard_class", "missing": "unknown"},
                 "solvent_name": {"attribute": "name"},
                 "solvent_cas": {"attribute": "cas"},
+                "solvent_flash_point": {"attribute": "flash_point"},
             },
             "quantity_above": {"over_limit": {"quantity": "amount", "unit": "unit", "threshold": "limit"}},
         }
@@ -73,6 +74,7 @@ RULESET: dict[str, Any] = {
         "name": {"type": "string", "nullable": True, "from": "solvent_name"},
         "cas": {"type": "string", "nullable": True, "from": "solvent_cas"},
         "amount": {"type": "number", "from": "amount"},
+        "flash_point": {"type": "number", "nullable": True, "from": "solvent_flash_point"},
         "actions": {"type": "list", "values": ["ventilate", "report", "ask"], "collect": True},
         "tags": {"type": "list", "collect": True},
     },
@@ -161,7 +163,8 @@ def test_a_salt_finds_its_substance(catalog: Catalog, solvent: str) -> None:
 def test_an_unknown_name_gets_the_missing_values_and_null(catalog: Catalog) -> None:
     decision = catalog.decide("solvent_check", {"solvent": "water", "amount": 2}, on=ON)
     assert decision.decision == {
-        "hazard": "unknown", "name": None, "cas": None, "amount": 2, "actions": ["ask"], "tags": [],
+        "hazard": "unknown", "name": None, "cas": None, "amount": 2, "flash_point": None, "actions": ["ask"],
+        "tags": [],
     }  # fmt: skip
     assert decision.parameters["lookup.solvent"] == {"register": "solvents", "query": "water", "entry": None}
 
@@ -215,6 +218,20 @@ def test_greater_than_and_at_most_compare_with_parameters(
 def test_numbers_in_exponent_notation_are_decided(catalog: Catalog, amount: float) -> None:
     """durable-rules cannot parse ``1e-05`` or ``1e+16`` (error 204): number facts are never posted to it."""
     assert check(catalog, solvent="acetone", unit="l", amount=amount)["amount"] == amount
+
+
+def test_a_number_from_the_register_is_decided_but_not_posted_to_durable_rules(catalog: Catalog) -> None:
+    assert check(catalog, solvent="ephedrine")["flash_point"] == 1e-05
+
+
+def test_a_condition_on_a_number_from_the_register_is_refused(tmp_path: Path) -> None:
+    ruleset = copy.deepcopy(RULESET)
+    ruleset["rules"][0]["all"] = [{"m": {"$gt": {"solvent_flash_point": 1}}}]
+    with pytest.raises(InvalidRuleSet) as caught:
+        write(tmp_path, ruleset)
+    assert caught.value.fields == {
+        "rules[0].solvent_flash_point": "unknown fact 'solvent_flash_point' in the condition"
+    }
 
 
 def test_a_condition_on_a_number_fact_is_refused(tmp_path: Path) -> None:
