@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for name, ruleset in sorted(catalog.rulesets.items()):
         sys.stdout.write(f"ok {name}: {len(ruleset.rules)} rules, {len(ruleset.facts)} facts\n")
+    for name, register in sorted(catalog.registers.items()):
+        sys.stdout.write(f"ok register {name}: {len(register.entries)} entries\n")
     sys.stdout.write(f"ok parameters: {len(catalog.parameters.history)} keys\n")
     return 0
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules import engine
+from rules import engine, lookup
 from rules.decision import Decision, assemble
 from rules.errors import InvalidRuleSet, ParameterError, RulesError, RuleSetNotFound
 from rules.facts import derive, validate_facts
@@ -55,19 +55,21 @@ class Catalog:
 
     rulesets: Mapping[str, RuleSet]
     parameters: ParameterTable
+    registers: Mapping[str, lookup.Register] = field(default_factory=dict)
 
     @classmethod
     def load(cls, directory: Traversable | Path | None = None) -> Catalog:
         """Load and check every ``*.rules.json`` and ``parameters.json`` of ``directory``."""
         directory = directory if directory is not None else data_directory()
         parameters = load_parameters(read_json(directory / PARAMETERS_FILE))
+        registers = lookup.load_registers(directory)
         rulesets: dict[str, RuleSet] = {}
         for path in ruleset_files(directory):
-            ruleset = load_ruleset_file(path, parameters)
+            ruleset = load_ruleset_file(path, parameters, registers)
             rulesets[ruleset.name] = ruleset
         if not rulesets:
             raise InvalidRuleSet(f"no *.rules.json files in {directory}")
-        return cls(rulesets=rulesets, parameters=parameters)
+        return cls(rulesets=rulesets, parameters=parameters, registers=registers)
 
     def get(self, name: str) -> RuleSet:
         """The rule set called ``name``; ``RuleSetNotFound`` otherwise."""
@@ -96,12 +98,16 @@ class Catalog:
         checked = validate_facts(ruleset.name, ruleset.facts, facts)
         parameters = self.parameter_values(ruleset, day)
         derived = derive(ruleset.derived, checked, parameters)
+        found, used = lookup.evaluate(ruleset.lookups, checked, day)
         posted = {spec.name: checked[spec.name] for spec in ruleset.facts if spec.is_scalar}
+        posted.update(lookup.postable(found))
         if ruleset.program is None:
             raise RulesError(f"rule set {ruleset.name!r} is not compiled")
         outcome = engine.run(ruleset.program, {**posted, **derived})
-        decision, fired = assemble(ruleset, outcome, checked, parameters)
-        return Decision(ruleset=ruleset.name, decision=decision, fired=fired, parameters=thaw(parameters), on=day)
+        decision, fired = assemble(ruleset, outcome, {**checked, **derived, **found}, parameters)
+        return Decision(
+            ruleset=ruleset.name, decision=decision, fired=fired, parameters={**thaw(parameters), **used}, on=day
+        )
 
 
 @cache

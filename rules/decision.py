@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rules import lookup
 from rules.engine import Outcome
 from rules.errors import RulesError
 from rules.model import DecisionField, RuleSet
@@ -77,6 +78,8 @@ def assemble(
     for field in ruleset.decision:
         if field.missing_from:
             decision[field.name] = _missing(field, required.get(field.name, ()), facts, parameters)
+        elif field.source is not None or field.collect:
+            decision[field.name] = lookup.field_value(ruleset, field.name, outcome.fired, facts)
         elif field.name in decided:
             decision[field.name] = _resolve(decided[field.name], parameters)
         elif field.has_default:

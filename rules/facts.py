@@ -7,13 +7,16 @@ condition that then never matches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rules import lookup
 from rules.errors import InvalidFacts
 from rules.model import DerivedFact, FactSpec
 
 Checked = tuple[Any, str | None]
+FREE_TEXT_MAX_LENGTH = 500  # a string fact without a list of values (e.g. a substance name to look up)
 
 
 def _check_boolean(_spec: FactSpec, value: Any) -> Checked:
@@ -32,9 +35,23 @@ def _check_integer(spec: FactSpec, value: Any) -> Checked:
     return value, None
 
 
+def _check_number(spec: FactSpec, value: Any) -> Checked:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None, "expected a number"
+    if spec.minimum is not None and value < spec.minimum:
+        return None, f"must be at least {spec.minimum}"
+    if spec.maximum is not None and value > spec.maximum:
+        return None, f"must be at most {spec.maximum}"
+    return value, None
+
+
 def _check_string(spec: FactSpec, value: Any) -> Checked:
     if not isinstance(value, str):
         return None, "expected a string"
+    if not spec.values and len(value) > FREE_TEXT_MAX_LENGTH:
+        return None, f"must be at most {FREE_TEXT_MAX_LENGTH} characters"
+    if not spec.values and not value.strip():
+        return None, "must not be blank"
     if spec.values and value not in spec.values:
         return None, f"unknown value {value!r}"
     return value, None
@@ -56,6 +73,7 @@ def _check_list(spec: FactSpec, value: Any) -> Checked:
 _CHECKS: dict[str, Callable[[FactSpec, Any], Checked]] = {
     "boolean": _check_boolean,
     "integer": _check_integer,
+    "number": _check_number,
     "string": _check_string,
     "list": _check_list,
 }
@@ -109,6 +127,7 @@ DERIVED_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "less_than": _less_than,
     "at_least": _at_least,
 }
+DERIVED_OPS.update(lookup.DERIVED_OPS)
 
 
 def derive(

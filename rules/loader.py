@@ -20,7 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from rules import engine
+from rules import engine, lookup
 from rules.errors import InvalidRuleSet
 from rules.model import (
     Citation,
@@ -135,6 +135,8 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             default=freeze(spec.get("default")),
             missing_from=spec.get("missing_from"),
             title=dict(spec.get("title", {})),
+            source=spec.get("from"),
+            collect=spec.get("collect", False),
         )
         for name, spec in document["decision"].items()
     )
@@ -155,6 +157,7 @@ def _rules(document: Mapping[str, Any]) -> tuple[Rule, ...]:
             condition={key: spec[key] for key in ("all", "any") if key in spec},
             sets={name: _outcome(value) for name, value in spec.get("set", {}).items()},
             requires={name: tuple(keys) for name, keys in spec.get("require", {}).items()},
+            adds={name: tuple(items) for name, items in spec.get("add", {}).items()},
         )
         for spec in document["rules"]
     )
@@ -178,6 +181,8 @@ def _fits(kind: FactSpec | DecisionField, value: Any) -> bool:
         return isinstance(value, bool)
     if kind.type == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind.type == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind.type == "string":
         return isinstance(value, str) and (not kind.values or value in kind.values)
     return isinstance(value, tuple) and all(
@@ -201,6 +206,7 @@ def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
     facts = {spec.name: spec for spec in ruleset.facts}
     problems: Problems = {}
     wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer"}
+    wanted.update(lookup.DERIVED_OP_FACT_TYPES)
     for item in ruleset.derived:
         path = f"derived.{item.name}"
         spec = facts.get(item.fact)
@@ -208,7 +214,7 @@ def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
             problems[path] = "a derived fact cannot have the name of a fact"
         elif spec is None:
             problems[path] = f"unknown fact {item.fact!r}"
-        elif spec.type != wanted[item.op]:
+        elif spec.type != wanted[item.op] and not (spec.type == "number" and wanted[item.op] == "integer"):
             problems[path] = f"{item.op} needs a fact of type {wanted[item.op]}, {item.fact!r} is of type {spec.type}"
         elif item.parameter:
             problems.update(_parameter_problems(path, item.parameter, parameters, spec))
@@ -232,14 +238,17 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
     """A condition may only test posted properties, with literals of their type (or it never matches)."""
     posted: dict[str, FactSpec | None] = {spec.name: spec for spec in ruleset.facts if spec.is_scalar}
     posted.update({item.name: FactSpec(item.name, "boolean") for item in ruleset.derived})
+    posted.update(lookup.condition_specs(ruleset))
     posted["sid"] = None
     lists = {spec.name for spec in ruleset.facts if not spec.is_scalar}
+    numbers = {spec.name for spec in ruleset.facts if spec.type == "number"}
     problems: Problems = {}
     for kind in rule.condition.values():
         for pattern in kind:
             for name, literal in _condition_names(pattern["m"]):
                 if name in lists:
-                    problems[f"rules[{index}].{name}"] = f"list fact {name!r} cannot be tested: use a derived fact"
+                    what = "number" if name in numbers else "list"
+                    problems[f"rules[{index}].{name}"] = f"{what} fact {name!r} cannot be tested: use a derived fact"
                 elif name not in posted:
                     problems[f"rules[{index}].{name}"] = f"unknown fact {name!r} in the condition"
                 elif literal is not None and (spec := posted[name]) is not None and not _fits(spec, literal):
@@ -287,7 +296,7 @@ def _rule_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
 
 def _decision_problems(ruleset: RuleSet) -> Problems:
     facts = {spec.name: spec for spec in ruleset.facts}
-    set_somewhere = {name for rule in ruleset.rules for name in rule.sets}
+    set_somewhere = {name for rule in ruleset.rules for name in rule.sets} | lookup.decided_elsewhere(ruleset)
     problems: Problems = {}
     for field in ruleset.decision:
         path = f"decision.{field.name}"
@@ -310,8 +319,16 @@ def _fact_problems(ruleset: RuleSet) -> Problems:
     return problems
 
 
-def load_ruleset(document: Any, parameters: ParameterTable, what: str = "rule set") -> RuleSet:
-    """A checked, compiled rule set from a ``*.rules.json`` document; ``InvalidRuleSet`` otherwise."""
+def load_ruleset(
+    document: Any,
+    parameters: ParameterTable,
+    what: str = "rule set",
+    registers: Mapping[str, lookup.Register] | None = None,
+) -> RuleSet:
+    """A checked, compiled rule set from a ``*.rules.json`` document; ``InvalidRuleSet`` otherwise.
+
+    ``registers`` are the registers its lookups may use (see ``rules/lookup.py``).
+    """
     _raise_if(_schema_problems("ruleset.schema.json", document), what)
     ruleset = RuleSet(
         name=document["name"],
@@ -322,12 +339,14 @@ def load_ruleset(document: Any, parameters: ParameterTable, what: str = "rule se
         rules=_rules(document),
         citations=_citations(document),
         program=None,
+        lookups=lookup.lookups_from_document(document, registers or {}),
     )
     problems = {
         **_fact_problems(ruleset),
         **_derived_problems(ruleset, parameters),
         **_decision_problems(ruleset),
         **_rule_problems(ruleset, parameters),
+        **lookup.problems(ruleset),
     }
     _raise_if(problems, what)
     return ruleset.with_program(engine.compile_program(ruleset.name, ruleset.rules))
@@ -339,9 +358,11 @@ def ruleset_files(directory: Traversable | Path) -> list[Traversable | Path]:
     return sorted((entry for entry in entries if entry.name.endswith(RULESET_SUFFIX)), key=lambda e: e.name)
 
 
-def load_ruleset_file(path: Traversable | Path, parameters: ParameterTable) -> RuleSet:
+def load_ruleset_file(
+    path: Traversable | Path, parameters: ParameterTable, registers: Mapping[str, lookup.Register] | None = None
+) -> RuleSet:
     """Load one rule file; its ``name`` must match the file name (``NAME.rules.json``)."""
-    ruleset = load_ruleset(read_json(path), parameters, what=path.name)
+    ruleset = load_ruleset(read_json(path), parameters, what=path.name, registers=registers)
     expected = path.name.removesuffix(RULESET_SUFFIX)
     if ruleset.name != expected:
         raise InvalidRuleSet(f"{path.name} is invalid", {"name": f"must be {expected!r} (the file name)"})

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from rules.engine import Program
+    from rules.lookup import Lookup
 
-FactType = Literal["boolean", "integer", "string", "list"]
-DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least"]
+FactType = Literal["boolean", "integer", "number", "string", "list"]
+DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most"]
 
 
 @dataclass(frozen=True)
@@ -29,13 +30,17 @@ class FactSpec:
     required: bool = True
     default: Any = None
     values: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists only through derived facts."""
-        return self.type != "list"
+        """Scalar facts are posted to durable-rules as they are; lists and numbers only through derived facts.
+
+        durable-rules 2.0.28 cannot parse a float in exponent notation (``1e-05``, ``1e+16``: error 204), so
+        a ``number`` fact is compared by derived facts and lookups in Python, never by a rule condition.
+        """
+        return self.type not in ("list", "number")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class DecisionField:
     default: Any = None
     missing_from: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)  # {"da", "en"}: the field's name for people
+    source: str | None = None  # ``from``: the value of a fact, derived fact or lookup result (rules/lookup.py)
+    collect: bool = False  # the sorted union of what the fired rules ``add`` (rules/lookup.py)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ class Rule:
     condition: Mapping[str, Any]
     sets: Mapping[str, Any] = field(default_factory=dict)
     requires: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    adds: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,6 +127,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     citations: Mapping[str, Citation]
     program: Program | None = None
+    lookups: tuple[Lookup, ...] = ()
 
     def with_program(self, program: Program) -> RuleSet:
         """The same rule set, compiled for durable-rules."""
