@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rules import computed
 from rules.errors import InvalidFacts
 from rules.model import DerivedFact, FactSpec
 
@@ -58,6 +59,7 @@ _CHECKS: dict[str, Callable[[FactSpec, Any], Checked]] = {
     "integer": _check_integer,
     "string": _check_string,
     "list": _check_list,
+    **computed.FACT_CHECKS,
 }
 
 
@@ -82,6 +84,8 @@ def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dic
         checked[spec.name], problem = _CHECKS[spec.type](spec, value)
         if problem:
             problems[spec.name] = problem
+    if not problems:
+        problems = computed.constraint_problems(specs, checked)
     if problems:
         raise InvalidFacts(ruleset, problems)
     return checked
@@ -108,6 +112,7 @@ DERIVED_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "intersects": _intersects,
     "less_than": _less_than,
     "at_least": _at_least,
+    **computed.DERIVED_OPS,
 }
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from rules import engine
+from rules import computed, engine
 from rules.errors import InvalidRuleSet
 from rules.model import (
     Citation,
@@ -112,6 +112,8 @@ def _facts(document: Mapping[str, Any]) -> tuple[FactSpec, ...]:
             values=tuple(spec.get("values", ())),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
+            later_than=spec.get("later_than"),
+            only_when=next(iter(spec["only_when"].items())) if "only_when" in spec else None,
         )
         for name, spec in document["facts"].items()
     )
@@ -134,6 +136,7 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             has_default="default" in spec,
             default=freeze(spec.get("default")),
             missing_from=spec.get("missing_from"),
+            compute=computed.computation(spec["compute"]) if "compute" in spec else None,
         )
         for name, spec in document["decision"].items()
     )
@@ -171,6 +174,8 @@ def _citations(document: Mapping[str, Any]) -> dict[str, Citation]:
 
 def _fits(kind: FactSpec | DecisionField, value: Any) -> bool:
     """Whether ``value`` is a valid value of a fact or decision field."""
+    if kind.type in computed.TEMPORAL_TYPES:
+        return computed.fits_temporal(kind, value)
     if value is None:
         return isinstance(kind, DecisionField) and kind.nullable
     if kind.type == "boolean":
@@ -199,7 +204,8 @@ def _parameter_problems(
 def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
     facts = {spec.name: spec for spec in ruleset.facts}
     problems: Problems = {}
-    wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer"}
+    wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer",
+              **computed.DERIVED_FACT_TYPES}
     for item in ruleset.derived:
         path = f"derived.{item.name}"
         spec = facts.get(item.fact)
@@ -210,7 +216,8 @@ def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
         elif spec.type != wanted[item.op]:
             problems[path] = f"{item.op} needs a fact of type {wanted[item.op]}, {item.fact!r} is of type {spec.type}"
         elif item.parameter:
-            problems.update(_parameter_problems(path, item.parameter, parameters, spec))
+            expected = computed.derived_parameter_kind(item.op, spec)
+            problems.update(_parameter_problems(path, item.parameter, parameters, expected))
     return problems
 
 
@@ -232,13 +239,15 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
     posted: dict[str, FactSpec | None] = {spec.name: spec for spec in ruleset.facts if spec.is_scalar}
     posted.update({item.name: FactSpec(item.name, "boolean") for item in ruleset.derived})
     posted["sid"] = None
-    lists = {spec.name for spec in ruleset.facts if not spec.is_scalar}
+    lists = {spec.name: spec.type for spec in ruleset.facts if not spec.is_scalar}
     problems: Problems = {}
     for kind in rule.condition.values():
         for pattern in kind:
             for name, literal in _condition_names(pattern["m"]):
                 if name in lists:
-                    problems[f"rules[{index}].{name}"] = f"list fact {name!r} cannot be tested: use a derived fact"
+                    problems[f"rules[{index}].{name}"] = (
+                        f"{lists[name]} fact {name!r} cannot be tested: use a derived fact"
+                    )
                 elif name not in posted:
                     problems[f"rules[{index}].{name}"] = f"unknown fact {name!r} in the condition"
                 elif literal is not None and (spec := posted[name]) is not None and not _fits(spec, literal):
@@ -252,7 +261,7 @@ def _outcome_problems(ruleset: RuleSet, index: int, rule: Rule, parameters: Para
     for name, value in rule.sets.items():
         path = f"rules[{index}].set.{name}"
         field = fields.get(name)
-        if field is None or field.missing_from:
+        if field is None or field.missing_from or field.compute:
             problems[path] = f"{name!r} is not a decision field a rule can set"
         elif isinstance(value, ParameterRef):
             problems.update(_parameter_problems(path, value.key, parameters, field))
@@ -290,6 +299,8 @@ def _decision_problems(ruleset: RuleSet) -> Problems:
     problems: Problems = {}
     for field in ruleset.decision:
         path = f"decision.{field.name}"
+        if field.compute:
+            continue  # checked by computed.load_problems
         if field.missing_from:
             source = facts.get(field.missing_from)
             if field.type != "list" or source is None or source.type != "list":
@@ -321,12 +332,14 @@ def load_ruleset(document: Any, parameters: ParameterTable, what: str = "rule se
         rules=_rules(document),
         citations=_citations(document),
         program=None,
+        law_date_fact=document.get("law_date_fact"),
     )
     problems = {
         **_fact_problems(ruleset),
         **_derived_problems(ruleset, parameters),
         **_decision_problems(ruleset),
         **_rule_problems(ruleset, parameters),
+        **computed.load_problems(ruleset, parameters),
     }
     _raise_if(problems, what)
     return ruleset.with_program(engine.compile_program(ruleset.name, ruleset.rules))

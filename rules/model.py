@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from rules.engine import Program
 
-FactType = Literal["boolean", "integer", "string", "list"]
-DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least"]
+FactType = Literal["boolean", "integer", "string", "list", "date", "time"]
+DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "one_of"]
+POSTED_TYPES = ("boolean", "integer", "string")
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,14 @@ class FactSpec:
     values: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    later_than: str | None = None  # a date fact that must be after this other date fact (rules/computed.py)
+    only_when: tuple[str, Any] | None = None  # (fact, value): this fact may leave its default only then
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists only through derived facts."""
-        return self.type != "list"
+        """Scalar facts are posted to durable-rules as they are; lists, dates and times only through
+        derived facts and computed decision fields."""
+        return self.type in POSTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,26 @@ class DerivedFact:
 
 
 @dataclass(frozen=True)
+class Computation:
+    """How a computed decision field gets its value after the rules: an op of ``rules/computed.py``.
+
+    ``arguments`` are the op's arguments as the rule file gives them (frozen); ``parameters`` the
+    parameter keys they read, so those are looked up on the decision's date and reported with it.
+    """
+
+    op: str
+    arguments: Mapping[str, Any]
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DecisionField:
     """One field of the decision and how it gets its value.
 
     Either a rule sets it (``default`` applies when none does; no default means a rule must), or, with
     ``missing_from``, it is the sorted list of required items (from the rules' ``require``) not given
-    in that list fact.
+    in that list fact, or, with ``compute``, it is computed from facts, other decision fields and
+    parameters after the rules have run (e.g. a deadline instant).
     """
 
     name: str
@@ -68,6 +86,7 @@ class DecisionField:
     has_default: bool = False
     default: Any = None
     missing_from: str | None = None
+    compute: Computation | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     citations: Mapping[str, Citation]
     program: Program | None = None
+    law_date_fact: str | None = None  # the date fact whose law applies when ``decide`` gets no ``on``
 
     def with_program(self, program: Program) -> RuleSet:
         """The same rule set, compiled for durable-rules."""
@@ -132,6 +152,7 @@ class RuleSet:
     def parameter_keys(self) -> tuple[str, ...]:
         """Every parameter the rule set reads (derived facts, rule outcomes, requirements), sorted."""
         keys = {item.parameter for item in self.derived if item.parameter}
+        keys.update(key for item in self.decision if item.compute for key in item.compute.parameters)
         for rule in self.rules:
             keys.update(value.key for value in rule.sets.values() if isinstance(value, ParameterRef))
             for required in rule.requires.values():
