@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rules import engine, lookup
+from rules import computed, engine, lookup
 from rules.decision import Decision, assemble
 from rules.errors import InvalidRuleSet, ParameterError, RulesError, RuleSetNotFound
 from rules.facts import derive, validate_facts
@@ -92,10 +92,14 @@ class Catalog:
         return thaw(self.parameters.value(key, _decision_date(on)))
 
     def decide(self, name: str, facts: Mapping[str, Any], on: datetime.date | None = None) -> Decision:
-        """Run rule set ``name`` over ``facts`` with the parameters in force on ``on`` (default: today)."""
+        """Run rule set ``name`` over ``facts`` with the parameters in force on ``on``.
+
+        Without ``on``: the date of the rule set's ``law_date_fact`` if it declares one and it is given,
+        else today.
+        """
         ruleset = self.get(name)
-        day = _decision_date(on)
         checked = validate_facts(ruleset.name, ruleset.facts, facts)
+        day = _decision_date(on) if on is not None else computed.law_date(ruleset, checked) or today()
         parameters = self.parameter_values(ruleset, day)
         derived = derive(ruleset.derived, checked, parameters)
         found, used = lookup.evaluate(ruleset.lookups, checked, day)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules import lookup
+from rules import computed, lookup
 from rules.engine import Outcome
 from rules.errors import RulesError
 from rules.model import DecisionField, RuleSet
@@ -76,7 +76,9 @@ def assemble(
     decision: dict[str, Any] = {}
     undecided: dict[str, str] = {}
     for field in ruleset.decision:
-        if field.missing_from:
+        if field.compute:
+            decision[field.name] = None  # computed below, from the fields the rules decided
+        elif field.missing_from:
             decision[field.name] = _missing(field, required.get(field.name, ()), facts, parameters)
         elif field.source is not None or field.collect:
             decision[field.name] = lookup.field_value(ruleset, field.name, outcome.fired, facts)
@@ -88,5 +90,6 @@ def assemble(
             undecided[field.name] = "no rule decided it"
     if undecided:
         raise RulesError(f"rule set {ruleset.name!r} reached no decision for these facts", undecided)
+    computed.compute(ruleset, decision, facts, parameters)
     cited = (rule_id for name in outcome.fired for rule_id in ruleset.rules_by_name[name].cites)
     return decision, tuple(dict.fromkeys(cited))

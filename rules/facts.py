@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rules import lookup
+from rules import computed, lookup
 from rules.errors import InvalidFacts
 from rules.model import DerivedFact, FactSpec
 
@@ -76,6 +76,7 @@ _CHECKS: dict[str, Callable[[FactSpec, Any], Checked]] = {
     "number": _check_number,
     "string": _check_string,
     "list": _check_list,
+    **computed.FACT_CHECKS,
 }
 
 
@@ -100,6 +101,8 @@ def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dic
         checked[spec.name], problem = _CHECKS[spec.type](spec, value)
         if problem:
             problems[spec.name] = problem
+    if not problems:
+        problems = computed.constraint_problems(specs, checked)
     if problems:
         raise InvalidFacts(ruleset, problems)
     return checked
@@ -126,6 +129,7 @@ DERIVED_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "intersects": _intersects,
     "less_than": _less_than,
     "at_least": _at_least,
+    **computed.DERIVED_OPS,
 }
 DERIVED_OPS.update(lookup.DERIVED_OPS)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from rules import engine, lookup
+from rules import computed, engine, lookup
 from rules.errors import InvalidRuleSet
 from rules.model import (
     Citation,
@@ -112,6 +112,8 @@ def _facts(document: Mapping[str, Any]) -> tuple[FactSpec, ...]:
             values=tuple(spec.get("values", ())),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
+            later_than=spec.get("later_than"),
+            only_when=next(iter(spec["only_when"].items())) if "only_when" in spec else None,
         )
         for name, spec in document["facts"].items()
     )
@@ -137,6 +139,7 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             title=dict(spec.get("title", {})),
             source=spec.get("from"),
             collect=spec.get("collect", False),
+            compute=computed.computation(spec["compute"]) if "compute" in spec else None,
         )
         for name, spec in document["decision"].items()
     )
@@ -173,16 +176,21 @@ def _citations(document: Mapping[str, Any]) -> dict[str, Citation]:
 # --- cross-reference checks ----------------------------------------------------------------------------
 
 
+_SCALAR_FITS: dict[str, Any] = {
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "number": lambda value: isinstance(value, (int, float)) and not isinstance(value, bool),
+}
+
+
 def _fits(kind: FactSpec | DecisionField, value: Any) -> bool:
     """Whether ``value`` is a valid value of a fact or decision field."""
+    if kind.type in computed.TEMPORAL_TYPES:
+        return computed.fits_temporal(kind, value)
     if value is None:
         return isinstance(kind, DecisionField) and kind.nullable
-    if kind.type == "boolean":
-        return isinstance(value, bool)
-    if kind.type == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind.type == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind.type in _SCALAR_FITS:
+        return bool(_SCALAR_FITS[kind.type](value))
     if kind.type == "string":
         return isinstance(value, str) and (not kind.values or value in kind.values)
     return isinstance(value, tuple) and all(
@@ -205,8 +213,8 @@ def _parameter_problems(
 def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
     facts = {spec.name: spec for spec in ruleset.facts}
     problems: Problems = {}
-    wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer"}
-    wanted.update(lookup.DERIVED_OP_FACT_TYPES)
+    wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer",
+              **computed.DERIVED_FACT_TYPES, **lookup.DERIVED_OP_FACT_TYPES}
     for item in ruleset.derived:
         path = f"derived.{item.name}"
         spec = facts.get(item.fact)
@@ -217,7 +225,8 @@ def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
         elif spec.type != wanted[item.op] and not (spec.type == "number" and wanted[item.op] == "integer"):
             problems[path] = f"{item.op} needs a fact of type {wanted[item.op]}, {item.fact!r} is of type {spec.type}"
         elif item.parameter:
-            problems.update(_parameter_problems(path, item.parameter, parameters, spec))
+            expected = computed.derived_parameter_kind(item.op, spec)
+            problems.update(_parameter_problems(path, item.parameter, parameters, expected))
     return problems
 
 
@@ -240,15 +249,15 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
     posted.update({item.name: FactSpec(item.name, "boolean") for item in ruleset.derived})
     posted.update(lookup.condition_specs(ruleset))
     posted["sid"] = None
-    lists = {spec.name for spec in ruleset.facts if not spec.is_scalar}
-    numbers = {spec.name for spec in ruleset.facts if spec.type == "number"}
+    lists = {spec.name: spec.type for spec in ruleset.facts if not spec.is_scalar}
     problems: Problems = {}
     for kind in rule.condition.values():
         for pattern in kind:
             for name, literal in _condition_names(pattern["m"]):
                 if name in lists:
-                    what = "number" if name in numbers else "list"
-                    problems[f"rules[{index}].{name}"] = f"{what} fact {name!r} cannot be tested: use a derived fact"
+                    problems[f"rules[{index}].{name}"] = (
+                        f"{lists[name]} fact {name!r} cannot be tested: use a derived fact"
+                    )
                 elif name not in posted:
                     problems[f"rules[{index}].{name}"] = f"unknown fact {name!r} in the condition"
                 elif literal is not None and (spec := posted[name]) is not None and not _fits(spec, literal):
@@ -262,7 +271,7 @@ def _outcome_problems(ruleset: RuleSet, index: int, rule: Rule, parameters: Para
     for name, value in rule.sets.items():
         path = f"rules[{index}].set.{name}"
         field = fields.get(name)
-        if field is None or field.missing_from:
+        if field is None or field.missing_from or field.compute:
             problems[path] = f"{name!r} is not a decision field a rule can set"
         elif isinstance(value, ParameterRef):
             problems.update(_parameter_problems(path, value.key, parameters, field))
@@ -300,6 +309,8 @@ def _decision_problems(ruleset: RuleSet) -> Problems:
     problems: Problems = {}
     for field in ruleset.decision:
         path = f"decision.{field.name}"
+        if field.compute:
+            continue  # checked by computed.load_problems
         if field.missing_from:
             source = facts.get(field.missing_from)
             if field.type != "list" or source is None or source.type != "list":
@@ -340,6 +351,7 @@ def load_ruleset(
         citations=_citations(document),
         program=None,
         lookups=lookup.lookups_from_document(document, registers or {}),
+        law_date_fact=document.get("law_date_fact"),
     )
     problems = {
         **_fact_problems(ruleset),
@@ -347,6 +359,7 @@ def load_ruleset(
         **_decision_problems(ruleset),
         **_rule_problems(ruleset, parameters),
         **lookup.problems(ruleset),
+        **computed.load_problems(ruleset, parameters),
     }
     _raise_if(problems, what)
     return ruleset.with_program(engine.compile_program(ruleset.name, ruleset.rules))

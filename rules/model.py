@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from rules.engine import Program
     from rules.lookup import Lookup
 
-FactType = Literal["boolean", "integer", "number", "string", "list"]
-DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most"]
+FactType = Literal["boolean", "integer", "number", "string", "list", "date", "time"]
+DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most", "one_of"]
+POSTED_TYPES = ("boolean", "integer", "string")
 
 
 @dataclass(frozen=True)
@@ -32,15 +33,18 @@ class FactSpec:
     values: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    later_than: str | None = None  # a date fact that must be after this other date fact (rules/computed.py)
+    only_when: tuple[str, Any] | None = None  # (fact, value): this fact may leave its default only then
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists and numbers only through derived facts.
+        """Scalar facts are posted to durable-rules as they are; lists, numbers, dates and times only through
+        derived facts, lookups and computed decision fields.
 
         durable-rules 2.0.28 cannot parse a float in exponent notation (``1e-05``, ``1e+16``: error 204), so
-        a ``number`` fact is compared by derived facts and lookups in Python, never by a rule condition.
+        a ``number`` fact is compared in Python, never by a rule condition.
         """
-        return self.type not in ("list", "number")
+        return self.type in POSTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,26 @@ class DerivedFact:
 
 
 @dataclass(frozen=True)
+class Computation:
+    """How a computed decision field gets its value after the rules: an op of ``rules/computed.py``.
+
+    ``arguments`` are the op's arguments as the rule file gives them (frozen); ``parameters`` the
+    parameter keys they read, so those are looked up on the decision's date and reported with it.
+    """
+
+    op: str
+    arguments: Mapping[str, Any]
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DecisionField:
     """One field of the decision and how it gets its value.
 
     Either a rule sets it (``default`` applies when none does; no default means a rule must), or, with
     ``missing_from``, it is the sorted list of required items (from the rules' ``require``) not given
-    in that list fact.
+    in that list fact, or, with ``compute``, it is computed from facts, other decision fields and
+    parameters after the rules have run (e.g. a deadline instant).
     """
 
     name: str
@@ -76,6 +94,7 @@ class DecisionField:
     title: Mapping[str, str] = field(default_factory=dict)  # {"da", "en"}: the field's name for people
     source: str | None = None  # ``from``: the value of a fact, derived fact or lookup result (rules/lookup.py)
     collect: bool = False  # the sorted union of what the fired rules ``add`` (rules/lookup.py)
+    compute: Computation | None = None  # a value computed from facts and parameters (rules/computed.py)
 
 
 @dataclass(frozen=True)
@@ -128,6 +147,7 @@ class RuleSet:
     citations: Mapping[str, Citation]
     program: Program | None = None
     lookups: tuple[Lookup, ...] = ()
+    law_date_fact: str | None = None  # the date fact whose law applies when ``decide`` gets no ``on``
 
     def with_program(self, program: Program) -> RuleSet:
         """The same rule set, compiled for durable-rules."""
@@ -142,6 +162,7 @@ class RuleSet:
     def parameter_keys(self) -> tuple[str, ...]:
         """Every parameter the rule set reads (derived facts, rule outcomes, requirements), sorted."""
         keys = {item.parameter for item in self.derived if item.parameter}
+        keys.update(key for item in self.decision if item.compute for key in item.compute.parameters)
         for rule in self.rules:
             keys.update(value.key for value in rule.sets.values() if isinstance(value, ParameterRef))
             for required in rule.requires.values():

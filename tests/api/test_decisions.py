@@ -68,3 +68,45 @@ def test_an_unknown_rule_set_is_404(api, caller):
 
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+ACCIDENT_FACTS = {
+    "personal_injury": True,
+    "exposure": "sudden",
+    "absence_days_beyond_injury_day": 3,
+    "injury_date": "2026-10-10",
+    "injury_time": "14:05",
+    "first_absence_day": "2026-10-11",
+    "event_type": "threat_verbal",
+    "perpetrator": "visitor_external",
+    "perpetrator_is_nearest_leader": False,
+    "outside_working_hours": True,
+    "work_related": True,
+    "near_miss": False,
+    "fatal": True,
+}
+
+
+def test_an_accident_without_a_date_is_decided_by_the_law_of_its_injury_day_with_deadline_instants(api, caller):
+    response = api.post("/decisions/accident_report", as_=caller, json={"facts": ACCIDENT_FACTS})
+
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()
+    assert result["on"] == "2026-10-10"
+    assert result["parameters"]["accident.report.absence_threshold_days.ASL"] == 3
+    decision = result["decision"]
+    assert decision["report_to_at"] is True
+    assert decision["at_deadline"] == "2026-10-25T23:59:00+01:00"  # last Sunday of October: winter time again
+    assert decision["aes_deadline"] == "2026-10-25T23:59:00+01:00"
+    assert decision["phone_aes_deadline"] == "2026-10-12T14:05:00+02:00"
+    assert decision["who_reports"] == "employer"
+    assert decision["violence_outside_working_hours"] is True
+    assert {"C-R5", "C-R6"} <= set(result["fired"])
+
+
+def test_a_first_absence_day_before_the_injury_is_422_naming_it(api, caller):
+    facts = {**ACCIDENT_FACTS, "first_absence_day": "2026-10-09"}
+    response = api.post("/decisions/accident_report", as_=caller, json={"facts": facts})
+
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"first_absence_day"}

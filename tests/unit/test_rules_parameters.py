@@ -103,50 +103,51 @@ REPORTING = [
     ),
     pytest.param(
         {"absence_days_beyond_injury_day": 0}, BEFORE_L31,
-        {"track": "accident", "report_to_at": False, "report_to_aes": False}, ("C-R1",),
+        {"track": "accident", "report_to_at": False, "report_to_aes": False}, ("C-R1", "C-R11", "C-R8"),
         id="C-R1 an accident without absence or compensation need not be reported",
     ),
     pytest.param(
         {}, BEFORE_L31,
         {"report_to_at": True, "at_deadline_from": "first_absence_day", "at_deadline_days": 14,
          "report_to_aes": True, "aes_deadline_from": "first_absence_day", "aes_deadline_days": 14},
-        ("C-R1", "C-R2", "C-R3"), id="C-R2 C-R3 one day of absence before 2026-07-01: AT and AES",
+        ("C-R1", "C-R2", "C-R3", "C-R11", "C-R8"), id="C-R2 C-R3 one day of absence before 2026-07-01: AT and AES",
     ),
     pytest.param(
         {"absence_days_beyond_injury_day": 2}, FROM_L31,
         {"report_to_at": True, "report_to_aes": False, "aes_deadline_from": "none", "aes_deadline_days": None},
-        ("C-R1", "C-R2"), id="C-R3 two days of absence from 2026-07-01: AT only",
+        ("C-R1", "C-R2", "C-R11", "C-R8"), id="C-R3 two days of absence from 2026-07-01: AT only",
     ),
     pytest.param(
         {"absence_days_beyond_injury_day": 3}, FROM_L31,
         {"report_to_at": True, "report_to_aes": True, "aes_deadline_from": "first_absence_day"},
-        ("C-R1", "C-R2", "C-R3"), id="C-R3 three days of absence from 2026-07-01: AT and AES",
+        ("C-R1", "C-R2", "C-R3", "C-R11", "C-R8"), id="C-R3 three days of absence from 2026-07-01: AT and AES",
     ),
     pytest.param(
         {"absence_days_beyond_injury_day": 0, "compensation_possible": True}, BEFORE_L31,
         {"report_to_at": False, "report_to_aes": True, "aes_deadline_from": "injury_date", "aes_deadline_days": 14},
-        ("C-R1", "C-R4"), id="C-R4 no absence but compensation possible: AES from the injury date",
+        ("C-R1", "C-R4", "C-R11", "C-R8"), id="C-R4 no absence but compensation possible: AES from the injury date",
     ),
     pytest.param(
         {"absence_days_beyond_injury_day": 2, "compensation_possible": True}, FROM_L31,
         {"report_to_at": True, "at_deadline_from": "first_absence_day", "report_to_aes": True,
          "aes_deadline_from": "injury_date"},
-        ("C-R1", "C-R2", "C-R4"), id="C-R4 below the new ASL threshold, compensation still reported",
+        ("C-R1", "C-R2", "C-R4", "C-R11", "C-R8"), id="C-R4 below the new ASL threshold, compensation still reported",
     ),
     pytest.param(
         {"exposure": "over_5_days", "absence_days_beyond_injury_day": 30}, BEFORE_L31,
         {"track": "occupational_disease", "report_to_at": False, "report_to_aes": False, "advise_doctor": True},
-        ("C-R1", "C-R12"), id="C-R1 C-R12 a disease is reported by the doctor, not the employer",
+        ("C-R1", "C-R12", "C-R11", "C-R8"), id="C-R1 C-R12 a disease is reported by the doctor, not the employer",
     ),
     pytest.param(
         {"exposure": "uncertain"}, BEFORE_L31,
         {"track": "both", "recommend_report": True, "advise_doctor": True, "report_to_at": True},
-        ("C-R1", "C-R7", "C-R12", "C-R2", "C-R3"), id="C-R7 uncertain: both tracks, reporting recommended",
+        ("C-R1", "C-R7", "C-R12", "C-R2", "C-R3", "C-R11", "C-R8"),
+        id="C-R7 uncertain: both tracks, reporting recommended",
     ),
     pytest.param(
         {"fatal": True, "absence_days_beyond_injury_day": 0}, FROM_L31,
         {"report_to_at": True, "report_to_aes": True, "phone_aes_within_hours": 48},
-        ("C-R1", "C-R6"), id="C-R6 a death: phone AES within 48 hours",
+        ("C-R1", "C-R6", "C-R10", "C-R11", "C-R8"), id="C-R6 a death: phone AES within 48 hours",
     ),
 ]  # fmt: skip
 
