@@ -40,9 +40,9 @@ from sqlalchemy.orm import Session
 import forms
 import rules
 from processes.engine.loader import NS, parse_xml
-from processes.errors import InvalidModel
+from processes.errors import InvalidModel, NotFound
 from processes.notify import outbox
-from processes.store.models import BundleEntry, process_version_entries
+from processes.store.models import BundleEntry, DecisionRecord, process_version_entries
 
 PARAMETERS = "parameters"
 ENGINE_TEMPLATES = ("task_assigned",)  # written by the engine itself, whatever the diagram says
@@ -95,6 +95,11 @@ class Bundle:
     @cached_property
     def _by_key(self) -> dict[tuple[str, str], Entry]:
         return {(entry.kind, entry.name): entry for entry in self.entries}
+
+    @property
+    def registers(self) -> list[Any]:
+        """The register documents of the bundle."""
+        return [document for (kind, _name), document in self._documents.items() if kind == "register"]
 
     @cached_property
     def _documents(self) -> dict[tuple[str, str], Any]:
@@ -359,3 +364,23 @@ BUNDLES = BundleCache()
 def for_version(session: Session, version_id: int) -> Bundle:
     """The bundle of a process version (empty for a version deployed before bundles: the shipped files)."""
     return BUNDLES.get(session, version_id)
+
+
+def replay(session: Session, version_id: int, row: DecisionRecord) -> rules.Decision:
+    """Decide a stored decision again: its facts, on its date, with the rule set and parameters it names.
+
+    Raises ``NotFound`` for a decision taken before process bundles (it names no versions).
+    """
+    if row.ruleset_version is None or row.parameters_version is None or row.facts is None:
+        raise NotFound("this decision was taken before process bundles: it names no rule-set version")
+    documents = {
+        kind: json.loads(content) for kind, content in session.execute(
+            select(BundleEntry.kind, BundleEntry.content).where(
+                ((BundleEntry.kind == "ruleset") & (BundleEntry.name == row.ruleset)
+                 & (BundleEntry.sha256 == row.ruleset_version))
+                | ((BundleEntry.kind == "parameters") & (BundleEntry.sha256 == row.parameters_version))))
+    }
+    if set(documents) != {"ruleset", "parameters"}:
+        raise NotFound("the rule set or parameters this decision names are not stored")
+    registers = for_version(session, version_id).registers
+    return rules.decide_with(documents["ruleset"], documents["parameters"], row.facts, row.on, registers=registers)
