@@ -138,11 +138,20 @@ class Bundle:
     def _holds_rules(self, ruleset: str) -> bool:
         return ("ruleset", ruleset) in self._by_key and ("parameters", PARAMETERS) in self._by_key
 
+    @cached_property
+    def _catalogs(self) -> dict[str, rules.Catalog]:
+        return {}
+
     def _catalog(self, ruleset: str) -> rules.Catalog:
+        """The checked rule set with the bundle's parameters; kept here, so a decision hashes no documents."""
+        found = self._catalogs.get(ruleset)
+        if found is not None:
+            return found
         document = self._documents[("ruleset", ruleset)]
         registers = [self._documents[("register", name)] for name in _register_names(document)
                      if ("register", name) in self._documents]
-        return rules.catalog_of((document,), self._documents[("parameters", PARAMETERS)], registers)
+        catalog = rules.catalog_of((document,), self._documents[("parameters", PARAMETERS)], registers)
+        return self._catalogs.setdefault(ruleset, catalog)
 
     def fact_names(self, ruleset: str) -> tuple[str, ...]:
         if self._holds_rules(ruleset):
