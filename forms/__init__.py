@@ -7,8 +7,17 @@ Imports nothing of ours. ``processes`` validates case data with ``validate`` bef
 from forms import html
 from forms.errors import FormNotFound, FormsError, InvalidForm
 from forms.html import Field, Section, parse_submission
-from forms.registry import Form, form_exists, form_name_from_properties, form_names, get_form
-from forms.validation import FORMAT_CHECKER, validate
+from forms.registry import (
+    Form,
+    form_exists,
+    form_from_documents,
+    form_name_from_properties,
+    form_names,
+    get_form,
+    read_form_documents,
+    schemas_directory,
+)
+from forms.validation import FORMAT_CHECKER, validate, validate_with
 
 __all__ = [
     "FORMAT_CHECKER",
@@ -19,10 +28,14 @@ __all__ = [
     "InvalidForm",
     "Section",
     "form_exists",
+    "form_from_documents",
     "form_name_from_properties",
     "form_names",
     "get_form",
     "html",
     "parse_submission",
+    "read_form_documents",
+    "schemas_directory",
     "validate",
+    "validate_with",
 ]

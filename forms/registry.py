@@ -62,14 +62,39 @@ def _load(name: str) -> Form:
     if not schema_file.is_file():
         raise FormNotFound(name)
     schema = _read_json(name, schema_file)
+    ui_file = _schemas_dir().joinpath(name + UI_SUFFIX)
+    ui = _read_json(name, ui_file) if ui_file.is_file() else {}
+    return form_from_documents(name, schema, ui)
+
+
+def read_form_documents(directory: Traversable, name: str) -> tuple[Any, Any]:
+    """The parsed schema and UI hints (``{}`` if none) of form ``name`` in a folder of form files.
+
+    Raises ``FormNotFound`` if the folder has no ``NAME.schema.json``, ``InvalidForm`` if a file is not JSON.
+    """
+    if not _is_valid_name(name):
+        raise FormNotFound(name)
+    schema_file = directory.joinpath(name + SCHEMA_SUFFIX)
+    if not schema_file.is_file():
+        raise FormNotFound(name)
+    ui_file = directory.joinpath(name + UI_SUFFIX)
+    return _read_json(name, schema_file), _read_json(name, ui_file) if ui_file.is_file() else {}
+
+
+def schemas_directory() -> Traversable:
+    """The folder of the shipped form files."""
+    return _schemas_dir()
+
+
+def form_from_documents(name: str, schema: Any, ui: Any) -> Form:
+    """A form from its parsed schema and UI hints (e.g. the version a process bundle keeps); checked as a
+    shipped form is: ``InvalidForm`` for a schema that is not draft 2020-12 or UI hints that are no object."""
     if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_2020_12:
         raise InvalidForm(name, f"the schema must be a JSON object with $schema {DRAFT_2020_12!r}")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise InvalidForm(name, exc.message) from exc
-    ui_file = _schemas_dir().joinpath(name + UI_SUFFIX)
-    ui = _read_json(name, ui_file) if ui_file.is_file() else {}
     if not isinstance(ui, dict):
         raise InvalidForm(name, "the UI schema must be a JSON object")
     title = {"da": str(schema.get("title", name)), "en": str(schema.get("x-title-en", name))}

@@ -171,7 +171,23 @@ def validate(name: str, data: Any) -> dict[str, str]:
 
     Raises ``FormNotFound`` for an unknown form. The first error found for a field is the one reported.
     """
-    validator = _validator(get_form(name).name)
+    return _errors(_validator(get_form(name).name), data)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator_of(text: str) -> Draft202012Validator:
+    return Draft202012Validator(json.loads(text), format_checker=FORMAT_CHECKER)
+
+
+def validate_with(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
+    """``validate`` against a schema given as a document (e.g. a process bundle's version of a form).
+
+    The schema must be a checked one (``form_from_documents``); validators are cached by its content.
+    """
+    return _errors(_validator_of(json.dumps(schema, sort_keys=True)), data)
+
+
+def _errors(validator: Draft202012Validator, data: Any) -> dict[str, str]:
     if not isinstance(data, dict):
         return {ROOT: "Form data must be a JSON object."}
     errors: dict[str, str] = {}

@@ -8,7 +8,7 @@ every use case owns its transaction.
 from processes import errors, views
 from processes.cases import case_diagram, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
-from processes.decisions import decision_labels, describe_rules, run_decision
+from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
@@ -148,6 +148,7 @@ __all__ = [
     "operational_counts",
     "passed_step_names",
     "readiness",
+    "replay_decision",
     "revoke_all",
     "revoke_presented_token",
     "revoke_token",

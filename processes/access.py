@@ -67,6 +67,15 @@ def case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
     return case
 
 
+def decision_view(row: DecisionRecord) -> DecisionView:
+    """A decision with what explains it: facts, derived facts, the law's date and the document versions."""
+    return DecisionView(
+        ruleset=row.ruleset, decision=row.decision, fired=row.fired, parameters=row.parameters, at=row.at,
+        task=row.task, on=row.on.isoformat(), law_date_from=row.law_date_from, facts=row.facts or {},
+        derived=row.derived or {}, ruleset_version=row.ruleset_version, parameters_version=row.parameters_version,
+    )
+
+
 def case_view(session: Session, case: Case) -> CaseView:
     decisions = session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
                                 .order_by(DecisionRecord.id))
@@ -76,8 +85,7 @@ def case_view(session: Session, case: Case) -> CaseView:
     return CaseView(
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
         data=case.data,
-        decisions=[DecisionView(ruleset=d.ruleset, decision=d.decision, fired=d.fired, parameters=d.parameters,
-                                at=d.at, task=d.task) for d in decisions],
+        decisions=[decision_view(d) for d in decisions],
         tasks=[task_view(row) for row in open_rows], history=history(session, case.id),
         incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
                    for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],

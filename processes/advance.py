@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
+from processes import bundles
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
 from processes.engine import runtime
@@ -39,7 +40,9 @@ Move = Callable[[Workflow, runtime.Run], None]
 
 def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, depth: int = 0) -> None:
     """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction."""
-    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+    bundle = bundles.for_version(session, case.process_version_id)
+    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock, book=bundle,
+                      mail=bundle.mail)
     workflow, loaded = _restore(session, case, run)
     move(workflow, run)
     runtime.advance(workflow, run)
@@ -88,12 +91,13 @@ def timers_due(session: Session, case: Case, due_at: datetime, now: datetime) ->
 
 # --- starting a case (also a child case, inside its parent's step) ----------------------------------------
 
-def checked_data(form_name: str | None, data: Any) -> dict[str, Any]:
-    """The submitted data if it is a JSON object valid for the form and storable in a workflow."""
+def checked_data(form_name: str | None, data: Any, bundle: bundles.Bundle | None = None) -> dict[str, Any]:
+    """The submitted data if it is a JSON object valid for the form (the version of ``bundle``, the case's
+    process bundle; default the shipped file) and storable in a workflow."""
     if not isinstance(data, dict):
         raise InvalidData("data must be a JSON object", fields={"data": "must be an object"})
     if form_name is not None:
-        errors = forms.validate(form_name, data)
+        errors = bundle.validate(form_name, data) if bundle is not None else forms.validate(form_name, data)
         if errors:
             raise InvalidData(f"the form {form_name!r} has {len(errors)} invalid field(s)", fields=errors)
     try:
@@ -110,7 +114,7 @@ def new_case(
     """Create and run a case of the newest version of ``process`` inside the caller's transaction."""
     version = latest_version(session, process)
     loaded = SPEC_CACHE.get(session, version.id)
-    data = checked_data(loaded.parsed.start_form, data)
+    data = checked_data(loaded.parsed.start_form, data, bundles.for_version(session, version.id))
     case = Case(
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
         status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
@@ -149,10 +153,13 @@ def _record_decisions(session: Session, case: Case, run: runtime.Run, now: datet
         session.add(DecisionRecord(
             case_id=case.id, task=decision["task"], ruleset=decision["ruleset"], decision=decision["decision"],
             fired=decision["fired"], parameters=decision["parameters"],
-            on=runtime.local_date_of(decision["on"]), at=now,
+            on=runtime.local_date_of(decision["on"]), at=now, facts=decision["facts"], derived=decision["derived"],
+            ruleset_version=decision["ruleset_version"], parameters_version=decision["parameters_version"],
+            law_date_from=decision["law_date_from"],
         ))
         record(session, case_id=case.id, actor=None, kind=AuditKind.DECISION, detail={
-            key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on")
+            key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on", "facts",
+                                           "derived", "ruleset_version", "parameters_version", "law_date_from")
         })
 
 
@@ -198,7 +205,7 @@ def _sync_task_index(
             recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
             context={**context, "task_title": row.title, "task_id": row.id,
                      **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-            now=now,
+            now=now, texts=run.mail,
         )
     return [row for row in open_rows if row.status in OPEN] + created
 
@@ -219,7 +226,7 @@ def _queue_notifications(
         written = outbox.queue(
             session, case_id=case.id, unit=message["unit"], template=message["template"],
             recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],
-            context=context, now=now,
+            context=context, now=now, texts=run.mail,
         )
         record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_QUEUED,
                detail={**message, "messages": written})

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 import rules
+from processes import bundles
+from processes.access import case_for_reading
 from processes.errors import InvalidData, NotFound
+from processes.store.db import Database
+from processes.store.models import DecisionRecord
+from processes.views import UserView
 
 
 def run_decision(ruleset: str, facts: Any, on: Any = None) -> dict[str, Any]:
@@ -33,3 +40,23 @@ def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
     if not rules.ruleset_exists(ruleset):
         raise NotFound(f"no rule set {ruleset!r}")
     return rules.decision_labels(ruleset)
+
+
+def replay_decision(db: Database, case_id: str, *, index: int, actor: UserView) -> dict[str, Any]:
+    """Decide the case's ``index``-th decision (0 = the first) again from what it stored: its facts, its
+    date, its rule-set and parameter versions. ``same`` tells whether the outcome is the stored one."""
+    with db.read() as session:
+        case = case_for_reading(session, case_id, actor)
+        rows = list(session.scalars(
+            select(DecisionRecord).where(DecisionRecord.case_id == case.id).order_by(DecisionRecord.id)))
+        if not 0 <= index < len(rows):
+            raise NotFound(f"case {case_id!r} has no decision {index}", fields={"index": "no such decision"})
+        row = rows[index]
+        try:
+            again = bundles.replay(session, case.process_version_id, row)
+        except rules.RulesError as exc:
+            raise InvalidData(exc.message, fields=exc.fields) from None
+        replayed = again.to_dict()
+        same = (replayed["decision"], replayed["fired"], replayed["parameters"]) == (
+            row.decision, row.fired, row.parameters)
+        return {**replayed, "same": same}

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import forms
+from processes import bundles
 from processes.engine.elements import end_statuses
 from processes.engine.loader import ParsedProcess, load_process, utf8_xml
 from processes.errors import Forbidden, InvalidModel, NotFound
@@ -92,39 +93,54 @@ def process_view(row: ProcessVersion, versions: list[int] | None = None) -> Proc
     )
 
 
-def _store(session: Session, xml: bytes, filename: str, parsed: ParsedProcess, actor: str | None) -> ProcessVersion:
+def _store(
+    session: Session, xml: bytes, filename: str, parsed: ParsedProcess, *, actor: str | None,
+    entries: tuple[bundles.Entry, ...],
+) -> ProcessVersion:
     checksum = hashlib.sha256(xml).hexdigest()
+    digest = bundles.bundle_digest(checksum, entries)
     latest = session.scalar(
         select(ProcessVersion).where(ProcessVersion.key == parsed.key).order_by(ProcessVersion.version.desc()).limit(1)
     )
-    if latest is not None and latest.checksum == checksum:
-        return latest  # the same file again: no new version
+    if latest is not None and latest.checksum == checksum and latest.bundle_digest == digest:
+        return latest  # the same file with the same forms, rules and templates again: no new version
     row = ProcessVersion(
         key=parsed.key, version=(latest.version + 1) if latest else 1, name=parsed.name, filename=filename,
         bpmn_xml=xml.decode("utf-8"), checksum=checksum, start_form=parsed.start_form, deployed_by=actor,
+        bundle_digest=digest,
     )
     session.add(row)
     session.flush()
+    bundles.store(session, row.id, entries)
     return row
 
 
-def deploy(db: Database, xml: bytes, filename: str, *, actor: UserView | None) -> ProcessView:
-    """Validate a BPMN file and store it as the next version of its process (None actor = the CLI)."""
+def deploy(
+    db: Database, xml: bytes, filename: str, *, actor: UserView | None, sources: bundles.Sources | None = None,
+) -> ProcessView:
+    """Validate a BPMN file and store it, with the forms, rule sets and mail templates it uses (read from
+    ``sources``, default the shipped folders), as the next version of its process (None actor = the CLI).
+
+    The same file with the same documents again makes no new version; a changed form or rule set does.
+    """
     if actor is not None and not DEPLOYER_GROUPS & set(actor.groups):
         raise Forbidden("only process owners and administrators may deploy processes")
     xml = utf8_xml(xml, filename)  # stored as text: any encoding lxml reads is accepted
     parsed = load_process(xml, filename, groups=GROUP_CODES)
+    entries = bundles.collect(xml, filename, sources)
     with db.write() as session:
-        row = _store(session, xml, filename, parsed, actor.username if actor else None)
+        row = _store(session, xml, filename, parsed, actor=actor.username if actor else None, entries=entries)
         record(session, case_id=None, actor=actor.username if actor else "cli", kind=AuditKind.PROCESS_DEPLOYED,
                detail={"process": row.key, "version": row.version, "file": filename})
         SPEC_CACHE.put(session, row, parsed)
         return process_view(row)
 
 
-def deploy_file(db: Database, path: str, *, actor: UserView | None = None) -> ProcessView:
+def deploy_file(
+    db: Database, path: str, *, actor: UserView | None = None, sources: bundles.Sources | None = None,
+) -> ProcessView:
     file = Path(path)
-    return deploy(db, file.read_bytes(), filename=file.name, actor=actor)
+    return deploy(db, file.read_bytes(), filename=file.name, actor=actor, sources=sources)
 
 
 def deploy_bundled(db: Database) -> list[ProcessView]:

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-import forms
-from processes import taskqueue
+from processes import bundles, taskqueue
 from processes.access import case_view, task_for_work, task_view
 from processes.advance import advance_case, checked_data, completing
 from processes.clock import SYSTEM_CLOCK, Clock
@@ -112,8 +111,10 @@ def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:
         if not may_work(actor, row):
             raise Forbidden("this task belongs to another group or unit")
         form = None
-        if row.form and forms.form_exists(row.form):
-            definition = forms.get_form(row.form)
+        case = session.get(Case, row.case_id)
+        assert case is not None  # a foreign key guarantees it
+        definition = bundles.for_version(session, case.process_version_id).form(row.form) if row.form else None
+        if definition is not None:  # the form of the case's own process version
             form = FormView(name=definition.name, schema=definition.schema, ui=definition.ui)
         return task_view(row, form)
 
@@ -133,9 +134,9 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: UserView, c
     row = task_for_work(session, task_id, actor)
     if row.assignee not in (None, actor.username):
         raise Conflict(f"the task is claimed by {row.assignee}")
-    data = checked_data(row.form, data)
     case = session.get(Case, row.case_id)
     assert case is not None  # a foreign key guarantees it
+    data = checked_data(row.form, data, bundles.for_version(session, case.process_version_id))
 
     def completed() -> None:
         row.status, row.completed_at, row.completed_by = (

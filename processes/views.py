@@ -67,6 +67,13 @@ class DecisionView:
     parameters: dict[str, Any]
     at: datetime
     task: str | None = None  # BPMN id of the business-rule task that took it
+    # Why it was decided so (None/empty on decisions taken before process bundles):
+    on: str | None = None  # the date whose law applied, YYYY-MM-DD
+    law_date_from: str | None = None  # "field:<name>" (the task's onField), "fact:<name>" (law_date_fact), "today"
+    facts: dict[str, Any] = field(default_factory=dict)  # the facts as given to the rule set
+    derived: dict[str, Any] = field(default_factory=dict)  # derived facts and lookup results
+    ruleset_version: str | None = None  # sha256 of the rule set in the case's process bundle
+    parameters_version: str | None = None  # sha256 of the parameters in the bundle
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+from rules.bundled import catalog_of, decide_with, parameter_with
 from rules.catalog import Catalog, default_catalog, reload
 from rules.decision import Decision
 from rules.errors import InvalidFacts, InvalidRuleSet, ParameterError, RulesError, RuleSetNotFound
+from rules.loader import data_directory
 
 __all__ = [
     "Catalog",
@@ -23,10 +25,14 @@ __all__ = [
     "ParameterError",
     "RuleSetNotFound",
     "RulesError",
+    "catalog_of",
+    "data_directory",
     "decide",
+    "decide_with",
     "decision_labels",
     "fact_names",
     "parameter",
+    "parameter_with",
     "reload",
     "rule_descriptions",
     "ruleset_exists",

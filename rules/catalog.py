@@ -7,7 +7,7 @@ a few set operations and one durable-rules assertion, not a file read.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources.abc import Traversable
@@ -23,6 +23,7 @@ from rules.loader import (
     PARAMETERS_FILE,
     data_directory,
     load_parameters,
+    load_ruleset,
     load_ruleset_file,
     read_json,
     ruleset_files,
@@ -37,6 +38,9 @@ LEGAL_TIME_ZONE = ZoneInfo("Europe/Copenhagen")
 def today() -> datetime.date:
     """Today's date in Denmark."""
     return datetime.datetime.now(LEGAL_TIME_ZONE).date()
+
+
+_today = today  # ``Catalog.decide`` has a parameter of that name
 
 
 def _decision_date(on: datetime.date | None) -> datetime.date:
@@ -71,6 +75,26 @@ class Catalog:
             raise InvalidRuleSet(f"no *.rules.json files in {directory}")
         return cls(rulesets=rulesets, parameters=parameters, registers=registers)
 
+    @classmethod
+    def from_documents(
+        cls,
+        rulesets: Iterable[Mapping[str, Any]],
+        parameters: Mapping[str, Any],
+        registers: Iterable[Mapping[str, Any]] = (),
+    ) -> Catalog:
+        """A catalog of rule-set, parameter and register *documents* (the parsed JSON of their files),
+        checked exactly as files are: e.g. the versions a process bundle keeps in the database."""
+        table = load_parameters(parameters)
+        loaded = {}
+        for document in registers:
+            register = lookup.load_register(document, what=f"register {document.get('name')!r}")
+            loaded[register.name] = register
+        sets: dict[str, RuleSet] = {}
+        for document in rulesets:
+            ruleset = load_ruleset(document, table, what=f"rule set {document.get('name')!r}", registers=loaded)
+            sets[ruleset.name] = ruleset
+        return cls(rulesets=sets, parameters=table, registers=loaded)
+
     def get(self, name: str) -> RuleSet:
         """The rule set called ``name``; ``RuleSetNotFound`` otherwise."""
         try:
@@ -91,15 +115,22 @@ class Catalog:
         """A JSON-safe copy of the value of ``key`` in force on ``on`` (default: today)."""
         return thaw(self.parameters.value(key, _decision_date(on)))
 
-    def decide(self, name: str, facts: Mapping[str, Any], on: datetime.date | None = None) -> Decision:
+    def decide(
+        self, name: str, facts: Mapping[str, Any], on: datetime.date | None = None, *,
+        today: datetime.date | None = None,
+    ) -> Decision:
         """Run rule set ``name`` over ``facts`` with the parameters in force on ``on``.
 
         Without ``on``: the date of the rule set's ``law_date_fact`` if it declares one and it is given,
-        else today.
+        else ``today`` (default: today in Denmark; a caller with its own clock gives its date).
         """
         ruleset = self.get(name)
         checked = validate_facts(ruleset.name, ruleset.facts, facts)
-        day = _decision_date(on) if on is not None else computed.law_date(ruleset, checked) or today()
+        fallback = _decision_date(today) if today is not None else None
+        day = (
+            _decision_date(on) if on is not None
+            else computed.law_date(ruleset, checked) or fallback or _today()
+        )
         parameters = self.parameter_values(ruleset, day)
         derived = derive(ruleset.derived, checked, parameters)
         found, used = lookup.evaluate(ruleset.lookups, checked, day)
@@ -110,7 +141,8 @@ class Catalog:
         outcome = engine.run(ruleset.program, {**posted, **derived})
         decision, fired = assemble(ruleset, outcome, {**checked, **derived, **found}, parameters)
         return Decision(
-            ruleset=ruleset.name, decision=decision, fired=fired, parameters={**thaw(parameters), **used}, on=day
+            ruleset=ruleset.name, decision=decision, fired=fired, parameters={**thaw(parameters), **used}, on=day,
+            facts=thaw(dict(facts)), derived=thaw({**derived, **found}),
         )
 
 

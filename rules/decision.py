@@ -6,6 +6,7 @@ so the case data and the audit trail can explain every routing afterwards (DESIG
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ class Decision:
     fired: tuple[str, ...]
     parameters: dict[str, Any]
     on: datetime.date
+    facts: dict[str, Any] = dataclasses.field(default_factory=dict)  # the facts as given (what a replay needs)
+    derived: dict[str, Any] = dataclasses.field(default_factory=dict)  # derived facts and lookup results, as posted
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe copy, e.g. for the case data and the audit trail."""

@@ -222,6 +222,16 @@ class CaseDecisionSchema(Schema):
     parameters = fields.Dict(metadata={"description": "Effective-dated parameter values used"})
     at = fields.DateTime()
     task = fields.String(allow_none=True, metadata={"description": "BPMN id of the business-rule task"})
+    on = fields.String(allow_none=True, metadata={"format": "date", "description": "Date whose law applied"})
+    law_date_from = fields.String(allow_none=True, metadata={
+        "description": "Where that date came from: field:<name> (the task's onField), fact:<name> (the rule "
+                       "set's law_date_fact) or today"})
+    facts = fields.Dict(metadata={"description": "The facts given to the rule set"})
+    derived = fields.Dict(metadata={"description": "Derived facts and register lookups, as the rules saw them"})
+    ruleset_version = fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the rule set in the case's process bundle"})
+    parameters_version = fields.String(allow_none=True, metadata={
+        "description": "SHA-256 of the parameters in the case's process bundle"})
 
 
 class HistoryEntrySchema(Schema):

@@ -8,6 +8,7 @@ completed) so the use case can write them to the case, the task index, the outbo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -22,6 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 import rules
 from processes.clock import Clock, local_date
+from processes.engine import rulebook
 from processes.engine.loader import ParsedProcess
 from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
 from processes.engine.serializer import UnsafeValue, escape, unescape
@@ -46,18 +48,30 @@ class Run:
     started_cases: list[dict[str, Any]] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
+    # The rule sets and parameters of the case's process version (its bundle), and its mail templates
+    # ("NAME.LANG" -> text); the shipped files for a version deployed before bundles.
+    book: rulebook.Rulebook = rulebook.PACKAGE_RULES
+    mail: Mapping[str, str] | None = None
+
+    def today(self) -> dt.date:
+        return local_date(self.clock.now())
 
     def decide(self, task: Task, ruleset: str) -> dict[str, Any]:
         facts_data = unescape(task.data)
-        facts = {name: facts_data[name] for name in rules.fact_names(ruleset) if name in facts_data}
-        on = local_date(self.clock.now())
+        where = f"rule set {ruleset!r} in task {task.task_spec.bpmn_id}"
         try:
-            decision = rules.decide(ruleset, facts, on=on)
+            facts = {name: facts_data[name] for name in self.book.fact_names(ruleset) if name in facts_data}
+            on, law_date_from = rulebook.law_date(self.book, ruleset, task_properties(task), facts_data, facts,
+                                                  task=task.task_spec.bpmn_id)
+            decision = self.book.decide(ruleset, facts, on, today=self.today())
         except rules.RulesError as exc:
-            raise EngineFailure(
-                f"rule set {ruleset!r} in task {task.task_spec.bpmn_id}: {exc.message}", fields=exc.fields
-            ) from None
-        self.decisions.append({**decision.to_dict(), "task": task.task_spec.bpmn_id, "at": self.clock.now()})
+            raise EngineFailure(f"{where}: {exc.message}", fields=exc.fields) from None
+        ruleset_version, parameters_version = self.book.versions(ruleset)
+        self.decisions.append({
+            **decision.to_dict(), "facts": decision.facts, "derived": decision.derived,
+            "ruleset_version": ruleset_version, "parameters_version": parameters_version,
+            "law_date_from": law_date_from, "task": task.task_spec.bpmn_id, "at": self.clock.now(),
+        })
         return escape(dict(decision.decision))
 
     def notify(self, task: Task, params: dict[str, Any]) -> None:
@@ -79,7 +93,8 @@ class Run:
                                    "task": task.task_spec.bpmn_id})
 
     def engine(self) -> SandboxScriptEngine:
-        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self)
+        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
+                                   functions={"param": rulebook.param_function(self.book, self.today)})
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1

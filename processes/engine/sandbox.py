@@ -243,6 +243,11 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "duration": _duration,
 }
 
+# Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
+# unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
+# the case's process bundle (processes.engine.rulebook).
+BOUND_FUNCTIONS = frozenset({"param"})
+
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({
     "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "replace", "title",
@@ -328,7 +333,7 @@ _BUILDING_NODES: tuple[type[ast.AST], ...] = (
 
 def _is_safe_call(node: ast.Call) -> bool:
     if isinstance(node.func, ast.Name):
-        return node.func.id in SAFE_FUNCTIONS
+        return node.func.id in SAFE_FUNCTIONS or node.func.id in BOUND_FUNCTIONS
     return isinstance(node.func, ast.Attribute) and node.func.attr in SAFE_METHODS
 
 
@@ -370,7 +375,8 @@ def _checked_tree(expression: str) -> ast.expr:
             raise SandboxViolation(f"{type(node).__name__} is not allowed in {expression!r}")
         if isinstance(node, ast.Call) and not _is_safe_call(node):
             raise SandboxViolation(
-                f"only these functions may be called: {', '.join(sorted(SAFE_FUNCTIONS))}, and read-only "
+                f"only these functions may be called: {', '.join(sorted({*SAFE_FUNCTIONS, *BOUND_FUNCTIONS}))}, "
+                f"and read-only "
                 f"methods such as .lower() or .get() ({expression!r})"
             )
     assert isinstance(tree, ast.Expression)
@@ -444,9 +450,12 @@ class _Budget:
 class _BoundedEval(EvalWithCompoundTypes):
     """simpleeval with the size caps of this module checked on every operation and a time budget."""
 
-    def __init__(self, names: dict[str, Any], budget: _Budget) -> None:
+    def __init__(
+        self, names: dict[str, Any], budget: _Budget, bound: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
         super().__init__(operators=dict(_OPERATORS), functions=dict(SAFE_FUNCTIONS), names=names)
-        self.functions = dict(SAFE_FUNCTIONS)  # the base class adds tuple and dict: not offered
+        # the base class adds tuple and dict: not offered; a run's bound functions are (see BOUND_FUNCTIONS)
+        self.functions = {**SAFE_FUNCTIONS, **{k: v for k, v in (bound or {}).items() if k in BOUND_FUNCTIONS}}
         self.budget = budget
 
     def _eval(self, node: ast.AST) -> Any:
@@ -488,23 +497,30 @@ class _BoundedEval(EvalWithCompoundTypes):
         return format(value, spec)
 
 
-def _evaluate(expression: str, context: Mapping[str, Any], budget: _Budget) -> Any:
+def _evaluate(
+    expression: str, context: Mapping[str, Any], budget: _Budget,
+    bound: Mapping[str, Callable[..., Any]] | None = None,
+) -> Any:
     tree = _checked_tree(expression)
     names = dict(context)
     names.setdefault("True", True)
     names.setdefault("False", False)
     names.setdefault("None", None)
     try:
-        return _BoundedEval(names, budget).eval(expression, previously_parsed=tree)
+        return _BoundedEval(names, budget, bound).eval(expression, previously_parsed=tree)
     except InvalidExpression as exc:
         raise SandboxViolation(str(exc)) from None
     except (RecursionError, MemoryError) as exc:
         raise SandboxViolation(f"the expression is too large to evaluate ({type(exc).__name__})") from None
 
 
-def evaluate(expression: str, context: Mapping[str, Any]) -> Any:
-    """Evaluate one expression over the case data, within the sandbox's size and time bounds."""
-    return _evaluate(expression, context, _Budget())
+def evaluate(
+    expression: str, context: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None,
+) -> Any:
+    """Evaluate one expression over the case data, within the sandbox's size and time bounds.
+
+    ``functions`` binds the run's own functions (``BOUND_FUNCTIONS``, e.g. ``param``)."""
+    return _evaluate(expression, context, _Budget(), functions)
 
 
 def _storable(value: Any) -> Any:
@@ -519,15 +535,23 @@ def _storable(value: Any) -> Any:
 
 
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
-    """The script environment SpiffWorkflow calls for every expression and script."""
+    """The script environment SpiffWorkflow calls for every expression and script.
+
+    ``functions`` are the run's bound functions (``BOUND_FUNCTIONS``), e.g. ``param`` reading the case's parameters.
+    """
+
+    def __init__(self, functions: Mapping[str, Callable[..., Any]] | None = None) -> None:
+        super().__init__()
+        self.functions = dict(functions or {})
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
-        return evaluate(expression, {**(external_context or {}), **context})
+        return evaluate(expression, {**(external_context or {}), **context}, self.functions)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         budget = _Budget()  # one budget for the whole script
         for name, expression in parse_script(script):
-            context[name] = _storable(_evaluate(expression, {**(external_context or {}), **context}, budget))
+            context[name] = _storable(
+                _evaluate(expression, {**(external_context or {}), **context}, budget, self.functions))
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
@@ -550,9 +574,9 @@ class SandboxScriptEngine(PythonScriptEngine):
 
     def __init__(
         self, services: Mapping[str, Callable[[Any, dict[str, Any]], Any]] | None = None, *,
-        rules: RulesEngine | None = None,
+        rules: RulesEngine | None = None, functions: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        super().__init__(environment=SandboxEnvironment())
+        super().__init__(environment=SandboxEnvironment(functions))
         self.services = dict(services or {})
         self.rules = rules
 

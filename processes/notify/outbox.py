@@ -104,6 +104,32 @@ def _compiled(template: str, language: str) -> _CompiledTemplate:
     raise ValueError(f"unknown e-mail template {template!r}: no notify/mail/{template}.{DEFAULT_LANGUAGE}.txt")
 
 
+def template_folder() -> Traversable:
+    """The folder of the shipped templates (what a process bundle takes its versions from)."""
+    return _template_folder()
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str, filename: str, language: str) -> _CompiledTemplate:
+    return _parse(text, filename, language)
+
+
+def _template(template: str, language: str, texts: Mapping[str, str] | None) -> _CompiledTemplate:
+    """The template from ``texts`` ("NAME.LANG" -> file text, e.g. a process bundle's) if it has it, else
+    the shipped file; English falls back to Danish either way."""
+    if texts is not None:
+        for candidate in dict.fromkeys((language, DEFAULT_LANGUAGE)):
+            text = texts.get(f"{template}.{candidate}")
+            if text is not None:
+                return _parsed(text, f"{template}.{candidate}.txt", candidate)
+    return _compiled(template, language)
+
+
+def check_template_text(text: str, filename: str) -> None:
+    """Raise ValueError if a template's text is not 'Subject: ...', a blank line and a body Jinja accepts."""
+    _parse(text, filename, DEFAULT_LANGUAGE)
+
+
 def _parse(text: str, filename: str, language: str) -> _CompiledTemplate:
     """``Subject: ...`` on the first line, a blank line, then the body."""
     first, _, rest = text.partition("\n")
@@ -117,9 +143,14 @@ def _parse(text: str, filename: str, language: str) -> _CompiledTemplate:
     )
 
 
-def render(template: str, language: str, context: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(language used, subject, body) of a template; raises ValueError for an unknown template."""
-    compiled = _compiled(template, language if language in LANGUAGES else DEFAULT_LANGUAGE)
+def render(
+    template: str, language: str, context: Mapping[str, Any], texts: Mapping[str, str] | None = None,
+) -> tuple[str, str, str]:
+    """(language used, subject, body) of a template; raises ValueError for an unknown template.
+
+    ``texts`` ("NAME.LANG" -> file text) are the versions a process bundle keeps; others are read from the files.
+    """
+    compiled = _template(template, language if language in LANGUAGES else DEFAULT_LANGUAGE, texts)
     subject = " ".join(compiled.subject.render(context).split())  # one header line, whatever the data holds
     body = compiled.body.render(context).strip() + "\n"
     return compiled.language, subject[:SUBJECT_MAX_LENGTH], body
@@ -178,7 +209,7 @@ def _summary(context: Mapping[str, Any]) -> dict[str, Any]:
 def queue(
     session: Session, *, case_id: str | None, unit: str | None, template: str,
     recipient_user: str | None = None, recipient_group: str | None = None,
-    context: Mapping[str, Any], now: dt.datetime,
+    context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None,
 ) -> int:
     """Write one pending Notification row per recipient, in the caller's transaction; return how many.
 
@@ -189,8 +220,9 @@ def queue(
 
     Subject and body are rendered now, in the recipient's language, from ``context`` plus
     ``recipient_name``, ``recipient_group`` and ``unit_name``; the row keeps ``context`` without ``data``.
+    ``texts`` are the template versions of the case's process bundle (see ``render``).
     """
-    _compiled(template, DEFAULT_LANGUAGE)  # an unknown template fails even when nobody is addressed
+    _template(template, DEFAULT_LANGUAGE, texts)  # an unknown template fails even when nobody is addressed
     recipients = _recipients(session, user=recipient_user, group=recipient_group, unit=unit)
     if recipient_user and recipient_user not in {r.username for r in recipients}:
         _skip(session, case_id, template=template, reason="unknown or inactive user", now=now,
@@ -210,7 +242,7 @@ def queue(
         language, subject, body = render(template, recipient.language, {
             "data": {}, "unit_name": UNITS.get(unit or "", unit or ""), **context,
             "recipient_name": recipient.name, "recipient_group": recipient_group,
-        })
+        }, texts)
         session.add(Notification(
             case_id=case_id, template=template, recipient_user=recipient.username,
             recipient_group=recipient_group, unit=unit, to_address=recipient.email, language=language,

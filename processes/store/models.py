@@ -156,6 +156,32 @@ class ProcessVersion(Base):
     start_form: Mapped[str | None] = mapped_column(String(200))
     deployed_at: Mapped[Timestamp]
     deployed_by: Mapped[str | None] = mapped_column(String(100))
+    # The digest of the BPMN with every bundle entry it uses (processes.bundles); null: deployed before bundles.
+    bundle_digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class BundleEntry(Base):
+    """One version of a document a process uses beside its BPMN (a form, a rule set, the parameters, a
+    register, a mail template), stored once by its content's SHA-256 and shared by every version using it."""
+
+    __tablename__ = "bundle_entries"
+    __table_args__ = (
+        UniqueConstraint("kind", "name", "sha256"),
+        CheckConstraint("kind IN ('form', 'ruleset', 'parameters', 'register', 'mail')", name="ck_bundle_kind"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+
+
+process_version_entries = Table(
+    "process_version_entries",
+    Base.metadata,
+    Column("process_version_id", ForeignKey("process_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("entry_id", ForeignKey("bundle_entries.id"), primary_key=True, index=True),
+)
 
 
 class Case(Base):
@@ -242,6 +268,12 @@ class DecisionRecord(Base):
     parameters: Mapped[JsonDoc]
     on: Mapped[dt.date] = mapped_column(Date)
     at: Mapped[Timestamp]
+    # What a replay needs and a reader asks (null on decisions taken before process bundles):
+    facts: Mapped[Any | None] = mapped_column(JSON)  # the facts as given to the rule set
+    derived: Mapped[Any | None] = mapped_column(JSON)  # the derived facts and lookup results
+    ruleset_version: Mapped[str | None] = mapped_column(String(64))  # sha256 of the bundle's rule-set entry
+    parameters_version: Mapped[str | None] = mapped_column(String(64))  # sha256 of its parameters entry
+    law_date_from: Mapped[str | None] = mapped_column(String(200))  # "field:<name>", "fact:<name>" or "today"
 
 
 class Notification(Base):

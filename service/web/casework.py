@@ -20,7 +20,7 @@ import processes
 from forms import html as form_html
 from forms.messages import translate as translate_message
 from processes.errors import InvalidData, NotFound
-from processes.views import CaseView, DecisionView, UserView
+from processes.views import CaseView, DecisionView, FormView, UserView
 from service import metrics
 from service.extensions import get_database
 from service.web.session import chosen_language, current_web_user, login_required
@@ -112,16 +112,21 @@ def start(process: str) -> ResponseReturnValue:
     return redirect(url_for("casework.case", case_id=case.id), code=303)
 
 
+def _task_form(view: FormView) -> forms.Form:
+    """The form of the task's own process version (its bundle), not necessarily the file shipped now."""
+    return forms.form_from_documents(view.name, view.schema, view.ui)
+
+
 def _task_page(task_id: str, data: Mapping[str, Any] | None, errors: Mapping[str, str],
                status: int) -> ResponseReturnValue:
     user, database = _user(), get_database()
     task = processes.get_task(database, task_id, actor=user)
-    if not task.form_name or not forms.form_exists(task.form_name):
+    if task.form is None:
         raise NotFound(f"task {task_id!r} has no form")
     draft = processes.get_draft(database, task_id, actor=user)
     values = data if data is not None else (draft or {})
     case = processes.get_case(database, task.case_id, actor=user)
-    page = _form_page(forms.get_form(task.form_name), values, errors)
+    page = _form_page(_task_form(task.form), values, errors)
     return render_template("web/casework/task.html", task=task, case=case, has_draft=draft is not None,
                            summary=_summary(case), decisions=_decisions(case), **page), status
 
@@ -139,7 +144,9 @@ def work_task(task_id: str) -> ResponseReturnValue:
     """Complete the task with the posted form (action=complete), or keep it as a draft (action=draft)."""
     user, database = _user(), get_database()
     found = processes.get_task(database, task_id, actor=user)
-    form = forms.get_form(found.form_name or "")
+    if found.form is None:
+        raise NotFound(f"task {task_id!r} has no form")
+    form = _task_form(found.form)
     uploads = _uploads(form) if request.files else []
     for upload in uploads:
         processes.check_upload(upload.content)  # an empty or too large file is the upload's error, not the form's

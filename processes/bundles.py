@@ -1,0 +1,395 @@
+"""Process bundles: a process version deployed together with the forms, rule sets and mail templates it uses.
+
+Deploying a BPMN file reads every document the diagram names, from the shipped folders (or the folders a
+``Sources`` names), checks each, and stores each as a content-addressed ``BundleEntry`` (kind, name,
+SHA-256, text) shared by every version that uses the same content. A process version references its
+entries; its ``bundle_digest`` covers the BPMN and every entry, so a form or rule set changed on disk
+makes a new version on the next deploy even when the BPMN is unchanged. A case keeps its version, so it
+keeps its bundle to the end: its forms validate, its rule sets decide and its mails are written with the
+documents of its own version.
+
+What a bundle holds:
+
+* ``form``: each form of the start event and the user tasks (``{"schema", "ui"}``);
+* ``ruleset``: each rule set of a business-rule task, the ``register`` entries its lookups read, and
+  ``parameters`` (always: the sandbox's ``param()`` reads them too);
+* ``mail``: each template a ``notify`` service task names as a literal (``'lone_work_approved'``), and
+  ``task_assigned`` (written for every new task), in every language shipped (``NAME.da``, ``NAME.en``).
+
+A template named by a computed expression is not known at deploy time: it is read from the shipped files
+when it is sent. A version deployed before bundles has no entries and reads the shipped files throughout.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+import forms
+import rules
+from processes.engine.loader import NS, parse_xml
+from processes.errors import InvalidModel, NotFound
+from processes.notify import outbox
+from processes.store.models import BundleEntry, DecisionRecord, process_version_entries
+
+PARAMETERS = "parameters"
+ENGINE_TEMPLATES = ("task_assigned",)  # written by the engine itself, whatever the diagram says
+MAIL_LANGUAGES = outbox.LANGUAGES
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The folders a deploy reads a bundle's documents from: the shipped ones unless given."""
+
+    forms: Traversable | Path = field(default_factory=forms.schemas_directory)
+    rules: Traversable | Path = field(default_factory=rules.data_directory)
+    mail: Traversable | Path = field(default_factory=outbox.template_folder)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One document of a bundle, addressed by the SHA-256 of its text."""
+
+    kind: str
+    name: str
+    sha256: str
+    content: str
+
+    @classmethod
+    def of(cls, kind: str, name: str, content: str) -> Entry:
+        return cls(kind, name, hashlib.sha256(content.encode("utf-8")).hexdigest(), content)
+
+
+def bundle_digest(bpmn_checksum: str, entries: tuple[Entry, ...]) -> str:
+    """The digest of a version: its BPMN and every entry it references."""
+    text = json.dumps([bpmn_checksum, sorted([e.kind, e.name, e.sha256] for e in entries)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The documents of one process version, and what the engine does with them.
+
+    Each lookup falls back to the shipped files for a document the bundle does not hold (a version
+    deployed before bundles holds none). Implements ``engine.rulebook.Rulebook``.
+    """
+
+    entries: tuple[Entry, ...] = ()
+    digest: str | None = None
+
+    def _entry(self, kind: str, name: str) -> Entry | None:
+        return self._by_key.get((kind, name))
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[str, str], Entry]:
+        return {(entry.kind, entry.name): entry for entry in self.entries}
+
+    @property
+    def registers(self) -> list[Any]:
+        """The register documents of the bundle."""
+        return [document for (kind, _name), document in self._documents.items() if kind == "register"]
+
+    @cached_property
+    def _documents(self) -> dict[tuple[str, str], Any]:
+        return {key: json.loads(entry.content) for key, entry in self._by_key.items() if entry.kind != "mail"}
+
+    # --- forms ------------------------------------------------------------------------------------------
+
+    @cached_property
+    def _forms(self) -> dict[str, forms.Form]:
+        return {name: forms.form_from_documents(name, document["schema"], document["ui"])
+                for (kind, name), document in self._documents.items() if kind == "form"}
+
+    def form(self, name: str) -> forms.Form | None:
+        """The form of this version (or the shipped one); None if neither exists."""
+        found = self._forms.get(name)
+        if found is not None:
+            return found
+        return forms.get_form(name) if forms.form_exists(name) else None
+
+    def validate(self, name: str, data: Any) -> dict[str, str]:
+        """Field path -> message for every error of ``data`` against this version's form ``name``."""
+        document = self._documents.get(("form", name))
+        if document is not None:
+            return forms.validate_with(document["schema"], data)
+        return forms.validate(name, data)
+
+    # --- mail --------------------------------------------------------------------------------------------
+
+    @cached_property
+    def mail(self) -> dict[str, str]:
+        """The mail templates: "NAME.LANG" -> file text."""
+        return {entry.name: entry.content for entry in self.entries if entry.kind == "mail"}
+
+    # --- rules (engine.rulebook.Rulebook) ---------------------------------------------------------------
+
+    def _holds_rules(self, ruleset: str) -> bool:
+        return ("ruleset", ruleset) in self._by_key and ("parameters", PARAMETERS) in self._by_key
+
+    @cached_property
+    def _catalogs(self) -> dict[str, rules.Catalog]:
+        return {}
+
+    def _catalog(self, ruleset: str) -> rules.Catalog:
+        """The checked rule set with the bundle's parameters; kept here, so a decision hashes no documents."""
+        found = self._catalogs.get(ruleset)
+        if found is not None:
+            return found
+        document = self._documents[("ruleset", ruleset)]
+        registers = [self._documents[("register", name)] for name in _register_names(document)
+                     if ("register", name) in self._documents]
+        catalog = rules.catalog_of((document,), self._documents[("parameters", PARAMETERS)], registers)
+        return self._catalogs.setdefault(ruleset, catalog)
+
+    def fact_names(self, ruleset: str) -> tuple[str, ...]:
+        if self._holds_rules(ruleset):
+            return self._catalog(ruleset).get(ruleset).fact_names
+        return rules.fact_names(ruleset)
+
+    def law_date_fact(self, ruleset: str) -> str | None:
+        if self._holds_rules(ruleset):
+            return self._catalog(ruleset).get(ruleset).law_date_fact
+        return rules.default_catalog().get(ruleset).law_date_fact
+
+    def decide(self, ruleset: str, facts: Mapping[str, Any], on: Any, *, today: Any) -> rules.Decision:
+        if self._holds_rules(ruleset):
+            return self._catalog(ruleset).decide(ruleset, facts, on, today=today)
+        return rules.default_catalog().decide(ruleset, facts, on, today=today)
+
+    def parameter(self, key: str, on: Any) -> Any:
+        document = self._documents.get(("parameters", PARAMETERS))
+        if document is not None:
+            return rules.parameter_with(document, key, on)
+        return rules.parameter(key, on)
+
+    def versions(self, ruleset: str) -> tuple[str | None, str | None]:
+        if not self._holds_rules(ruleset):
+            return None, None
+        return self._by_key[("ruleset", ruleset)].sha256, self._by_key[("parameters", PARAMETERS)].sha256
+
+
+# --- what a diagram uses --------------------------------------------------------------------------------
+
+def _properties(node: etree._Element) -> dict[str, str]:
+    return {
+        prop.get("name"): prop.get("value", "")
+        for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
+    }
+
+
+def _literal_template(expression: str) -> str | None:
+    try:
+        value = ast.literal_eval(expression.strip())
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
+class Uses:
+    """The documents a diagram names."""
+
+    forms: tuple[str, ...]
+    rulesets: tuple[str, ...]
+    templates: tuple[str, ...]
+
+
+def uses(xml: bytes, filename: str) -> Uses:
+    """The forms, rule sets and (literal) mail templates the diagram names, each once, sorted."""
+    root = parse_xml(xml, filename)
+    form_names = {
+        name for node in root.iter() if isinstance(node.tag, str)
+        if (name := forms.form_name_from_properties(_properties(node)))
+    }
+    rulesets = {
+        text.strip() for node in root.iterfind(".//spiffworkflow:calledDecisionId", NS) if (text := node.text or "")
+    }
+    templates = set(ENGINE_TEMPLATES)
+    for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
+        if operator.get("id") != "notify":
+            continue
+        for parameter in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
+            if parameter.get("id") == "template" and (name := _literal_template(parameter.get("value", ""))):
+                templates.add(name)
+    return Uses(tuple(sorted(form_names)), tuple(sorted(rulesets)), tuple(sorted(templates)))
+
+
+def _register_names(ruleset_document: Mapping[str, Any]) -> list[str]:
+    return sorted({spec["register"] for spec in (ruleset_document.get("lookups") or {}).values()})
+
+
+# --- collecting at deploy -------------------------------------------------------------------------------
+
+def _canonical(document: Any) -> str:
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, indent=1)
+
+
+def _read(folder: Traversable | Path, name: str, filename: str) -> str:
+    file = folder / name
+    if not file.is_file():
+        raise InvalidModel(f"{filename}: {name} is missing", filename=filename)
+    return file.read_text(encoding="utf-8")
+
+
+def _json(text: str, name: str, filename: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidModel(f"{filename}: {name}: not JSON: {exc}", filename=filename) from None
+
+
+def _form_entries(names: tuple[str, ...], sources: Sources, filename: str) -> list[Entry]:
+    entries = []
+    for name in names:
+        try:
+            schema, ui = forms.read_form_documents(sources.forms, name)
+            forms.form_from_documents(name, schema, ui)
+        except forms.FormNotFound:
+            raise InvalidModel(f"{filename}: form {name!r} does not exist", filename=filename) from None
+        except forms.InvalidForm as exc:
+            raise InvalidModel(f"{filename}: form {name!r} is invalid: {exc}", filename=filename) from None
+        entries.append(Entry.of("form", name, _canonical({"schema": schema, "ui": ui})))
+    return entries
+
+
+def _rule_entries(names: tuple[str, ...], sources: Sources, filename: str) -> list[Entry]:
+    """The rule sets, their registers and the parameters, checked together as the engine will load them."""
+    parameters_text = _read(sources.rules, "parameters.json", filename)
+    parameters = _json(parameters_text, "parameters.json", filename)
+    entries = [Entry.of("parameters", PARAMETERS, parameters_text)]
+    documents, registers = [], {}
+    for name in names:
+        text = _read(sources.rules, f"{name}.rules.json", filename)
+        document = _json(text, f"{name}.rules.json", filename)
+        if document.get("name") != name:
+            raise InvalidModel(f"{filename}: {name}.rules.json must have name {name!r}", filename=filename)
+        documents.append(document)
+        entries.append(Entry.of("ruleset", name, text))
+        for register in _register_names(document):
+            if register not in registers:
+                register_text = _read(sources.rules, f"{register}.register.json", filename)
+                registers[register] = _json(register_text, f"{register}.register.json", filename)
+                entries.append(Entry.of("register", register, register_text))
+    try:
+        rules.catalog_of(documents, parameters, list(registers.values()))
+    except rules.RulesError as exc:
+        raise InvalidModel(f"{filename}: the rules it uses are invalid: {exc.message}", filename=filename) from None
+    return entries
+
+
+def _mail_entries(names: tuple[str, ...], sources: Sources, filename: str) -> list[Entry]:
+    entries = []
+    for name in names:
+        found = False
+        for language in MAIL_LANGUAGES:
+            file = sources.mail / f"{name}.{language}.txt"
+            if not file.is_file():
+                continue
+            text = file.read_text(encoding="utf-8")
+            try:
+                outbox.check_template_text(text, file.name)
+            except Exception as exc:  # jinja2's TemplateSyntaxError, or our ValueError
+                raise InvalidModel(f"{filename}: mail template {file.name}: {exc}", filename=filename) from None
+            entries.append(Entry.of("mail", f"{name}.{language}", text))
+            found = found or language == outbox.DEFAULT_LANGUAGE
+        if not found:
+            raise InvalidModel(f"{filename}: mail template {name!r} has no {name}.{outbox.DEFAULT_LANGUAGE}.txt",
+                               filename=filename)
+    return entries
+
+
+def collect(xml: bytes, filename: str, sources: Sources | None = None) -> tuple[Entry, ...]:
+    """Every document the diagram uses, read from ``sources`` and checked; ``InvalidModel`` otherwise."""
+    sources = sources or Sources()
+    used = uses(xml, filename)
+    return (
+        *_form_entries(used.forms, sources, filename),
+        *_rule_entries(used.rulesets, sources, filename),
+        *_mail_entries(used.templates, sources, filename),
+    )
+
+
+# --- storing and loading --------------------------------------------------------------------------------
+
+def store(session: Session, version_id: int, entries: tuple[Entry, ...]) -> None:
+    """Reference ``entries`` from the process version, writing each content not stored yet."""
+    ids = []
+    for entry in entries:
+        row_id = session.scalar(select(BundleEntry.id).where(
+            BundleEntry.kind == entry.kind, BundleEntry.name == entry.name, BundleEntry.sha256 == entry.sha256))
+        if row_id is None:
+            row = BundleEntry(kind=entry.kind, name=entry.name, sha256=entry.sha256, content=entry.content)
+            session.add(row)
+            session.flush()
+            row_id = row.id
+        ids.append(row_id)
+    if ids:
+        session.execute(insert(process_version_entries),
+                        [{"process_version_id": version_id, "entry_id": row_id} for row_id in ids])
+
+
+class BundleCache:
+    """Bundles by (database, process version id): a version's bundle never changes once deployed."""
+
+    def __init__(self) -> None:
+        self._bundles: dict[tuple[str, int], Bundle] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, version_id: int, digest: str | None = None) -> Bundle:
+        key = (str(session.get_bind().engine.url), version_id)
+        found = self._bundles.get(key)
+        if found is not None:
+            return found
+        rows = session.execute(
+            select(BundleEntry.kind, BundleEntry.name, BundleEntry.sha256, BundleEntry.content)
+            .join(process_version_entries, process_version_entries.c.entry_id == BundleEntry.id)
+            .where(process_version_entries.c.process_version_id == version_id)
+            .order_by(BundleEntry.kind, BundleEntry.name)
+        )
+        bundle = Bundle(tuple(Entry(*row) for row in rows), digest)
+        with self._lock:
+            return self._bundles.setdefault(key, bundle)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bundles.clear()
+
+
+BUNDLES = BundleCache()
+
+
+def for_version(session: Session, version_id: int) -> Bundle:
+    """The bundle of a process version (empty for a version deployed before bundles: the shipped files)."""
+    return BUNDLES.get(session, version_id)
+
+
+def replay(session: Session, version_id: int, row: DecisionRecord) -> rules.Decision:
+    """Decide a stored decision again: its facts, on its date, with the rule set and parameters it names.
+
+    Raises ``NotFound`` for a decision taken before process bundles (it names no versions).
+    """
+    if row.ruleset_version is None or row.parameters_version is None or row.facts is None:
+        raise NotFound("this decision was taken before process bundles: it names no rule-set version")
+    documents = {
+        kind: json.loads(content) for kind, content in session.execute(
+            select(BundleEntry.kind, BundleEntry.content).where(
+                ((BundleEntry.kind == "ruleset") & (BundleEntry.name == row.ruleset)
+                 & (BundleEntry.sha256 == row.ruleset_version))
+                | ((BundleEntry.kind == "parameters") & (BundleEntry.sha256 == row.parameters_version))))
+    }
+    if set(documents) != {"ruleset", "parameters"}:
+        raise NotFound("the rule set or parameters this decision names are not stored")
+    registers = for_version(session, version_id).registers
+    return rules.decide_with(documents["ruleset"], documents["parameters"], row.facts, row.on, registers=registers)
