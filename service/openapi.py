@@ -71,6 +71,9 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
+    "api.cases.case_history": Operation(
+        "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
+    ),
     "api.tasks.list_tasks": Operation("tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401)),
     "api.tasks.get_task": Operation("tasks", schemas.TaskDetailSchema(), errors=(401, 403, 404)),
     "api.tasks.claim_task": Operation("tasks", schemas.TaskSchema(), errors=(401, 403, 404, 409)),
