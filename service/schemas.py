@@ -148,7 +148,7 @@ class HistoryQuery(StrictSchema):
     """Query parameters of `GET /cases/{case_id}/history`."""
 
     before = fields.String(
-        validate=[validate.Regexp(r"^[1-9][0-9]{0,17}$", error="Not a history cursor."), _NO_NUL],
+        validate=validate.Regexp(r"^[1-9][0-9]{0,17}$", error="Not a history cursor."),
         metadata={"description": "The case's `history_next_cursor`, or the `next_cursor` of the previous page: "
                                  "the events before it. Leave out for the newest events."},
     )
