@@ -12,15 +12,17 @@ did before a step returned only the newest ``RECENT_HISTORY`` events), and the c
 with ``case_history``.
 
     .venv/bin/python bench/case_growth.py --steps 1000
-    .venv/bin/python bench/case_growth.py --steps 1000 --database-url postgresql+psycopg://USER@HOST/EMPTY_DB
+    .venv/bin/python bench/case_growth.py --steps 1000 --postgresql   # or --database-url URL of an empty database
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +34,8 @@ from processes.store.audit import history
 from processes.store.models import AuditEvent, Case
 from service.schemas import CaseSchema, HistoryEntrySchema
 
-BPMN = Path(__file__).resolve().parents[1] / "tests" / "processes" / "bpmn" / "note_loop.bpmn"
+ROOT = Path(__file__).resolve().parents[1]
+BPMN = ROOT / "tests" / "processes" / "bpmn" / "note_loop.bpmn"
 PAIRS = 20
 
 
@@ -40,7 +43,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--database-url", help="an empty database (default: a temporary SQLite file)")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="on a throw-away PostgreSQL server (tests/postgres.py, as the test suite uses)")
     args = parser.parse_args()
+    if args.postgresql:
+        # tests/ is not installed: find it from the checkout; and not bench/ first, whose queue.py would
+        # shadow the standard library's queue (psycopg imports it)
+        sys.path[:] = [str(ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench")]
+        with importlib.import_module("tests.postgres").postgres_server() as server:
+            args.database_url = server.create_database("case_growth")
+            run(args)
+    else:
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     logging.disable(logging.WARNING)  # "no e-mail address" for every task of the loop
     checkpoints = sorted({c for c in (10, 100, 250, 500, 1000, 2000, args.steps) if c <= args.steps})
 
