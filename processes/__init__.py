@@ -6,7 +6,7 @@ every use case owns its transaction.
 """
 
 from processes import errors, views
-from processes.cases import case_diagram, get_case, passed_step_names, start_case
+from processes.cases import case_diagram, case_history, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
@@ -29,7 +29,7 @@ from processes.people.identity import (
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
-from processes.store.audit import HIDDEN_KINDS, AuditKind
+from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
 from processes.store.db import Database
 from processes.store.models import utcnow
 from processes.tasks import (
@@ -47,6 +47,7 @@ from processes.tasks import (
 from processes.views import (
     CaseStatus,
     CaseView,
+    HistoryPage,
     IssuedToken,
     ProcessView,
     TaskStatus,
@@ -83,7 +84,9 @@ __all__ = [
     "GROUP_CODES",
     "HIDDEN_KINDS",
     "MAX_ATTEMPTS",
+    "MAX_HISTORY_PAGE",
     "OUTBOX_STATUSES",
+    "RECENT_HISTORY",
     "SORTABLE",
     "SYSTEM_CLOCK",
     "UNITS",
@@ -95,6 +98,7 @@ __all__ = [
     "CommentView",
     "Database",
     "FixedClock",
+    "HistoryPage",
     "IssuedToken",
     "LoginLimits",
     "OperationalCounts",
@@ -116,6 +120,7 @@ __all__ = [
     "assign_tasks",
     "authenticate",
     "case_diagram",
+    "case_history",
     "check_upload",
     "claim_task",
     "claim_tasks",

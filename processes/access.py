@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from processes.deployments import SPEC_CACHE
 from processes.errors import Conflict, Forbidden, NotFound
 from processes.people.identity import may_work, sees_all_units, visible_tasks_clause
-from processes.store.audit import history
+from processes.store.audit import RECENT_HISTORY, history
 from processes.store.models import Case, DecisionRecord, Incident, TaskRecord
 from processes.views import (
     OPEN_TASK_STATUSES,
@@ -67,6 +67,10 @@ def case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
     return case
 
 
+RECENT_DECISIONS = 50
+"""How many of a case's newest decisions a case view carries (a case that loops may take one per round)."""
+
+
 def decision_view(row: DecisionRecord) -> DecisionView:
     """A decision with what explains it: facts, derived facts, the law's date and the document versions."""
     return DecisionView(
@@ -77,17 +81,20 @@ def decision_view(row: DecisionRecord) -> DecisionView:
 
 
 def case_view(session: Session, case: Case) -> CaseView:
-    decisions = session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
-                                .order_by(DecisionRecord.id))
+    """The case as its readers see it; every part is bounded, so reading it costs the same at any age."""
+    decisions = list(session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
+                                     .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS)))
     open_rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
                                 .order_by(TaskRecord.created_at, TaskRecord.id))
     version = SPEC_CACHE.get(session, case.process_version_id).version
+    recent, older = history(session, case.id, limit=RECENT_HISTORY)
     return CaseView(
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
         data=case.data,
-        decisions=[decision_view(d) for d in decisions],
-        tasks=[task_view(row) for row in open_rows], history=history(session, case.id),
+        decisions=[decision_view(d) for d in reversed(decisions)],
+        tasks=[task_view(row) for row in open_rows], history=recent,
         incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
                    for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
+        history_next_cursor=None if older is None else str(older),
     )

@@ -17,12 +17,12 @@ from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import latest_version
 from processes.engine.elements import step_names
-from processes.errors import Forbidden
+from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
-from processes.store.audit import AuditKind
+from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
 from processes.store.db import Database, unit_of_work
 from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
-from processes.views import CaseView, UserView
+from processes.views import CaseView, HistoryPage, UserView
 
 
 def _check_unit(actor: UserView, unit: str) -> None:
@@ -47,6 +47,35 @@ def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
     with db.read() as session:
         case = case_for_reading(session, case_id, actor)
         return case_view(session, case)
+
+
+def case_history(
+    db: Database, case_id: str, *, actor: UserView, before: str | None = None, limit: int = RECENT_HISTORY,
+    hide_bookkeeping: bool = False,
+) -> HistoryPage:
+    """A page of the case's history, oldest first: the ``limit`` events before the cursor ``before``.
+
+    ``before`` is the ``next_cursor`` of a previous page, or a case view's ``history_next_cursor``; None
+    gives the newest events. ``hide_bookkeeping`` leaves out the engine's own steps (``HIDDEN_KINDS``), as
+    the case page does. Each page costs the same however old the case is.
+    """
+    if not 1 <= limit <= MAX_HISTORY_PAGE:
+        raise InvalidData("limit out of range", fields={"limit": f"from 1 to {MAX_HISTORY_PAGE}"})
+    position = _history_cursor(before)
+    with db.read() as session:
+        case_for_reading(session, case_id, actor)
+        entries, older = history(session, case_id, before=position, limit=limit,
+                                 hidden=frozenset(HIDDEN_KINDS) if hide_bookkeeping else frozenset())
+        return HistoryPage(entries=entries, next_cursor=None if older is None else str(older))
+
+
+def _history_cursor(before: str | None) -> int | None:
+    """The audit event id a history cursor stands for (it is that id as text, but clients treat it as opaque)."""
+    if before is None:
+        return None
+    if not (before.isascii() and before.isdigit() and 0 < len(before) <= 18 and int(before) > 0):
+        raise InvalidData("not a history cursor", fields={"before": "pass a next_cursor this API returned"})
+    return int(before)
 
 
 def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:

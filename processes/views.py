@@ -85,6 +85,14 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class HistoryPage:
+    """A page of a case's history, oldest first, and the cursor of the older page before it (None: no more)."""
+
+    entries: list[HistoryEntry]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
 class IncidentView:
     """Something the engine could not do by itself (e.g. a timer that kept failing)."""
 
@@ -104,12 +112,13 @@ class CaseView:
     data: dict[str, Any]
     decisions: list[DecisionView]
     tasks: list[TaskView]
-    history: list[HistoryEntry]
+    history: list[HistoryEntry]  # the newest events (audit.RECENT_HISTORY), oldest first
     created_at: datetime
     updated_at: datetime
     started_by: str | None
     revision: int  # the optimistic-lock counter of the case row
     incidents: list[IncidentView] = field(default_factory=list)
+    history_next_cursor: str | None = None  # older events exist: read them with cases.case_history(before=)
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,9 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
+    "api.cases.case_history": Operation(
+        "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
+    ),
     "api.tasks.list_tasks": Operation(
         "tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401, 422),
         unprocessable="The cursor is not a `next_cursor` this API gave out, or comes with an offset.",

@@ -144,6 +144,19 @@ class TaskQuery(StrictSchema):
     )
 
 
+class HistoryQuery(StrictSchema):
+    """Query parameters of `GET /cases/{case_id}/history`."""
+
+    before = fields.String(
+        validate=validate.Regexp(r"^[1-9][0-9]{0,17}$", error="Not a history cursor."),
+        metadata={"description": "The case's `history_next_cursor`, or the `next_cursor` of the previous page: "
+                                 "the events before it. Leave out for the newest events."},
+    )
+    limit = fields.Integer(
+        load_default=processes.RECENT_HISTORY, validate=validate.Range(min=1, max=processes.MAX_HISTORY_PAGE)
+    )
+
+
 class DeployQuery(StrictSchema):
     """Query parameters of `POST /processes` with a raw XML body."""
 
@@ -243,6 +256,15 @@ class HistoryEntrySchema(Schema):
     detail = fields.Dict()
 
 
+class HistoryPageSchema(Schema):
+    """One page of `GET /cases/{case_id}/history`."""
+
+    items = fields.List(fields.Nested(HistoryEntrySchema), metadata={"description": "Oldest first"})
+    next_cursor = fields.String(
+        allow_none=True, metadata={"description": "Pass as `before` for the older events; null on the oldest page"}
+    )
+
+
 class IncidentSchema(Schema):
     """Something the engine could not do by itself, e.g. a timer that kept failing."""
 
@@ -263,7 +285,16 @@ class CaseSchema(Schema):
     data = fields.Dict()
     decisions = fields.List(fields.Nested(CaseDecisionSchema))
     tasks = fields.List(fields.Nested(TaskSchema), metadata={"description": "The open tasks"})
-    history = fields.List(fields.Nested(HistoryEntrySchema))
+    history = fields.List(
+        fields.Nested(HistoryEntrySchema),
+        metadata={"description": f"The newest {processes.RECENT_HISTORY} events of the case, oldest first; "
+                                 "the whole history when `history_next_cursor` is null"},
+    )
+    history_next_cursor = fields.String(
+        allow_none=True,
+        metadata={"description": "Null when `history` holds every event; otherwise pass it as `before` to "
+                                 "`GET /cases/{case_id}/history` for the older events"},
+    )
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     started_by = fields.String(allow_none=True)

@@ -62,11 +62,36 @@ def record(
     session.add(event)
 
 
-def history(session: Session, case_id: str) -> list[HistoryEntry]:
-    """The case's events in order; read as plain rows (no ORM identity map: a long history stays cheap)."""
-    query = (
-        select(AuditEvent.at, AuditEvent.actor, AuditEvent.kind, AuditEvent.detail)
-        .where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
-    )
-    rows = session.execute(query)
-    return [HistoryEntry(at=at, actor=actor, kind=kind, detail=detail) for at, actor, kind, detail in rows]
+RECENT_HISTORY = 50
+"""How many of a case's newest events a case view carries; older ones are read page by page."""
+
+MAX_HISTORY_PAGE = 500
+
+
+def history(
+    session: Session, case_id: str, *, before: int | None = None, limit: int | None = None,
+    hidden: frozenset[str] = frozenset(),
+) -> tuple[list[HistoryEntry], int | None]:
+    """A page of the case's events, oldest first, and the cursor of the page before it (None: no older events).
+
+    The page is the ``limit`` newest events older than the event ``before`` (an audit event id; None: the
+    newest), leaving out the kinds in ``hidden``; ``limit=None`` reads them all. It walks the index
+    ``ix_audit_case (case_id, id)`` backwards from ``before`` and stops after ``limit + 1`` rows, so its
+    cost does not grow with the case's age. Rows are read as plain tuples (no ORM identity map).
+    """
+    query = select(AuditEvent.id, AuditEvent.at, AuditEvent.actor, AuditEvent.kind, AuditEvent.detail).where(
+        AuditEvent.case_id == case_id)
+    if before is not None:
+        query = query.where(AuditEvent.id < before)
+    if hidden:
+        query = query.where(AuditEvent.kind.not_in(sorted(hidden)))
+    query = query.order_by(AuditEvent.id.desc())
+    if limit is not None:
+        query = query.limit(limit + 1)
+    rows = session.execute(query).all()
+    older = None
+    if limit is not None and len(rows) > limit:
+        rows = rows[:limit]
+        older = rows[-1][0]
+    return [HistoryEntry(at=at, actor=actor, kind=kind, detail=detail)
+            for _id, at, actor, kind, detail in reversed(rows)], older

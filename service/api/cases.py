@@ -1,4 +1,4 @@
-"""Cases: start one, read one."""
+"""Cases: start one, read one, page through its history."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from flask import Blueprint, url_for
 
 import processes
 from service import metrics
-from service.api.parsing import json_body
+from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, StartCaseRequest
+from service.schemas import CaseSchema, HistoryPageSchema, HistoryQuery, StartCaseRequest
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -31,3 +31,12 @@ def start_case() -> Any:
 def get_case(case_id: str) -> Any:
     """Show a case with its data, decisions, open tasks and history."""
     return CaseSchema().dump(processes.get_case(get_database(), case_id, actor=current_user()))
+
+
+@bp.get("/<case_id>/history")
+def case_history(case_id: str) -> Any:
+    """Page through a case's history, newest page first; each page's events oldest first."""
+    query = query_args(HistoryQuery())
+    page = processes.case_history(get_database(), case_id, actor=current_user(), before=query.get("before"),
+                                  limit=query["limit"])
+    return HistoryPageSchema().dump({"items": page.entries, "next_cursor": page.next_cursor})

@@ -217,26 +217,37 @@ def _outcome(
             for key, value in decision.decision.items()]
 
 
-def _history(case: CaseView) -> list[dict[str, Any]]:
-    """The case's events with each kind in words in the chosen language (the engine's bookkeeping left out)."""
+def _history(page: processes.HistoryPage) -> list[dict[str, Any]]:
+    """A page of the case's events with each kind in words in the chosen language."""
     language = chosen_language()
-    return [{"entry": entry, "kind": processes.AuditKind(entry.kind).words[language]}
-            for entry in case.history if entry.kind not in processes.HIDDEN_KINDS]
+    return [{"entry": entry, "kind": processes.AuditKind(entry.kind).words[language]} for entry in page.entries]
 
 
 @bp.get("/cases/<case_id>")
 @login_required
 def case(case_id: str) -> ResponseReturnValue:
-    """A case: data, decisions with their rules, history, comments, attachments and the diagram."""
+    """A case: data, decisions with their rules, its recent history, comments, attachments and the diagram."""
     user, database = _user(), get_database()
     found = processes.get_case(database, case_id, actor=user)
     xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
+    recent = processes.case_history(database, case_id, actor=user, hide_bookkeeping=True)
     return render_template(
         "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
-        history=_history(found), comments=processes.list_comments(database, case_id, actor=user),
+        history=_history(recent), history_next=recent.next_cursor,
+        comments=processes.list_comments(database, case_id, actor=user),
         attachments=processes.list_attachments(database, case_id, actor=user),
         diagram={"passed": passed, "waiting": waiting}, passed_steps=processes.passed_step_names(xml, passed),
     )
+
+
+@bp.get("/cases/<case_id>/history")
+@login_required
+def case_history(case_id: str) -> ResponseReturnValue:
+    """Older events of a case, a page at a time (`?before=` the cursor the newer page linked with)."""
+    before = request.args.get("before") or None
+    page = processes.case_history(get_database(), case_id, actor=_user(), before=before, hide_bookkeeping=True)
+    return render_template("web/casework/history.html", case_id=case_id, history=_history(page),
+                           history_next=page.next_cursor, first_page=before is None)
 
 
 @bp.post("/cases/<case_id>/comments")
