@@ -1,8 +1,8 @@
 """Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters,
 and a task form posted with its files.
 
-Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
-of reading a case (access.may_read_case), so the web pages and the API can never disagree.
+Each call is one transaction. Every permission is access.may's, so the web pages and the API can never
+disagree.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from processes.access import case_for_reading, task_for_work, task_view
+from processes.access import Action, case_for, may, may_work, reading, task_for_work, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
 from processes.notify import outbox
-from processes.people.identity import may_work, user_view
+from processes.people.identity import user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
@@ -116,7 +116,7 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
     if not text or len(text) > MAX_COMMENT_LENGTH:
         raise InvalidData("empty or too long comment", fields={"body": f"1 to {MAX_COMMENT_LENGTH} characters"})
     with unit_of_work(db) as session:
-        case_for_reading(session, case_id, actor)
+        case_for(session, case_id, actor, Action.COMMENT)
         comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
         session.add(comment)
         session.flush()
@@ -126,8 +126,7 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
 
 
 def list_comments(db: Database, case_id: str, *, actor: UserView) -> list[CommentView]:
-    with db.read() as session:
-        case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "comments") as (session, _case):
         rows = session.scalars(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
         return [CommentView(c.id, c.case_id, c.author, c.body, c.at) for c in rows]
 
@@ -167,7 +166,7 @@ def store_attachment(
 ) -> AttachmentView:
     """Attach a file to a case the caller may read, inside the caller's transaction."""
     check_upload(content)
-    case_for_reading(session, case_id, actor)
+    case_for(session, case_id, actor, Action.ATTACH)
     row = Attachment(
         case_id=case_id, task_id=task_id, filename=safe_filename(filename),
         content_type=(content_type or "application/octet-stream")[:100], size=len(content),
@@ -193,18 +192,20 @@ def add_attachment(
 
 
 def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
-    with db.read() as session:
-        case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "attachments") as (session, _case):
         rows = session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))
         return [_attachment_view(row) for row in rows]
 
 
 def get_attachment(db: Database, attachment_id: int, *, actor: UserView) -> tuple[AttachmentView, bytes]:
     with db.read() as session:
+        case_id = session.scalar(select(Attachment.case_id).where(Attachment.id == attachment_id))
+    if case_id is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    with reading(db, case_id, actor, f"attachment {attachment_id}") as (session, _case):
         row = session.get(Attachment, attachment_id)
-        if row is None:
+        if row is None or not may(session, actor, Action.READ, row):
             raise NotFound(f"no attachment {attachment_id}")
-        case_for_reading(session, row.case_id, actor)
         return _attachment_view(row), row.content
 
 
