@@ -52,19 +52,23 @@ def describe_user_task(task: Task, clock: Clock) -> UserTask:
 def _named(task: Task, properties: dict[str, str], name: str) -> str | None:
     """The text an expression property evaluates to over the task's data, or None when it is not given.
 
-    An expression that fails, or gives something other than a non-empty text, stops the step: a task must
-    not silently land in the wrong hands.
+    The case data is there by name and whole as ``data`` (``data.get('kontaktperson')``). An empty result
+    (None, "") means "nobody named". An expression that fails, or gives something other than a text, stops
+    the step: a task must not silently land in the wrong hands.
     """
     expression = (properties.get(name) or "").strip()
     if not expression:
         return None
+    context = unescape(task.data)
     try:
-        value = evaluate(expression, unescape(task.data))
+        value = evaluate(expression, {**context, "data": context})
     except Exception as exc:
         raise EngineFailure(f"the {name} of task {task.task_spec.bpmn_id} could not be computed: {exc}") from None
-    if not isinstance(value, str) or not value.strip():
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
         raise EngineFailure(f"the {name} of task {task.task_spec.bpmn_id} is {value!r}, not a name")
-    return value.strip()
+    return value.strip() or None
 
 
 def end_statuses(parsed: ParsedProcess) -> dict[str, str]:
