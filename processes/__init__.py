@@ -11,6 +11,18 @@ from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.links import (
+    LinkKeys,
+    LinkPage,
+    LinkRefused,
+    Refusal,
+    create_link,
+    grant_for,
+    link_page,
+    list_links,
+    renew_link,
+    revoke_link,
+)
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -96,9 +108,13 @@ __all__ = [
     "Database",
     "FixedClock",
     "IssuedToken",
+    "LinkKeys",
+    "LinkPage",
+    "LinkRefused",
     "LoginLimits",
     "OperationalCounts",
     "ProcessView",
+    "Refusal",
     "SavedFilterView",
     "SendReport",
     "SmtpSettings",
@@ -121,6 +137,7 @@ __all__ = [
     "claim_tasks",
     "colleagues_for",
     "complete_task",
+    "create_link",
     "create_token",
     "create_user",
     "decision_labels",
@@ -138,9 +155,12 @@ __all__ = [
     "get_process_xml",
     "get_task",
     "get_user",
+    "grant_for",
+    "link_page",
     "list_attachments",
     "list_comments",
     "list_filters",
+    "list_links",
     "list_processes",
     "list_tasks",
     "list_tokens",
@@ -148,7 +168,9 @@ __all__ = [
     "operational_counts",
     "passed_step_names",
     "readiness",
+    "renew_link",
     "revoke_all",
+    "revoke_link",
     "revoke_presented_token",
     "revoke_token",
     "run_decision",

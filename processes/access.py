@@ -15,8 +15,8 @@ nobody (None). The rules, in words:
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
   groups the process property ``readers`` names (in the case's unit, or central). Central groups and admins
   do not see it by default. Every read of it, allowed or refused, is recorded in ``case_reads``.
-- A signed link reads its case (the link page's short view) and reads and works the tasks it names; it
-  never reads comments or attachments, nor manages links.
+- A signed link reads and works the tasks it names (the link page) and attaches files through their
+  forms; it never reads the case itself, its comments or attachments, nor manages links.
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins.
@@ -104,8 +104,8 @@ def _user_may_case(session: Session, actor: UserView, action: Action, case: Case
 
 
 def _link_may(link: LinkGrant, action: Action, target: Target) -> bool:
-    if isinstance(target, Case):
-        return target.id == link.case_id and action in (Action.READ, Action.ATTACH)
+    if isinstance(target, Case):  # the link page shows its tasks, not the case; files come with its forms
+        return target.id == link.case_id and action is Action.ATTACH
     if isinstance(target, TaskRecord):
         if target.case_id != link.case_id or target.name not in link.tasks:
             return False

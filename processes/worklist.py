@@ -28,7 +28,9 @@ from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
 from processes.tasks import complete_in
-from processes.views import TaskStatus, TaskView, UserView
+from processes.views import LinkGrant, TaskStatus, TaskView, UserView
+
+Principal = UserView | LinkGrant
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_COMMENT_LENGTH = 10_000
@@ -86,7 +88,7 @@ def save_draft(db: Database, task_id: str, *, data: Any, actor: UserView, clock:
         keep_draft(session, task_id, data=data, actor=actor, clock=clock)
 
 
-def keep_draft(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> None:
+def keep_draft(session: Session, task_id: str, *, data: Any, actor: Principal, clock: Clock) -> None:
     """save_draft inside the caller's transaction."""
     data = _json_object(data)
     task_for_work(session, task_id, actor)
@@ -125,8 +127,10 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
         return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
 
 
-def list_comments(db: Database, case_id: str, *, actor: UserView) -> list[CommentView]:
+def list_comments(db: Database, case_id: str, *, actor: Principal) -> list[CommentView]:
     with reading(db, case_id, actor, "comments") as (session, _case):
+        if not may(session, actor, Action.READ, Comment(case_id=case_id)):
+            raise Forbidden("you may not read the comments of this case")
         rows = session.scalars(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
         return [CommentView(c.id, c.case_id, c.author, c.body, c.at) for c in rows]
 
@@ -161,7 +165,7 @@ def check_upload(content: bytes) -> None:
 
 
 def store_attachment(
-    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
+    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: Principal,
     task_id: str | None, clock: Clock,
 ) -> AttachmentView:
     """Attach a file to a case the caller may read, inside the caller's transaction."""
@@ -191,13 +195,15 @@ def add_attachment(
                                 actor=actor, task_id=task_id, clock=clock)
 
 
-def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
+def list_attachments(db: Database, case_id: str, *, actor: Principal) -> list[AttachmentView]:
     with reading(db, case_id, actor, "attachments") as (session, _case):
+        if not may(session, actor, Action.READ, Attachment(case_id=case_id)):
+            raise Forbidden("you may not read the attachments of this case")
         rows = session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))
         return [_attachment_view(row) for row in rows]
 
 
-def get_attachment(db: Database, attachment_id: int, *, actor: UserView) -> tuple[AttachmentView, bytes]:
+def get_attachment(db: Database, attachment_id: int, *, actor: Principal) -> tuple[AttachmentView, bytes]:
     with db.read() as session:
         case_id = session.scalar(select(Attachment.case_id).where(Attachment.id == attachment_id))
     if case_id is None:
@@ -336,7 +342,7 @@ def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:
 
 def work_on_task(
     db: Database, task_id: str, *, data_with: Callable[[Mapping[str, str]], dict[str, Any]],
-    uploads: Sequence[Upload] = (), draft: bool = False, actor: UserView, clock: Clock = SYSTEM_CLOCK,
+    uploads: Sequence[Upload] = (), draft: bool = False, actor: Principal, clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """A form posted with its files: store the files, then complete the task (or keep a draft), in ONE transaction.
 
