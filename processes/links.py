@@ -1,6 +1,7 @@
 """Signed links for people without an account (issue #11): a contractor's site lead, a worker, a guest.
 
-A link is scoped to one case and the user tasks it names (by BPMN id), and lives until it expires; the
+A link is scoped to one case and the user tasks it names (by BPMN id: open tasks its creator may work
+themselves, so nobody hands on more than they hold), and lives until it expires; the
 case's handlers create, renew and revoke it (``access.may(..., MANAGE_LINKS, case)``). The token is
 ``<key id>.<payload>.<signature>``: the payload names the link row and its serial, signed with HMAC by
 itsdangerous under the key the key id names, so keys can rotate (old tokens keep working while their key
@@ -92,8 +93,10 @@ def _checked_ttl(ttl: dt.timedelta) -> dt.timedelta:
     return ttl
 
 
-def _task_names(session: Session, case: Case) -> set[str]:
-    return set(session.scalars(select(TaskRecord.name).where(TaskRecord.case_id == case.id)))
+def _grantable(session: Session, case: Case, actor: UserView) -> set[str]:
+    """The names of the case's open tasks the creator may work: nobody hands on more than they hold."""
+    rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN)))
+    return {row.name for row in rows if may(session, actor, Action.WORK, row)}
 
 
 def create_link(
@@ -119,9 +122,10 @@ def create_link(
     now = clock.now()
     with unit_of_work(db) as session:
         case = case_for(session, case_id, actor, Action.MANAGE_LINKS)
-        unknown = sorted(set(tasks) - _task_names(session, case))
+        unknown = sorted(set(tasks) - _grantable(session, case, actor))
         if unknown:
-            raise InvalidData("the case has no such task", fields={"tasks": f"unknown: {', '.join(unknown)}"})
+            raise InvalidData("the case has no such open task that you may work",
+                              fields={"tasks": f"not an open task of yours: {', '.join(unknown)}"})
         row = CaseLink(case_id=case.id, tasks=sorted(set(tasks)), name=name, email=email, language=language,
                        serial=1, created_by=actor.username, created_at=now, expires_at=now + ttl)
         session.add(row)

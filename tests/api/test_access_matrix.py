@@ -3,11 +3,14 @@ attachments and pages, through the JSON API and the web pages, against the expec
 
 The case: a kemi lone-work application the AMK reviewed and the leader sent back, so it waits in the
 applicant's own revise task. "allowed" means the permission check let the call through (any answer but
-401/403/404: a 409 or 422 is the next check refusing bad data); "denied" is 401/403/404.
+401/403/404: a 409 or 422 is the next check refusing bad data); "denied" is 401/403/404 (and, for a link
+page, 410). Signed links (valid, expired, revoked, tampered) try the API with their token as a bearer
+token, the case pages without a log-in, and their own link page.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import pytest
 
 import processes
+from service.links import link_keys
 
 PROCESS = "lone_work_approval"
 PASSWORD = "demo-amflow"  # the demo password, also given to the extra people below
@@ -30,6 +34,9 @@ PRINCIPALS: dict[str, str | None] = {
     "applicant": "anna", "amk_same": "karl", "amk_other": "eva", "leader_same": "lene", "leader_other": "erik",
     "amr_same": "rasmus", "amr_other": "alma", "colleague": "bo", "hr": "hanne", "cas": "carl",
     "arbejdsmiljo": "ditte", "process_owner": "owen", "admin": "admin", "anonymous": None,
+    # signed links to the revise task: their tokens are made in the scene
+    "link_valid": "link:valid", "link_expired": "link:expired", "link_revoked": "link:revoked",
+    "link_tampered": "link:tampered",
 }
 EXTRA_PEOPLE = [("alma", ["amr", "employees"], ["energi"]), ("bo", ["employees"], ["kemi"])]
 
@@ -59,6 +66,11 @@ EXPECTED: dict[str, set[str]] = {
     "web: add attachment": CASE_READERS,
     "web: queue shows revise task": REVISE_WORKERS,
 }
+# what only a link holder does: open the link page, complete the task through it
+LINK_EXPECTED: dict[str, set[str]] = {
+    "link: page lists the revise task": {"link_valid"},
+    "link: complete the revise task": {"link_valid"},
+}
 
 
 @pytest.fixture
@@ -77,7 +89,27 @@ def scene(app, database, api, auth, lone_work_application):
     revise = next(task for task in back["tasks"] if task["name"] == "applicant_revise")
     attachment = processes.add_attachment(database, started["id"], filename="plan.txt", content_type="text/plain",
                                           content=b"plan", actor=processes.get_user(database, "anna"))
-    return {"case": started["id"], "revise": revise["id"], "review": review["id"], "attachment": attachment.id}
+    with app.app_context():
+        keys = link_keys()
+    admin = processes.get_user(database, "admin")
+
+    def link(**kwargs: Any) -> processes.views.LinkView:
+        return processes.create_link(database, started["id"], name="Jens", email="jens@firma.dk",
+                                     tasks=["applicant_revise"], keys=keys, actor=admin, **kwargs)
+
+    valid = link()
+    expired = link(ttl=dt.timedelta(days=1),
+                   clock=processes.FixedClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30)))
+    revoked = link()
+    processes.revoke_link(database, revoked.id, actor=admin)
+    tokens = {"valid": valid.token, "expired": expired.token, "revoked": revoked.token,
+              "tampered": valid.token[:-3] + ("A" if valid.token[-3] != "A" else "B") + valid.token[-2:]}
+    return {"case": started["id"], "revise": revise["id"], "review": review["id"], "attachment": attachment.id,
+            "tokens": tokens}
+
+
+def _link_token(who: str | None, scene: dict[str, Any]) -> str | None:
+    return scene["tokens"][who.split(":", 1)[1]] if who and who.startswith("link:") else None
 
 
 def _allowed(status: int) -> bool:
@@ -86,6 +118,10 @@ def _allowed(status: int) -> bool:
 
 def _api_results(api: Any, who: str | None, scene: dict[str, Any], application: dict[str, Any]) -> dict[str, bool]:
     case, revise, review = scene["case"], scene["revise"], scene["review"]
+    token = _link_token(who, scene)
+    if token is not None:  # a link holder tries its token as a bearer token
+        api = _WithHeaders(api, {"Authorization": f"Bearer {token}"})
+        who = None
 
     def status(method: str, path: str, **kwargs: Any) -> bool:
         return _allowed(api.call(method, path, as_=who, **kwargs).status_code)
@@ -108,6 +144,22 @@ def _api_results(api: Any, who: str | None, scene: dict[str, Any], application: 
     }
 
 
+class _WithHeaders:
+    """The API helper sending extra headers with every call."""
+
+    def __init__(self, api: Any, headers: dict[str, str]) -> None:
+        self.api, self.headers = api, headers
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.api.call(method, path, headers=self.headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.call("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.call("POST", path, **kwargs)
+
+
 def _start_allowed(api: Any, who: str | None, application: dict[str, Any]) -> bool:
     """Starting is checked with invalid data, so an allowed caller gets 422 and no case is made."""
     response = api.post("/cases", as_=who, json={"process": PROCESS, "unit": "kemi",
@@ -117,6 +169,8 @@ def _start_allowed(api: Any, who: str | None, application: dict[str, Any]) -> bo
 
 def _web_results(app: Any, who: str | None, scene: dict[str, Any]) -> dict[str, bool]:
     pages = app.test_client()
+    if _link_token(who, scene) is not None:
+        who = None  # a link holder has no log-in: the case pages are closed to them
     if who is not None:
         token = CSRF.search(pages.get("/login").text).group(1)
         login = pages.post("/login", data={"csrf_token": token, "username": who, "password": PASSWORD})
@@ -145,6 +199,19 @@ def _web_results(app: Any, who: str | None, scene: dict[str, Any]) -> dict[str, 
     }
 
 
+def _link_results(app: Any, who: str | None, scene: dict[str, Any]) -> dict[str, bool]:
+    token = _link_token(who, scene)
+    assert token is not None
+    pages = app.test_client()
+    page = pages.get(f"/link/{token}")
+    csrf = CSRF.search(pages.get("/login").text).group(1)
+    posted = pages.post(f"/link/{token}/tasks/{scene['revise']}", data={"csrf_token": csrf})
+    return {
+        "link: page lists the revise task": page.status_code == 200 and scene["revise"] in page.text,
+        "link: complete the revise task": _allowed(posted.status_code) and posted.status_code != 410,
+    }
+
+
 def _file() -> Any:
     return io.BytesIO(b"a note")
 
@@ -154,8 +221,12 @@ def test_every_principal_and_action_gets_exactly_the_expected_answer(app, api, s
     for principal, who in PRINCIPALS.items():
         results = {**_api_results(api, who, scene, lone_work_application()), **_web_results(app, who, scene)}
         assert set(results) == set(EXPECTED)
+        expectations = EXPECTED
+        if principal.startswith("link_"):
+            results.update(_link_results(app, who, scene))
+            expectations = {**EXPECTED, **LINK_EXPECTED}
         for action, allowed in results.items():
-            expected = principal in EXPECTED[action]
+            expected = principal in expectations[action]
             if allowed and not expected:
                 unexpected_allows.append((principal, action))
             elif expected and not allowed:
