@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, url_for
-from marshmallow import fields, validate
 
 import processes
 from processes.views import LinkView
@@ -14,37 +13,16 @@ from service.api.parsing import json_body
 from service.auth import current_user
 from service.extensions import get_database
 from service.links import link_keys
-from service.schemas import StrictSchema
+from service.schemas import CreateLinkRequest, LinkSchema, RenewLinkRequest
 
 bp = Blueprint("links", __name__)
 
 
-class CreateLinkRequest(StrictSchema):
-    """Body of `POST /cases/{id}/links`."""
-
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    email = fields.String(load_default="", validate=validate.Length(max=320))
-    tasks = fields.List(fields.String(validate=validate.Length(min=1, max=200)), required=True,
-                        validate=validate.Length(min=1, max=50), metadata={"description": "BPMN ids of user tasks"})
-    ttl_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=180))
-    language = fields.String(load_default="da", validate=validate.OneOf(["da", "en"]))
-
-
-class RenewLinkRequest(StrictSchema):
-    """Body of `POST /links/{id}/renew`."""
-
-    ttl_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=180))
-
-
 def _dump(link: LinkView) -> dict[str, Any]:
-    shown: dict[str, Any] = {
-        "id": link.id, "case_id": link.case_id, "tasks": link.tasks, "name": link.name, "email": link.email,
-        "created_by": link.created_by, "created_at": link.created_at.isoformat(),
-        "expires_at": link.expires_at.isoformat(),
-        "revoked_at": link.revoked_at.isoformat() if link.revoked_at else None,
-    }
-    if link.token is not None:
-        shown["token"] = link.token
+    shown: dict[str, Any] = LinkSchema().dump(link)
+    if link.token is None:
+        shown.pop("token", None)
+    else:
         shown["url"] = url_for("links_page.page", token=link.token, _external=True)
     return shown
 
