@@ -34,6 +34,7 @@ from schemathesis.checks import (
 from schemathesis.generation.hypothesis.builder import HypothesisTestConfig, HypothesisTestMode, create_test
 from schemathesis.generation.overrides import Override
 
+import processes
 from tests.samples import G2_APPLICATION
 
 MAX_EXAMPLES = 100  # generated requests per operation and set of ids at most; the coverage cases come on top
@@ -73,8 +74,9 @@ MODES = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTes
 
 
 @pytest.fixture
-def real_ids(api, auth) -> dict[str, str]:
-    """The ids of a running lone-work case, its open task and the lone-work rule set."""
+def real_ids(api, auth, database) -> dict[str, Any]:
+    """The ids of a running lone-work case, its open task, the lone-work rule set, a spare API token of
+    another user and a signed link to the case."""
     applicant = auth.user(group="employees", unit="kemi")
     started = api.post(
         "/cases",
@@ -83,7 +85,12 @@ def real_ids(api, auth) -> dict[str, str]:
     )
     assert started.status_code == 201, started.get_json()
     case = started.get_json()
-    return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work"}
+    link = api.post(f"/cases/{case['id']}/links", as_="admin",
+                    json={"name": "Fuzz", "tasks": [case["tasks"][0]["name"]]})
+    assert link.status_code == 201, link.get_json()
+    spare = processes.create_token(database, applicant)
+    return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work",
+            "token_id": spare.id, "link_id": link.get_json()["id"]}
 
 
 @pytest.mark.slow
