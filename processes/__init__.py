@@ -11,6 +11,18 @@ from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.links import (
+    LinkKeys,
+    LinkPage,
+    LinkRefused,
+    Refusal,
+    create_link,
+    grant_for,
+    link_page,
+    list_links,
+    renew_link,
+    revoke_link,
+)
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -100,9 +112,13 @@ __all__ = [
     "FixedClock",
     "HistoryPage",
     "IssuedToken",
+    "LinkKeys",
+    "LinkPage",
+    "LinkRefused",
     "LoginLimits",
     "OperationalCounts",
     "ProcessView",
+    "Refusal",
     "SavedFilterView",
     "SendReport",
     "SmtpSettings",
@@ -126,6 +142,7 @@ __all__ = [
     "claim_tasks",
     "colleagues_for",
     "complete_task",
+    "create_link",
     "create_token",
     "create_user",
     "decision_labels",
@@ -143,9 +160,12 @@ __all__ = [
     "get_process_xml",
     "get_task",
     "get_user",
+    "grant_for",
+    "link_page",
     "list_attachments",
     "list_comments",
     "list_filters",
+    "list_links",
     "list_processes",
     "list_tasks",
     "list_tokens",
@@ -153,8 +173,10 @@ __all__ = [
     "operational_counts",
     "passed_step_names",
     "readiness",
+    "renew_link",
     "replay_decision",
     "revoke_all",
+    "revoke_link",
     "revoke_presented_token",
     "revoke_token",
     "run_decision",

@@ -1,19 +1,43 @@
-"""Finding a case or a task for the caller: the row if they may read or work on it, and the view they get.
+"""Who may see and act: ``may(principal, action, target)`` decides every read and write of a case, a task, a
+comment, an attachment, a case's links and the reports; the use cases ask it and nothing else, so the web
+pages, the API and a signed link's page can never disagree.
 
-The permission rules themselves are those of ``people.identity`` (``may_work``, ``visible_tasks_clause``);
-this is where the use cases apply them to rows, so the web pages and the API can never disagree.
+A principal is a user (``UserView``), a signed link (``LinkGrant``: one case and the tasks it names) or
+nobody (None). The rules, in words:
+
+- A task of lane G in unit U is for the members of G in U (central groups: every unit); a task assigned to
+  one named person (``assignTo`` = starter, or property ``assignee``) is that person's only: its row has no
+  group, so no queue of a group shows it. Admins may work every task.
+- A case may be read by its starter, by whoever may see one of its tasks (open or done), and by the central
+  groups; comments and attachments go with the case.
+- A *restricted* case (process property ``sensitivity`` = ``restricted``) may be read only by its subject
+  (the starter, or the user named by the case data field the process property ``subject`` names), the people
+  holding or having held its tasks, those who may work one of its open tasks now, and the members of the
+  groups the process property ``readers`` names (in the case's unit, or central). Central groups and admins
+  do not see it by default. Every read of it, allowed or refused, is recorded in ``case_reads``.
+- A signed link reads and works the tasks it names (the link page) and attaches files through their
+  forms; it never reads the case itself, its comments or attachments, nor manages links.
+- The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
+  restricted) create, renew and revoke its links.
+- The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import contextlib
+import enum
+from collections.abc import Iterator
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
 
 from processes.deployments import SPEC_CACHE
 from processes.errors import Conflict, Forbidden, NotFound
-from processes.people.identity import may_work, sees_all_units, visible_tasks_clause
+from processes.people.identity import may_work, sees_all_units
+from processes.people.organisation import CENTRAL_GROUPS
 from processes.store.audit import RECENT_HISTORY, history
-from processes.store.models import Case, DecisionRecord, Incident, TaskRecord
+from processes.store.db import Database
+from processes.store.models import Attachment, Case, CaseRead, Comment, DecisionRecord, Incident, TaskRecord
 from processes.views import (
     OPEN_TASK_STATUSES,
     CaseStatus,
@@ -21,13 +45,128 @@ from processes.views import (
     DecisionView,
     FormView,
     IncidentView,
+    LinkGrant,
     TaskStatus,
     TaskView,
     UserView,
 )
 
 OPEN = [status.value for status in OPEN_TASK_STATUSES]
+REPORT_GROUPS = frozenset({"process-owners", "arbejdsmiljo", "admins"})
+REPORTS = "reports"
 
+Principal = UserView | LinkGrant | None
+Target = Case | TaskRecord | Comment | Attachment | str | None
+
+
+class Action(enum.StrEnum):
+    READ = "read"  # a case (page, API, diagram, history), a task, a comment, an attachment; the reports
+    WORK = "work"  # claim, give back, keep a draft of, complete an open task
+    COMMENT = "comment"  # add a comment to a case
+    ATTACH = "attach"  # add a file to a case
+    MANAGE_LINKS = "manage_links"  # create, renew, revoke a case's signed links; list them
+
+
+def actor_name(principal: Principal) -> str | None:
+    """How the history names the principal: a username, or "link for <name/e-mail>"."""
+    return None if principal is None else principal.username
+
+
+# --- the decision ----------------------------------------------------------------------------------------
+
+def may(session: Session, principal: Principal, action: Action, target: Target) -> bool:
+    """Whether ``principal`` may do ``action`` on ``target`` (a row, or REPORTS); never raises."""
+    if principal is None:
+        return False
+    if isinstance(target, Comment | Attachment):  # a comment or a file goes with its case; never to a link
+        case = session.get(Case, target.case_id)
+        return (action is Action.READ and case is not None and not isinstance(principal, LinkGrant)
+                and may(session, principal, action, case))
+    if isinstance(principal, LinkGrant):
+        return _link_may(principal, action, target)
+    if isinstance(target, TaskRecord):
+        return _user_may_task(principal, action, target)
+    if isinstance(target, Case):
+        return _user_may_case(session, principal, action, target)
+    return target == REPORTS and action is Action.READ and bool(set(principal.groups) & REPORT_GROUPS)
+
+
+def _user_may_task(actor: UserView, action: Action, task: TaskRecord) -> bool:
+    if action is Action.READ:
+        return may_work(actor, task) or task.completed_by == actor.username
+    return action is Action.WORK and task.status in OPEN and may_work(actor, task)
+
+
+def _user_may_case(session: Session, actor: UserView, action: Action, case: Case) -> bool:
+    if action in (Action.READ, Action.COMMENT, Action.ATTACH):
+        return may_read_case(session, case, actor)
+    return action is Action.MANAGE_LINKS and _handles(session, case, actor)
+
+
+def _link_may(link: LinkGrant, action: Action, target: Target) -> bool:
+    if isinstance(target, Case):  # the link page shows its tasks, not the case; files come with its forms
+        return target.id == link.case_id and action is Action.ATTACH
+    if isinstance(target, TaskRecord):
+        if target.case_id != link.case_id or target.name not in link.tasks:
+            return False
+        return action is Action.READ or (action is Action.WORK and target.status in OPEN)
+    return False
+
+
+def _working_clause(actor: UserView) -> ColumnElement[bool]:
+    """The tasks the user holds, held, or may work through a lane (no admin bypass)."""
+    local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
+    central = [g for g in actor.groups if g in CENTRAL_GROUPS]
+    clauses = [TaskRecord.assignee == actor.username, TaskRecord.completed_by == actor.username]
+    if local and actor.units:
+        clauses.append(and_(TaskRecord.group.in_(local), TaskRecord.unit.in_(actor.units)))
+    if central:
+        clauses.append(TaskRecord.group.in_(central))
+    return or_(*clauses) if clauses else false()
+
+
+def _has_task(session: Session, case: Case, clause: ColumnElement[bool]) -> bool:
+    query = select(TaskRecord.id).where(TaskRecord.case_id == case.id, clause).limit(1)
+    return session.scalar(query) is not None
+
+
+def case_rules(session: Session, case: Case) -> tuple[bool, tuple[str, ...], str | None]:
+    """(restricted, reader groups, the data field naming the subject) of the case's process version."""
+    parsed = SPEC_CACHE.get(session, case.process_version_id).parsed
+    return parsed.sensitivity == "restricted", parsed.readers, parsed.subject
+
+
+def is_restricted(session: Session, case: Case) -> bool:
+    return case_rules(session, case)[0]
+
+
+def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
+    restricted, readers, subject_field = case_rules(session, case)
+    if not restricted:
+        if case.started_by == actor.username or sees_all_units(actor):
+            return True
+        return _has_task(session, case, _working_clause(actor))
+    subject = case.data.get(subject_field) if subject_field and isinstance(case.data, dict) else None
+    if actor.username in (case.started_by, subject):
+        return True
+    for group in set(readers) & set(actor.groups):
+        if group in CENTRAL_GROUPS or case.unit in actor.units:
+            return True
+    held = or_(TaskRecord.assignee == actor.username, TaskRecord.completed_by == actor.username)
+    if _has_task(session, case, held):
+        return True
+    open_for_me = and_(TaskRecord.status.in_(OPEN), _working_clause(actor))
+    return _has_task(session, case, open_for_me)
+
+
+def _handles(session: Session, case: Case, actor: UserView) -> bool:
+    """The case's handlers: who may work or has worked one of its tasks; admins unless it is restricted."""
+    if "admins" in actor.groups and not is_restricted(session, case):
+        return True
+    return _has_task(session, case, _working_clause(actor))
+
+
+# --- rows for the use cases --------------------------------------------------------------------------------
 
 def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
     return TaskView(
@@ -38,31 +177,36 @@ def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
     )
 
 
-def task_for_work(session: Session, task_id: str, actor: UserView) -> TaskRecord:
+def task_for_work(session: Session, task_id: str, actor: Principal) -> TaskRecord:
     """The open task, if the caller may work on it (NotFound / Forbidden / Conflict otherwise)."""
     row = session.get(TaskRecord, task_id)
     if row is None:
         raise NotFound(f"no task {task_id!r}")
-    if not may_work(actor, row):
+    if not may(session, actor, Action.WORK, _as_open(row)):
         raise Forbidden("this task belongs to another group or unit")
     if row.status not in OPEN:
         raise Conflict(f"the task is already {row.status}")
     return row
 
 
-def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
-    if case.started_by == actor.username or sees_all_units(actor):
-        return True
-    query = select(TaskRecord.id).where(TaskRecord.case_id == case.id, visible_tasks_clause(actor)).limit(1)
-    return session.scalar(query) is not None
+def _as_open(row: TaskRecord) -> TaskRecord:
+    """The permission question for a task that is no longer open: would the caller have been allowed?
+
+    A done task is a Conflict (409) for those who could have worked it, and a 403 for the others.
+    """
+    if row.status in OPEN:
+        return row
+    probe = TaskRecord(id=row.id, case_id=row.case_id, name=row.name, group=row.group, unit=row.unit,
+                       assignee=row.assignee, status=TaskStatus.READY.value)
+    return probe
 
 
-def case_for_reading(session: Session, case_id: str, actor: UserView) -> Case:
-    """The case, if the caller may read it (NotFound / Forbidden otherwise)."""
+def case_for(session: Session, case_id: str, actor: Principal, action: Action = Action.READ) -> Case:
+    """The case, if the caller may do ``action`` on it (NotFound / Forbidden otherwise); no read audit."""
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"no case {case_id!r}")
-    if not may_read_case(session, case, actor):
+    if not may(session, actor, action, case):
         raise Forbidden("you have no task in this case")
     return case
 
@@ -78,6 +222,56 @@ def decision_view(row: DecisionRecord) -> DecisionView:
         task=row.task, on=row.on.isoformat(), law_date_from=row.law_date_from, facts=row.facts or {},
         derived=row.derived or {}, ruleset_version=row.ruleset_version, parameters_version=row.parameters_version,
     )
+
+
+case_for_reading = case_for
+
+
+@contextlib.contextmanager
+def reading(db: Database, case_id: str, actor: Principal, what: str) -> Iterator[tuple[Session, Case]]:
+    """A read transaction with the case, if the caller may read it; a restricted case's read is recorded.
+
+    The record is written in its own transaction after the read (also when the read is refused), so a
+    refused read leaves its trace although the caller gets Forbidden.
+    """
+    with db.read() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"no case {case_id!r}")
+        restricted = is_restricted(session, case)
+        allowed = may(session, actor, Action.READ, case)
+        if allowed:
+            yield session, case
+    if restricted:
+        record_read(db, case_id, actor, what, allowed=allowed)
+    if not allowed:
+        raise Forbidden("you have no task in this case")
+
+
+def record_read(db: Database, case_id: str, actor: Principal, what: str, *, allowed: bool) -> None:
+    with db.write() as session:
+        session.add(CaseRead(case_id=case_id, actor=actor_name(actor), what=what[:100], allowed=allowed))
+
+
+@contextlib.contextmanager
+def task_for_reading(db: Database, task_id: str, actor: Principal) -> Iterator[tuple[Session, TaskRecord]]:
+    """A read transaction with the task, if the caller may read it; reads of a restricted case's task are
+    recorded like reads of the case."""
+    with db.read() as session:
+        row = session.get(TaskRecord, task_id)
+        if row is None:
+            raise NotFound(f"no task {task_id!r}")
+        case = session.get(Case, row.case_id)
+        assert case is not None
+        restricted = is_restricted(session, case)
+        allowed = may(session, actor, Action.READ, row)
+        case_id = case.id
+        if allowed:
+            yield session, row
+    if restricted:
+        record_read(db, case_id, actor, f"task {task_id}", allowed=allowed)
+    if not allowed:
+        raise Forbidden("this task belongs to another group or unit")
 
 
 def case_view(session: Session, case: Case) -> CaseView:

@@ -27,6 +27,7 @@ from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_st
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import outbox
+from processes.routing import route
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
@@ -189,19 +190,21 @@ def _sync_task_index(
         if task_id in known:
             continue
         user_task = describe_user_task(task, run.clock)
+        to = route(session, case, user_task)  # the lane's group in a unit, or one named person
         row = TaskRecord(
             id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,
-            title=user_task.title, group=user_task.lane, unit=case.unit,
-            assignee=case.started_by if user_task.properties.get("assignTo") == "starter" else None,
+            title=user_task.title, group=to.group, unit=to.unit, assignee=to.assignee,
             status=TaskStatus.READY.value, form=forms.form_name_from_properties(user_task.properties),
             created_at=now, due_at=user_task.due_at,
         )
         session.add(row)
         created.append(row)
         record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CREATED,
-               detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee})
+               detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee,
+                       **({"unit": row.unit} if row.unit != case.unit else {}),
+                       **({"problem": to.problem} if to.problem else {})})
         outbox.queue(  # "a new task for you / your group", in the same transaction as the task
-            session, case_id=case.id, unit=case.unit, template="task_assigned",
+            session, case_id=case.id, unit=row.unit, template="task_assigned",
             recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
             context={**context, "task_title": row.title, "task_id": row.id,
                      **({"due_at": row.due_at.isoformat()} if row.due_at else {})},

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from processes.access import case_for_reading, case_view
+from processes.access import case_view, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import latest_version
@@ -44,8 +44,7 @@ def start_case(
 
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:
     """A case with its data, decisions, open tasks and history, if the caller may see it."""
-    with db.read() as session:
-        case = case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "case") as (session, case):
         return case_view(session, case)
 
 
@@ -62,8 +61,7 @@ def case_history(
     if not 1 <= limit <= MAX_HISTORY_PAGE:
         raise InvalidData("limit out of range", fields={"limit": f"from 1 to {MAX_HISTORY_PAGE}"})
     position = _history_cursor(before)
-    with db.read() as session:
-        case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "history") as (session, _case):
         entries, older = history(session, case_id, before=position, limit=limit,
                                  hidden=frozenset(HIDDEN_KINDS) if hide_bookkeeping else frozenset())
         return HistoryPage(entries=entries, next_cursor=None if older is None else str(older))
@@ -80,8 +78,7 @@ def _history_cursor(before: str | None) -> int | None:
 
 def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:
     """The BPMN XML of the case's version, the element ids it has passed, and those it waits in."""
-    with db.read() as session:
-        case = case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "diagram") as (session, case):
         row = session.get(ProcessVersion, case.process_version_id)
         assert row is not None
         passed: list[str] = []

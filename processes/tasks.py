@@ -14,16 +14,17 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from processes import bundles, taskqueue
-from processes.access import case_view, task_for_work, task_view
+from processes.access import case_view, task_for_reading, task_for_work, task_view
 from processes.advance import advance_case, checked_data, completing
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
-from processes.errors import Conflict, Forbidden, InvalidData, NotFound
-from processes.people.identity import may_work
+from processes.errors import Conflict, InvalidData
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Case, TaskDraft, TaskRecord
-from processes.views import OPEN_TASK_STATUSES, CaseView, FormView, TaskStatus, TaskView, UserView
+from processes.store.models import Case, TaskDraft
+from processes.views import OPEN_TASK_STATUSES, CaseView, FormView, LinkGrant, TaskStatus, TaskView, UserView
+
+Principal = UserView | LinkGrant
 
 _OPEN = [status.value for status in OPEN_TASK_STATUSES]
 
@@ -102,14 +103,9 @@ def list_tasks(
     return page.tasks, page.total
 
 
-def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:
+def get_task(db: Database, task_id: str, *, actor: Principal) -> TaskView:
     """One task with its form (JSON Schema and UI hints)."""
-    with db.read() as session:
-        row = session.get(TaskRecord, task_id)
-        if row is None:
-            raise NotFound(f"no task {task_id!r}")
-        if not may_work(actor, row):
-            raise Forbidden("this task belongs to another group or unit")
+    with task_for_reading(db, task_id, actor) as (session, row):
         form = None
         case = session.get(Case, row.case_id)
         assert case is not None  # a foreign key guarantees it
@@ -120,7 +116,7 @@ def get_task(db: Database, task_id: str, *, actor: UserView) -> TaskView:
 
 
 def complete_task(
-    db: Database, task_id: str, *, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
+    db: Database, task_id: str, *, data: Any, actor: Principal, clock: Clock = SYSTEM_CLOCK
 ) -> CaseView:
     """Complete a user task with its form data and run the case on until it waits."""
     with unit_of_work(db) as session:
@@ -129,10 +125,10 @@ def complete_task(
         return case_view(session, case)
 
 
-def complete_in(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> Case:
+def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, clock: Clock) -> Case:
     """complete_task inside the caller's transaction; the case it moved on."""
     row = task_for_work(session, task_id, actor)
-    if row.assignee not in (None, actor.username):
+    if row.assignee not in (None, actor.username) and not isinstance(actor, LinkGrant):
         raise Conflict(f"the task is claimed by {row.assignee}")
     case = session.get(Case, row.case_id)
     assert case is not None  # a foreign key guarantees it
@@ -158,6 +154,8 @@ def _set_claim(db: Database, task_id: str, actor: UserView, *, claim: bool, cloc
                 raise Conflict(f"the task is already claimed by {row.assignee}")
             row.assignee, row.status = actor.username, TaskStatus.CLAIMED.value
         else:
+            if row.group is None:
+                raise Conflict("the task is assigned to one person by name: it has no group to go back to")
             if row.assignee != actor.username and "admins" not in actor.groups:
                 raise Conflict("only the user who claimed the task can unclaim it")
             row.assignee, row.status = None, TaskStatus.READY.value

@@ -159,3 +159,53 @@ class IssuedToken:
     token: str
     id: int
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class LinkGrant:
+    """A signed link as a principal: a person without an account, allowed one case and the tasks it names.
+
+    ``username`` is how the history names its actions ("link for <name/e-mail>"); it is never a user.
+    """
+
+    id: int
+    case_id: str
+    tasks: tuple[str, ...]  # BPMN ids of the user tasks the link may read and work
+    name: str
+    email: str
+    expires_at: datetime
+    language: str = "da"
+
+    @property
+    def username(self) -> str:
+        return f"link for {self.name or self.email}"[:100]
+
+    groups: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LinkView:
+    """A signed link as its case's handlers see it (the token itself only when it is issued or renewed)."""
+
+    id: int
+    case_id: str
+    tasks: list[str]
+    name: str
+    email: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseReadView:
+    """One read of a restricted case, allowed or refused."""
+
+    case_id: str
+    at: datetime
+    actor: str | None
+    what: str
+    allowed: bool

@@ -1,8 +1,8 @@
 """Use cases around the work itself: drafts, comments, attachments, assigning, bulk actions, saved filters,
 and a task form posted with its files.
 
-Each call is one transaction. The permission rules are those of the task index (identity.may_work) and
-of reading a case (access.may_read_case), so the web pages and the API can never disagree.
+Each call is one transaction. Every permission is access.may's, so the web pages and the API can never
+disagree.
 """
 
 from __future__ import annotations
@@ -17,18 +17,20 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from processes.access import case_for_reading, task_for_work, task_view
+from processes.access import Action, case_for, may, may_work, reading, task_for_work, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
 from processes.notify import outbox
-from processes.people.identity import may_work, user_view
+from processes.people.identity import user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
 from processes.tasks import complete_in
-from processes.views import TaskStatus, TaskView, UserView
+from processes.views import LinkGrant, TaskStatus, TaskView, UserView
+
+Principal = UserView | LinkGrant
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_COMMENT_LENGTH = 10_000
@@ -86,7 +88,7 @@ def save_draft(db: Database, task_id: str, *, data: Any, actor: UserView, clock:
         keep_draft(session, task_id, data=data, actor=actor, clock=clock)
 
 
-def keep_draft(session: Session, task_id: str, *, data: Any, actor: UserView, clock: Clock) -> None:
+def keep_draft(session: Session, task_id: str, *, data: Any, actor: Principal, clock: Clock) -> None:
     """save_draft inside the caller's transaction."""
     data = _json_object(data)
     task_for_work(session, task_id, actor)
@@ -116,7 +118,7 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
     if not text or len(text) > MAX_COMMENT_LENGTH:
         raise InvalidData("empty or too long comment", fields={"body": f"1 to {MAX_COMMENT_LENGTH} characters"})
     with unit_of_work(db) as session:
-        case_for_reading(session, case_id, actor)
+        case_for(session, case_id, actor, Action.COMMENT)
         comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
         session.add(comment)
         session.flush()
@@ -125,9 +127,10 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
         return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
 
 
-def list_comments(db: Database, case_id: str, *, actor: UserView) -> list[CommentView]:
-    with db.read() as session:
-        case_for_reading(session, case_id, actor)
+def list_comments(db: Database, case_id: str, *, actor: Principal) -> list[CommentView]:
+    with reading(db, case_id, actor, "comments") as (session, _case):
+        if not may(session, actor, Action.READ, Comment(case_id=case_id)):
+            raise Forbidden("you may not read the comments of this case")
         rows = session.scalars(select(Comment).where(Comment.case_id == case_id).order_by(Comment.id))
         return [CommentView(c.id, c.case_id, c.author, c.body, c.at) for c in rows]
 
@@ -162,12 +165,12 @@ def check_upload(content: bytes) -> None:
 
 
 def store_attachment(
-    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: UserView,
+    session: Session, case_id: str, *, filename: str, content_type: str, content: bytes, actor: Principal,
     task_id: str | None, clock: Clock,
 ) -> AttachmentView:
     """Attach a file to a case the caller may read, inside the caller's transaction."""
     check_upload(content)
-    case_for_reading(session, case_id, actor)
+    case_for(session, case_id, actor, Action.ATTACH)
     row = Attachment(
         case_id=case_id, task_id=task_id, filename=safe_filename(filename),
         content_type=(content_type or "application/octet-stream")[:100], size=len(content),
@@ -192,19 +195,23 @@ def add_attachment(
                                 actor=actor, task_id=task_id, clock=clock)
 
 
-def list_attachments(db: Database, case_id: str, *, actor: UserView) -> list[AttachmentView]:
-    with db.read() as session:
-        case_for_reading(session, case_id, actor)
+def list_attachments(db: Database, case_id: str, *, actor: Principal) -> list[AttachmentView]:
+    with reading(db, case_id, actor, "attachments") as (session, _case):
+        if not may(session, actor, Action.READ, Attachment(case_id=case_id)):
+            raise Forbidden("you may not read the attachments of this case")
         rows = session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id))
         return [_attachment_view(row) for row in rows]
 
 
-def get_attachment(db: Database, attachment_id: int, *, actor: UserView) -> tuple[AttachmentView, bytes]:
+def get_attachment(db: Database, attachment_id: int, *, actor: Principal) -> tuple[AttachmentView, bytes]:
     with db.read() as session:
+        case_id = session.scalar(select(Attachment.case_id).where(Attachment.id == attachment_id))
+    if case_id is None:
+        raise NotFound(f"no attachment {attachment_id}")
+    with reading(db, case_id, actor, f"attachment {attachment_id}") as (session, _case):
         row = session.get(Attachment, attachment_id)
-        if row is None:
+        if row is None or not may(session, actor, Action.READ, row):
             raise NotFound(f"no attachment {attachment_id}")
-        case_for_reading(session, row.case_id, actor)
         return _attachment_view(row), row.content
 
 
@@ -335,7 +342,7 @@ def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:
 
 def work_on_task(
     db: Database, task_id: str, *, data_with: Callable[[Mapping[str, str]], dict[str, Any]],
-    uploads: Sequence[Upload] = (), draft: bool = False, actor: UserView, clock: Clock = SYSTEM_CLOCK,
+    uploads: Sequence[Upload] = (), draft: bool = False, actor: Principal, clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """A form posted with its files: store the files, then complete the task (or keep a draft), in ONE transaction.
 

@@ -52,6 +52,9 @@ class Config:
     login_max_failures_per_account: int = 10  # per window; then 429 until the window ends
     login_max_failures_per_address: int = 50
     login_failure_window: int = 15 * 60  # seconds
+    # signing keys of the links for people without an account: "kid:secret,kid:secret", the first signs new
+    # links and every one still verifies (rotation); empty: one key "k1" derived from SECRET_KEY
+    link_keys: str = ""
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys (`DATABASE_URL`, `SECRET_KEY`, ...)."""
@@ -91,6 +94,7 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         smtp_url=_checked_smtp_url(raw.get("SMTP_URL")),
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
         worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
+        link_keys=str(raw.get("LINK_KEYS") or ""),
         **_security_settings(raw),
     )
 

@@ -74,6 +74,15 @@ OPERATIONS: dict[str, Operation] = {
     "api.cases.case_history": Operation(
         "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
     ),
+    "api.links.create_link": Operation(
+        "links", schemas.LinkSchema(), 201, body=schemas.CreateLinkRequest, errors=(400, 401, 403, 404, 413, 422),
+        unprocessable="A task named is not an open task of the case that you may work.",
+    ),
+    "api.links.list_links": Operation("links", schemas.LinkListSchema(), errors=(401, 403, 404)),
+    "api.links.renew_link": Operation(
+        "links", schemas.LinkSchema(), body=schemas.RenewLinkRequest, errors=(400, 401, 403, 404, 413, 422)
+    ),
+    "api.links.revoke_link": Operation("links", schemas.LinkSchema(), errors=(401, 403, 404)),
     "api.tasks.list_tasks": Operation(
         "tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401, 422),
         unprocessable="The cursor is not a `next_cursor` this API gave out, or comes with an offset.",

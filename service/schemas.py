@@ -366,3 +366,41 @@ class ErrorSchema(Schema):
     """The error envelope of every failed request."""
 
     error = fields.Nested(ErrorBodySchema)
+
+
+class CreateLinkRequest(StrictSchema):
+    """Body of `POST /cases/{case_id}/links`."""
+
+    name = fields.String(load_default="", validate=[validate.Length(max=200), _NO_NUL])
+    email = fields.String(load_default="", validate=[validate.Length(max=320), _NO_NUL])
+    tasks = fields.List(fields.String(validate=[validate.Length(min=1, max=200), _NO_NUL]), required=True,
+                        validate=validate.Length(min=1, max=50),
+                        metadata={"description": "BPMN ids of open user tasks of the case that you may work"})
+    ttl_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=180))
+    language = fields.String(load_default="da", validate=validate.OneOf(["da", "en"]))
+
+
+class RenewLinkRequest(StrictSchema):
+    """Body of `POST /links/{link_id}/renew`."""
+
+    ttl_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=180))
+
+
+class LinkSchema(Schema):
+    """A signed link for a person without an account; `token` and `url` only when issued or renewed."""
+
+    id = fields.Integer()
+    case_id = fields.String()
+    tasks = fields.List(fields.String())
+    name = fields.String()
+    email = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    token = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+
+
+class LinkListSchema(Schema):
+    items = fields.List(fields.Nested(LinkSchema))

@@ -17,6 +17,9 @@ from SpiffWorkflow.task import Task
 from processes.clock import Clock
 from processes.engine.loader import ParsedProcess
 from processes.engine.runtime import due_at_of, task_properties
+from processes.engine.sandbox import evaluate
+from processes.engine.serializer import unescape
+from processes.errors import EngineFailure
 
 Workflow = BpmnWorkflow
 """A running case's workflow: only ``engine/`` looks inside it."""
@@ -34,12 +37,38 @@ class UserTask:
     lane: str | None  # a group code
     properties: dict[str, str]
     due_at: dt.datetime | None
+    assignee: str | None = None  # property ``assignee``: an expression naming one person (username or e-mail)
+    unit: str | None = None  # property ``unit``: an expression naming the task's unit (default: the case's)
 
 
 def describe_user_task(task: Task, clock: Clock) -> UserTask:
     spec = task.task_spec
+    properties = task_properties(task)
     return UserTask(id=str(task.id), name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
-                    properties=task_properties(task), due_at=due_at_of(task, clock))
+                    properties=properties, due_at=due_at_of(task, clock),
+                    assignee=_named(task, properties, "assignee"), unit=_named(task, properties, "unit"))
+
+
+def _named(task: Task, properties: dict[str, str], name: str) -> str | None:
+    """The text an expression property evaluates to over the task's data, or None when it is not given.
+
+    The case data is there by name and whole as ``data`` (``data.get('kontaktperson')``). An empty result
+    (None, "") means "nobody named". An expression that fails, or gives something other than a text, stops
+    the step: a task must not silently land in the wrong hands.
+    """
+    expression = (properties.get(name) or "").strip()
+    if not expression:
+        return None
+    context = unescape(task.data)
+    try:
+        value = evaluate(expression, {**context, "data": context})
+    except Exception as exc:
+        raise EngineFailure(f"the {name} of task {task.task_spec.bpmn_id} could not be computed: {exc}") from None
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise EngineFailure(f"the {name} of task {task.task_spec.bpmn_id} is {value!r}, not a name")
+    return value.strip() or None
 
 
 def end_statuses(parsed: ParsedProcess) -> dict[str, str]:

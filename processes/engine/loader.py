@@ -121,6 +121,14 @@ class ParsedProcess:
     spec: BpmnProcessSpec
     subprocess_specs: dict[str, BpmnProcessSpec]
     start_form: str | None
+    # Who may read its cases (issue #11): property ``sensitivity`` = ``restricted`` on the bpmn:process, and
+    # ``readers`` = group codes (space or comma separated) that may read a restricted case besides its people.
+    sensitivity: str = "normal"
+    readers: tuple[str, ...] = ()
+    subject: str | None = None  # property ``subject``: the case data field holding the username it is about
+
+
+SENSITIVITIES = ("normal", "restricted")
 
 
 def parse_xml(xml: bytes, filename: str) -> etree._Element:
@@ -177,7 +185,7 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") == "dueAt":
+        if node.get("name") in ("dueAt", "assignee", "unit"):  # expressions over the case data (issue #11)
             checks.append((node, node.get("value", ""), check_expression))
         elif node.get("name") == "dueIn":
             checks.append((node, node.get("value", ""), _check_duration))
@@ -246,6 +254,23 @@ def _properties(node: etree._Element) -> dict[str, str]:
         prop.get("name"): prop.get("value", "")
         for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
     }
+
+
+def _access(
+    process: etree._Element, filename: str, groups: frozenset[str]
+) -> tuple[str, tuple[str, ...], str | None]:
+    """The process's ``sensitivity``, ``readers`` and ``subject`` properties, checked."""
+    properties = _properties(process)
+    sensitivity = properties.get("sensitivity", "normal").strip() or "normal"
+    if sensitivity not in SENSITIVITIES:
+        raise InvalidModel(f"{filename}: sensitivity must be one of {', '.join(SENSITIVITIES)}", filename=filename,
+                           element=process.get("id"))
+    readers = tuple(code for code in properties.get("readers", "").replace(",", " ").split() if code)
+    unknown = sorted(set(readers) - groups)
+    if unknown:
+        raise InvalidModel(f"{filename}: readers names unknown groups: {', '.join(unknown)}", filename=filename,
+                           element=process.get("id"))
+    return sensitivity, readers, properties.get("subject", "").strip() or None
 
 
 def _start_form(process: etree._Element, filename: str) -> str | None:
@@ -325,6 +350,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
     process = _executable_process(root, filename)
     _check_elements(root, filename, groups)
     _check_expressions(root, filename)
+    sensitivity, readers, subject = _access(process, filename, groups)
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -346,4 +372,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         spec=spec,
         subprocess_specs=subprocess_specs,
         start_form=_start_form(process, filename),
+        sensitivity=sensitivity,
+        readers=readers,
+        subject=subject,
     )

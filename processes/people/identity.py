@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, and_, delete, false, or_, select
+from sqlalchemy import ColumnElement, and_, delete, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from processes.clock import SYSTEM_CLOCK, Clock
@@ -79,7 +79,17 @@ def create_user(
         user.groups = _resolve(session, Group, groups or [], "groups")
         user.units = _resolve(session, Unit, units or [], "units")
         session.flush()
+        if user.email:
+            _hand_over_waiting_tasks(session, user)
         return user_view(user)
+
+
+def _hand_over_waiting_tasks(session: Session, user: User) -> None:
+    """Tasks named to this person's e-mail address before they had an account become theirs (issue #11)."""
+    assert user.email is not None
+    session.execute(update(TaskRecord).where(TaskRecord.assignee == user.email.strip().lower(),
+                                             TaskRecord.status.in_(("ready", "claimed")))
+                    .values(assignee=user.username))
 
 
 def get_user(db: Database, username: str) -> UserView:

@@ -1,10 +1,16 @@
 """The organisation the engine knows from the start: the stable group codes and the DTU units.
 
 Group codes are a stable contract (BPMN lanes name them). Central groups see the tasks of every unit.
-Units are the DTU units named in the seed documents (AMK-netværk minutes, 12 May 2026).
+Units are DTU's departments, centres and central offices with the unit above each (issue #11); the
+seed documents (AMK-netværk minutes, 12 May 2026) name several of them.
 """
 
 from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processes.store.models import Group, Unit, User
 
 GROUPS: dict[str, tuple[str, bool]] = {
     # code: (name, central)
@@ -23,13 +29,77 @@ GROUPS: dict[str, tuple[str, bool]] = {
 CENTRAL_GROUPS = frozenset(code for code, (_, central) in GROUPS.items() if central)
 GROUP_CODES = frozenset(GROUPS)
 
-UNITS: dict[str, str] = {
-    "kemi": "DTU Kemi",
-    "kemiteknik": "DTU Kemiteknik",
-    "energi": "DTU Energi",
-    "food": "DTU Fødevareinstituttet (DTU Food)",
-    "aqua": "DTU Aqua",
-    "wind": "DTU Vindenergi (DTU Wind)",
-    "sundhedsteknologi": "DTU Sundhedsteknologi (DTU Health Tech)",
-    "cas": "Campus Service (CAS)",
+# The units of DTU with the unit above each (department -> DTU). Departments and centres as of 2026, plus
+# Campus Service and the central offices; a unit's leaders are the members of the group "leaders" in it.
+UNIT_TREE: dict[str, tuple[str, str | None]] = {
+    # code: (name, parent)
+    "dtu": ("Danmarks Tekniske Universitet (DTU)", None),
+    # departments and centres
+    "aqua": ("DTU Aqua", "dtu"),
+    "bioengineering": ("DTU Bioengineering", "dtu"),
+    "biosustain": ("DTU Biosustain", "dtu"),
+    "compute": ("DTU Compute", "dtu"),
+    "construct": ("DTU Construct", "dtu"),
+    "electro": ("DTU Electro", "dtu"),
+    "energi": ("DTU Energi", "dtu"),
+    "engineering-technology": ("DTU Engineering Technology", "dtu"),
+    "entrepreneurship": ("DTU Entrepreneurship", "dtu"),
+    "food": ("DTU Fødevareinstituttet (DTU Food)", "dtu"),
+    "fysik": ("DTU Fysik (DTU Physics)", "dtu"),
+    "kemi": ("DTU Kemi", "dtu"),
+    "kemiteknik": ("DTU Kemiteknik", "dtu"),
+    "learn-for-life": ("DTU Learn for Life", "dtu"),
+    "management": ("DTU Management", "dtu"),
+    "nanolab": ("DTU Nanolab", "dtu"),
+    "offshore": ("DTU Offshore", "dtu"),
+    "space": ("DTU Space", "dtu"),
+    "sundhedsteknologi": ("DTU Sundhedsteknologi (DTU Health Tech)", "dtu"),
+    "sustain": ("DTU Sustain", "dtu"),
+    "wind": ("DTU Vindenergi (DTU Wind)", "dtu"),
+    "skylab": ("DTU Skylab", "dtu"),
+    "bibliotek": ("DTU Bibliotek (DTU Library)", "dtu"),
+    "science-park": ("DTU Science Park", "dtu"),
+    # central offices
+    "cas": ("Campus Service (CAS)", "dtu"),
+    "cas-ab": ("CAS Arbejdsmiljø & Beredskab", "cas"),
+    "koncern-hr": ("Koncern HR", "dtu"),
+    "aus": ("Afdelingen for Uddannelse og Studerende (AUS)", "dtu"),
+    "okonomi": ("Økonomi (Finance)", "dtu"),
+    "kommunikation": ("Kommunikation og Marketing", "dtu"),
+    "it": ("DTU IT", "dtu"),
+    "direktion": ("Direktionen (Executive Board)", "dtu"),
 }
+
+UNITS: dict[str, str] = {code: name for code, (name, _parent) in UNIT_TREE.items()}
+PARENTS: dict[str, str | None] = {code: parent for code, (_name, parent) in UNIT_TREE.items()}
+LEADERS_GROUP = "leaders"
+
+
+def unit_chain(session: Session, unit: str) -> list[str]:
+    """The unit and the units above it, nearest first (from the units table, so added units count)."""
+    chain: list[str] = []
+    current: str | None = unit
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = session.scalar(select(Unit.parent).where(Unit.code == current))
+    return chain
+
+
+def unit_leaders(session: Session, unit: str) -> list[str]:
+    """The active users in the group "leaders" who belong to the unit, by username."""
+    query = (select(User.username).join(User.groups).join(User.units)
+             .where(Group.code == LEADERS_GROUP, Unit.code == unit, User.active.is_(True))
+             .order_by(User.username))
+    return list(dict.fromkeys(session.scalars(query)))
+
+
+def next_level_leader(session: Session, unit: str, *, passing: str | None = None) -> list[str]:
+    """The leaders who take over from the unit's own: those of the nearest unit above that has any.
+
+    ``passing`` (the username of the leader who is the one reported, say) is never among them.
+    """
+    for above in unit_chain(session, unit)[1:]:
+        leaders = [name for name in unit_leaders(session, above) if name != passing]
+        if leaders:
+            return leaders
+    return []

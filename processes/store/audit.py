@@ -45,6 +45,9 @@ class AuditKind(enum.StrEnum):
     INCIDENT = "incident", "Hændelse", "Incident"
     INCIDENT_RESOLVED = "incident_resolved", "Hændelse løst", "Incident resolved"
     PROCESS_DEPLOYED = "process_deployed", "Proces udrullet", "Process deployed"
+    LINK_CREATED = "link_created", "Link til sagen oprettet", "Link to the case created"
+    LINK_RENEWED = "link_renewed", "Link til sagen fornyet", "Link to the case renewed"
+    LINK_REVOKED = "link_revoked", "Link til sagen tilbagekaldt", "Link to the case revoked"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})

@@ -78,6 +78,8 @@ class Unit(Base):
     __tablename__ = "units"
     code: Mapped[Code] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # the unit above it (department -> DTU); None for DTU itself (issue #11: the next-level leader)
+    parent: Mapped[str | None] = mapped_column(ForeignKey("units.code"), index=True)
 
 
 class Group(Base):
@@ -397,3 +399,41 @@ class WorkerHeartbeat(Base):
     __tablename__ = "worker_heartbeats"
     worker_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class CaseRead(Base):
+    """One read of a restricted case (its page, its tasks, comments or attachments), allowed or refused.
+
+    Kept apart from the case's history so reading never changes what the history shows.
+    """
+
+    __tablename__ = "case_reads"
+    __table_args__ = (Index("ix_case_reads_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[Timestamp]
+    actor: Mapped[str | None] = mapped_column(String(400))
+    what: Mapped[str] = mapped_column(String(100))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+
+
+class CaseLink(Base):
+    """A signed link for a person without an account: one case and the tasks it names, until it expires.
+
+    The token is signed (HMAC, processes.links) and names this row's id and a key id; the row says whether
+    it is still good: ``revoked_at`` stops it at once, a renewal moves ``expires_at`` and bumps ``serial``,
+    which makes every earlier token of the row worthless.
+    """
+
+    __tablename__ = "case_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    tasks: Mapped[JsonDoc]
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="da")
+    serial: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

@@ -76,8 +76,9 @@ MODES = [HypothesisTestMode.EXAMPLES, HypothesisTestMode.COVERAGE, HypothesisTes
 
 
 @pytest.fixture
-def real_ids(api, auth, database) -> dict[str, str]:
-    """The ids of a running lone-work case, its open task, the lone-work rule set, and another user's token."""
+def real_ids(api, auth, database) -> dict[str, Any]:
+    """The ids of a running lone-work case, its open task, the lone-work rule set, a spare API token of
+    another user (not the admin's own: revoking it must not end the run) and a signed link to the case."""
     applicant = auth.user(group="employees", unit="kemi")
     started = api.post(
         "/cases",
@@ -86,9 +87,12 @@ def real_ids(api, auth, database) -> dict[str, str]:
     )
     assert started.status_code == 201, started.get_json()
     case = started.get_json()
-    token = processes.create_token(database, applicant)  # not the admin's own: revoking it must not end the run
+    link = api.post(f"/cases/{case['id']}/links", as_="admin",
+                    json={"name": "Fuzz", "tasks": [case["tasks"][0]["name"]]})
+    assert link.status_code == 201, link.get_json()
+    spare = processes.create_token(database, applicant)
     return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work",
-            "token_id": str(token.id)}
+            "token_id": spare.id, "link_id": link.get_json()["id"]}
 
 
 @pytest.mark.slow

@@ -61,6 +61,10 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/auth/logout", "post"),
         ("/api/v1/auth/tokens", "get"),
         ("/api/v1/auth/tokens/{token_id}", "delete"),
+        ("/api/v1/cases/{case_id}/links", "post"),  # issue #11: signed links
+        ("/api/v1/cases/{case_id}/links", "get"),
+        ("/api/v1/links/{link_id}/renew", "post"),
+        ("/api/v1/links/{link_id}/revoke", "post"),
     }
     assert {(path, method) for path, methods in paths.items() for method in methods} == expected
 

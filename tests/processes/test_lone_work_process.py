@@ -9,7 +9,17 @@ import datetime as dt
 
 import pytest
 
-from processes import FixedClock, complete_task, create_user, deploy_bundled, fire_due_timers, get_case, start_case
+from processes import (
+    FixedClock,
+    complete_task,
+    create_user,
+    deploy_bundled,
+    fire_due_timers,
+    get_case,
+    list_tasks,
+    start_case,
+)
+from processes.errors import Forbidden
 from processes.store.models import AuditEvent, Case, CaseTimer, Notification
 
 APPLICATION = {
@@ -130,6 +140,35 @@ def test_a_student_needs_the_supervisors_coapproval_before_the_leader(db, people
     assert only_task(case).name == "leader_approval"
 
 
+def test_a_named_supervisor_gets_the_coapproval_and_no_leader_sees_it(db, people):
+    """B-R8 with issue #11: the supervisor named in the application is the one who co-approves."""
+    people["rasmus"] = create_user(db, "rasmus", password="rasmus-password", groups=["employees"], units=["kemi"])
+    case = start(db, people, applicant_role="student", supervisor_username="rasmus")
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    coapproval = only_task(case)
+    assert (coapproval.name, coapproval.group, coapproval.assignee) == ("supervisor_coapproval", None, "rasmus")
+    with pytest.raises(Forbidden):
+        complete_task(db, coapproval.id, data={"coapproved": True}, actor=people["lene"])
+    case = complete_task(db, coapproval.id, data={"coapproved": True}, actor=people["rasmus"])
+    assert only_task(case).name == "leader_approval"
+
+
+def test_an_unknown_supervisor_name_leaves_the_coapproval_with_the_leaders(db, people):
+    case = start(db, people, applicant_role="student", supervisor_username="nobody-of-that-name")
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    assert (only_task(case).group, only_task(case).assignee) == ("leaders", None)
+
+
+def test_a_supervisor_without_an_account_waits_for_the_first_log_in(db, people):
+    """An e-mail address with no account keeps the task until a user with that address is created."""
+    case = start(db, people, applicant_role="student", supervisor_username="Jens.Kofoed@example.dtu.dk")
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    assert only_task(case).assignee == "jens.kofoed@example.dtu.dk"
+    jens = create_user(db, "jenko", password="a-long-password", name="Jens Kofoed",
+                       email="jens.kofoed@example.dtu.dk", groups=["employees"], units=["kemi"])
+    assert [task.id for task in list_tasks(db, actor=jens)[0]] == [only_task(case).id]
+
+
 def test_an_applicant_under_18_goes_to_the_young_worker_check_first(db, people):
     """B-R7: applicants under 18."""
     case = start(db, people, applicant_age=16)
@@ -145,7 +184,8 @@ def test_sent_back_the_applicant_changes_the_application_and_it_is_classified_ag
     case = complete_task(db, only_task(case).id, actor=people["lene"],
                          data={"decision": "send_back", "reason": "Beskriv kemikalierne"})
     revise = only_task(case)
-    assert (revise.name, revise.group, revise.assignee) == ("applicant_revise", "employees", "anna")
+    # assigned to the applicant by name: no group's queue shows it (issue #11)
+    assert (revise.name, revise.group, revise.assignee) == ("applicant_revise", None, "anna")
     case = complete_task(db, revise.id, data={**APPLICATION, "hazards": []}, actor=people["anna"])
     assert case.status == "completed"
     assert [d.decision["group"] for d in get_case(db, case.id, actor=people["anna"]).decisions] == ["G2", "G1"]

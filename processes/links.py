@@ -1,0 +1,223 @@
+"""Signed links for people without an account (issue #11): a contractor's site lead, a worker, a guest.
+
+A link is scoped to one case and the user tasks it names (by BPMN id: open tasks its creator may work
+themselves, so nobody hands on more than they hold), and lives until it expires; the
+case's handlers create, renew and revoke it (``access.may(..., MANAGE_LINKS, case)``). The token is
+``<key id>.<payload>.<signature>``: the payload names the link row and its serial, signed with HMAC by
+itsdangerous under the key the key id names, so keys can rotate (old tokens keep working while their key
+is still configured; a token of a removed key is refused). A renewal bumps the serial, so earlier tokens
+of the same link stop working; a revocation stops all of them at once. Every try is counted by the
+log-in throttle (per address, and per link), so guessing runs into TooManyAttempts.
+
+Everything done through a link is in the case's history as "link for <name/e-mail>".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from processes.access import OPEN, Action, case_for, may, task_view
+from processes.clock import SYSTEM_CLOCK, Clock
+from processes.errors import Forbidden, InvalidData, NotFound
+from processes.people.throttle import LoginLimits, count_attempt, forgive_attempt
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
+from processes.store.models import Case, CaseLink, TaskRecord
+from processes.views import CaseStatus, LinkGrant, LinkView, TaskView, UserView
+
+SALT = "amflow.case-link.v1"
+DEFAULT_TTL = dt.timedelta(days=14)
+MAX_TTL = dt.timedelta(days=180)
+LINK_LIMITS = LoginLimits(per_account=20, per_address=30, window=dt.timedelta(minutes=15))
+
+
+@dataclass(frozen=True)
+class LinkKeys:
+    """The signing keys by key id; ``current`` signs new tokens, every listed key still verifies."""
+
+    keys: dict[str, str]
+    current: str
+
+    def __post_init__(self) -> None:
+        if self.current not in self.keys or any(len(secret) < 16 for secret in self.keys.values()):
+            raise ValueError("the current key id must name a key, and every key must have 16+ characters")
+        if any("." in kid or not kid for kid in self.keys):
+            raise ValueError("a key id is a non-empty word without dots")
+
+    def sign(self, link_id: int, serial: int) -> str:
+        return f"{self.current}.{URLSafeSerializer(self.keys[self.current], salt=SALT).dumps([link_id, serial])}"
+
+    def read(self, token: str) -> tuple[int, int]:
+        kid, _, signed = (token or "").partition(".")
+        if kid not in self.keys:
+            raise LinkRefused(Refusal.ALTERED)
+        try:
+            link_id, serial = URLSafeSerializer(self.keys[kid], salt=SALT).loads(signed)
+        except (BadSignature, ValueError, TypeError):
+            raise LinkRefused(Refusal.ALTERED) from None
+        if not isinstance(link_id, int) or not isinstance(serial, int):
+            raise LinkRefused(Refusal.ALTERED)
+        return link_id, serial
+
+
+class Refusal(enum.StrEnum):
+    ALTERED = "altered"  # not a token we signed (a character changed, a key no longer configured)
+    EXPIRED = "expired"
+    REVOKED = "revoked"  # revoked, or replaced by a renewal
+    CLOSED = "closed"  # the case is over
+
+
+class LinkRefused(Forbidden):
+    """A link that does not (or no longer) open anything; ``reason`` says why, for the refused page."""
+
+    def __init__(self, reason: Refusal) -> None:
+        super().__init__(f"this link is {reason.value}")
+        self.reason = reason
+
+
+def _view(row: CaseLink, token: str | None = None) -> LinkView:
+    return LinkView(id=row.id, case_id=row.case_id, tasks=list(row.tasks), name=row.name, email=row.email,
+                    created_by=row.created_by, created_at=row.created_at, expires_at=row.expires_at,
+                    revoked_at=row.revoked_at, token=token)
+
+
+def _checked_ttl(ttl: dt.timedelta) -> dt.timedelta:
+    if not dt.timedelta(minutes=5) <= ttl <= MAX_TTL:
+        raise InvalidData("a link lives from 5 minutes to 180 days", fields={"ttl_days": "1 to 180 days"})
+    return ttl
+
+
+def _grantable(session: Session, case: Case, actor: UserView) -> set[str]:
+    """The names of the case's open tasks the creator may work: nobody hands on more than they hold."""
+    rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN)))
+    return {row.name for row in rows if may(session, actor, Action.WORK, row)}
+
+
+def create_link(
+    db: Database, case_id: str, *, name: str, email: str, tasks: list[str], keys: LinkKeys, actor: UserView,
+    ttl: dt.timedelta = DEFAULT_TTL, language: str = "da", clock: Clock = SYSTEM_CLOCK,
+) -> LinkView:
+    """A new link to the case's named tasks for a person without an account; its token is in the view."""
+    name, email = (name or "").strip(), (email or "").strip().lower()
+    problems = {}
+    if not name and not email:
+        problems["name"] = "give the person's name or e-mail"
+    if email and ("@" not in email or len(email) > 320):
+        problems["email"] = "not an e-mail address"
+    if len(name) > 200:
+        problems["name"] = "at most 200 characters"
+    if not tasks or not all(isinstance(task, str) for task in tasks):
+        problems["tasks"] = "name at least one task (its BPMN id)"
+    if language not in ("da", "en"):
+        problems["language"] = "da or en"
+    if problems:
+        raise InvalidData("the link is not complete", fields=problems)
+    ttl = _checked_ttl(ttl)
+    now = clock.now()
+    with unit_of_work(db) as session:
+        case = case_for(session, case_id, actor, Action.MANAGE_LINKS)
+        unknown = sorted(set(tasks) - _grantable(session, case, actor))
+        if unknown:
+            raise InvalidData("the case has no such open task that you may work",
+                              fields={"tasks": f"not an open task of yours: {', '.join(unknown)}"})
+        row = CaseLink(case_id=case.id, tasks=sorted(set(tasks)), name=name, email=email, language=language,
+                       serial=1, created_by=actor.username, created_at=now, expires_at=now + ttl)
+        session.add(row)
+        session.flush()
+        record(session, case_id=case.id, actor=actor.username, kind=AuditKind.LINK_CREATED,
+               detail={"link": row.id, "for": name or email, "tasks": row.tasks,
+                       "expires_at": row.expires_at.isoformat()})
+        return _view(row, keys.sign(row.id, row.serial))
+
+
+def _managed(session: Session, link_id: int, actor: UserView) -> CaseLink:
+    row = session.get(CaseLink, link_id)
+    if row is None:
+        raise NotFound(f"no link {link_id}")
+    case_for(session, row.case_id, actor, Action.MANAGE_LINKS)
+    return row
+
+
+def renew_link(
+    db: Database, link_id: int, *, keys: LinkKeys, actor: UserView, ttl: dt.timedelta = DEFAULT_TTL,
+    clock: Clock = SYSTEM_CLOCK,
+) -> LinkView:
+    """A fresh token and expiry for the link (also a revoked one); every earlier token stops working."""
+    ttl = _checked_ttl(ttl)
+    now = clock.now()
+    with unit_of_work(db) as session:
+        row = _managed(session, link_id, actor)
+        row.serial, row.expires_at, row.revoked_at = row.serial + 1, now + ttl, None
+        record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.LINK_RENEWED,
+               detail={"link": row.id, "expires_at": row.expires_at.isoformat()})
+        session.flush()
+        return _view(row, keys.sign(row.id, row.serial))
+
+
+def revoke_link(db: Database, link_id: int, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> LinkView:
+    """The link stops working now, wherever its tokens are."""
+    with unit_of_work(db) as session:
+        row = _managed(session, link_id, actor)
+        if row.revoked_at is None:
+            row.revoked_at = clock.now()
+            record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.LINK_REVOKED,
+                   detail={"link": row.id})
+        session.flush()
+        return _view(row)
+
+
+def list_links(db: Database, case_id: str, *, actor: UserView) -> list[LinkView]:
+    with db.read() as session:
+        case_for(session, case_id, actor, Action.MANAGE_LINKS)
+        rows = session.scalars(select(CaseLink).where(CaseLink.case_id == case_id).order_by(CaseLink.id))
+        return [_view(row) for row in rows]
+
+
+def grant_for(
+    db: Database, token: str, *, keys: LinkKeys, address: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> LinkGrant:
+    """The principal a link token stands for, or LinkRefused (altered, expired, revoked) / TooManyAttempts."""
+    now = clock.now()
+    counted = f"link:{(token or '')[:60]}"
+    count_attempt(db, LINK_LIMITS, counted, address, now)
+    link_id, serial = keys.read(token)
+    with db.read() as session:
+        row = session.get(CaseLink, link_id)
+        if row is None or row.serial != serial or row.revoked_at is not None:
+            raise LinkRefused(Refusal.REVOKED)
+        if row.expires_at <= now:
+            raise LinkRefused(Refusal.EXPIRED)
+        grant = LinkGrant(id=row.id, case_id=row.case_id, tasks=tuple(row.tasks), name=row.name, email=row.email,
+                          expires_at=row.expires_at, language=row.language)
+    forgive_attempt(db, LINK_LIMITS, counted, address)
+    return grant
+
+
+@dataclass(frozen=True)
+class LinkPage:
+    """What a link page shows: the case's number and process, and the open tasks it grants. Nothing else."""
+
+    grant: LinkGrant
+    case_id: str
+    process: str
+    tasks: list[TaskView]
+
+
+def link_page(db: Database, grant: LinkGrant) -> LinkPage:
+    with db.read() as session:
+        case = session.get(Case, grant.case_id)
+        if case is None:
+            raise LinkRefused(Refusal.REVOKED)
+        if case.status != CaseStatus.RUNNING.value:
+            raise LinkRefused(Refusal.CLOSED)
+        rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN),
+                                                        TaskRecord.name.in_(grant.tasks))
+                               .order_by(TaskRecord.created_at, TaskRecord.id))
+        tasks = [task_view(row) for row in rows if may(session, grant, Action.READ, row)]
+        return LinkPage(grant=grant, case_id=case.id, process=case.process_key, tasks=tasks)

@@ -1,0 +1,115 @@
+"""The page of a signed link: what a person without an account may see and do, on a phone, in Danish or
+English. It shows the tasks the link grants with their forms, and nothing else of the case; a link that is
+altered, expired or revoked gets a page that says so."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+import forms
+import processes
+from forms import html as form_html
+from forms.messages import translate as translate_message
+from processes.errors import Conflict, InvalidData, NotFound, TooManyAttempts
+from processes.views import LinkGrant
+from service.extensions import get_database
+from service.links import link_keys
+from service.security import client_address
+from service.web.session import chosen_language
+
+bp = Blueprint("links_page", __name__, url_prefix="/link")
+
+
+@bp.context_processor
+def _template_helpers() -> dict[str, Any]:
+    return {"forms_html": form_html}
+
+REFUSED_STATUS = {processes.Refusal.ALTERED: 404, processes.Refusal.EXPIRED: 410,
+                  processes.Refusal.REVOKED: 410, processes.Refusal.CLOSED: 410}
+
+
+def _refused(reason: processes.Refusal) -> ResponseReturnValue:
+    words = {
+        processes.Refusal.ALTERED: _("This link is not valid. Check that you copied all of it from the e-mail."),
+        processes.Refusal.EXPIRED: _("This link has expired. Ask the person who sent it for a new one."),
+        processes.Refusal.REVOKED: _("This link has been withdrawn. Ask the person who sent it for a new one."),
+        processes.Refusal.CLOSED: _("The case of this link is closed."),
+    }
+    return render_template("web/link_refused.html", message=words[reason], reason=reason.value), \
+        REFUSED_STATUS[reason]
+
+
+def _grant(token: str) -> LinkGrant:
+    return processes.grant_for(get_database(), token, keys=link_keys(), address=client_address())
+
+
+def _forms(page: processes.LinkPage, posted: Mapping[str, tuple[Mapping[str, Any], Mapping[str, str]]]
+           ) -> list[dict[str, Any]]:
+    language = chosen_language()
+    shown = []
+    for task in page.tasks:
+        if not task.form_name or not forms.form_exists(task.form_name):
+            continue
+        form = forms.get_form(task.form_name)
+        data, errors = posted.get(task.id, ({}, {}))
+        found = form_html.fields(form, language)
+        shown.append({
+            "task": task, "form": form, "sections": form_html.sections(form, language), "data": data,
+            "errors": {path: translate_message(message, language) for path, message in errors.items()},
+            "error_labels": {path: form_html.path_label(found, path, language) for path in errors},
+            "form_title": form_html.title(form, language), "form_description": form_html.description(form, language),
+        })
+    return shown
+
+
+def _page(token: str, grant: LinkGrant, posted: Mapping[str, Any], status: int) -> ResponseReturnValue:
+    page = processes.link_page(get_database(), grant)
+    return render_template("web/link.html", token=token, page=page, items=_forms(page, posted),
+                           done=request.args.get("done") == "1"), status
+
+
+@bp.get("/<token>")
+def page(token: str) -> ResponseReturnValue:
+    """The tasks the link grants, each with its form."""
+    try:
+        grant = _grant(token)
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+    except TooManyAttempts:
+        return render_template("web/link_refused.html", message=_("Too many tries. Wait a while and try again."),
+                               reason="throttled"), 429
+    try:
+        return _page(token, grant, {}, 200)
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+
+
+@bp.post("/<token>/tasks/<task_id>")
+def complete(token: str, task_id: str) -> ResponseReturnValue:
+    """Complete one granted task with its form; it is in the history as "link for <name/e-mail>"."""
+    try:
+        grant = _grant(token)
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+    database = get_database()
+    found = processes.get_task(database, task_id, actor=grant)
+    if not found.form_name or not forms.form_exists(found.form_name):
+        raise NotFound(f"task {task_id!r} has no form")
+    form = forms.get_form(found.form_name)
+    posted = list(request.form.items(multi=True))
+
+    def data_with(files: Mapping[str, str]) -> dict[str, Any]:
+        return form_html.parse_submission(form, posted, files)
+
+    try:
+        processes.work_on_task(database, task_id, data_with=data_with, actor=grant)
+    except InvalidData as error:
+        return _page(token, grant, {task_id: (data_with({}), error.fields)}, 422)
+    except Conflict:
+        return _page(token, grant, {}, 409)
+    return redirect(url_for("links_page.page", token=token, done="1"), code=303)

@@ -1,0 +1,97 @@
+"""The organisation's hierarchy and where a new task goes: a unit named by the data, a person named by the
+data (issue #11)."""
+
+from __future__ import annotations
+
+import pytest
+
+from processes import create_user, deploy, list_tasks, start_case
+from processes.errors import EngineFailure
+from processes.people.organisation import PARENTS, UNITS, next_level_leader, unit_chain, unit_leaders
+
+ROUTED_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
+                  id="Definitions_routed" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="routed" name="Routed" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="Lane_1" name="amk">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>do_it</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="do_it" name="Do it">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="form" value="free_note" />
+          {properties}
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+      <bpmn:incoming>to_task</bpmn:incoming>
+      <bpmn:outgoing>to_end</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="do_it" />
+    <bpmn:sequenceFlow id="to_end" sourceRef="do_it" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def _deploy(db, owner, properties: str) -> None:
+    deploy(db, ROUTED_BPMN.format(properties=properties).encode(), "routed.bpmn", actor=owner)
+
+
+def test_every_unit_has_a_known_parent_and_reaches_dtu(db):
+    assert len(UNITS) >= 30
+    with db.read() as session:
+        for unit in UNITS:
+            assert unit_chain(session, unit)[-1] == "dtu"
+        assert unit_chain(session, "cas-ab") == ["cas-ab", "cas", "dtu"]
+    assert all(parent is None or parent in UNITS for parent in PARENTS.values())
+
+
+def test_the_next_level_leader_is_the_leader_of_the_unit_above(db):
+    create_user(db, "lene", password=None, groups=["leaders"], units=["kemi"])
+    create_user(db, "rektor", password=None, groups=["leaders"], units=["dtu"])
+    with db.read() as session:
+        assert unit_leaders(session, "kemi") == ["lene"]
+        assert next_level_leader(session, "kemi") == ["rektor"]
+        assert next_level_leader(session, "kemi", passing="rektor") == []
+        assert next_level_leader(session, "dtu") == []
+
+
+def test_a_task_goes_to_the_unit_the_data_names(db, owner, anna):
+    _deploy(db, owner, '<spiffworkflow:property name="unit" value="target_unit" />')
+    energi_amk = create_user(db, "eva", password=None, groups=["amk"], units=["energi"])
+    kemi_amk = create_user(db, "karl", password=None, groups=["amk"], units=["kemi"])
+
+    case = start_case(db, process="routed", unit="kemi", data={"target_unit": "energi"}, actor=anna)
+
+    assert [(task.group, task.unit) for task in case.tasks] == [("amk", "energi")]
+    assert [task.id for task in list_tasks(db, actor=energi_amk)[0]] == [case.tasks[0].id]
+    assert list_tasks(db, actor=kemi_amk)[0] == []
+
+
+def test_an_unknown_unit_stops_the_start(db, owner, anna):
+    _deploy(db, owner, '<spiffworkflow:property name="unit" value="target_unit" />')
+
+    with pytest.raises(EngineFailure, match="unknown unit"):
+        start_case(db, process="routed", unit="kemi", data={"target_unit": "atlantis"}, actor=anna)
+
+
+def test_a_task_goes_to_the_person_the_data_names_and_no_group_sees_it(db, owner, anna):
+    _deploy(db, owner, """<spiffworkflow:property name="assignee" value="data.get('kontaktperson')" />""")
+    contact = create_user(db, "kim", password=None, email="kim@dtu.dk", groups=["employees"], units=["food"])
+    kemi_amk = create_user(db, "karl", password=None, groups=["amk"], units=["kemi"])
+
+    by_email = start_case(db, process="routed", unit="kemi", data={"kontaktperson": "KIM@dtu.dk"}, actor=anna)
+    by_name = start_case(db, process="routed", unit="kemi", data={"kontaktperson": "kim"}, actor=anna)
+    nobody = start_case(db, process="routed", unit="kemi", data={}, actor=anna)
+
+    assert [(t.group, t.assignee) for t in by_email.tasks + by_name.tasks] == [(None, "kim"), (None, "kim")]
+    assert [(t.group, t.assignee) for t in nobody.tasks] == [("amk", None)]
+    assert {t.id for t in list_tasks(db, actor=contact)[0]} == {by_email.tasks[0].id, by_name.tasks[0].id}
+    assert [t.id for t in list_tasks(db, actor=kemi_amk)[0]] == [nobody.tasks[0].id]
