@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import socket
@@ -36,7 +37,8 @@ class Client:
         self.tokens: dict[str, str] = {}
 
     def call(self, method: str, path: str, *, as_: str | None = None, body: Any = None) -> tuple[int, Any]:
-        """(status, JSON body); raises OSError when the connection fails (e.g. its worker was killed)."""
+        """(status, JSON body); raises OSError when the connection fails or the answer is cut off (e.g. its
+        worker was killed)."""
         headers = {"Content-Type": "application/json"}
         if as_ is not None:
             headers["Authorization"] = f"Bearer {self.token(as_)}"
@@ -48,6 +50,8 @@ class Client:
         except urllib.error.HTTPError as error:
             with error:
                 return error.code, json.loads(error.read())
+        except http.client.HTTPException as error:  # e.g. IncompleteRead: the worker died mid-answer
+            raise ConnectionError(f"the answer was cut off: {error!r}") from error
 
     def token(self, username: str) -> str:
         if username not in self.tokens:
