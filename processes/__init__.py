@@ -11,6 +11,7 @@ from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, run_decision
 from processes.demo import load_demo
 from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.messages import case_messages, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -29,6 +30,7 @@ from processes.people.identity import (
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
+from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import HIDDEN_KINDS, AuditKind
 from processes.store.db import Database
 from processes.store.models import utcnow
@@ -48,6 +50,7 @@ from processes.views import (
     CaseStatus,
     CaseView,
     IssuedToken,
+    MessageView,
     ProcessView,
     TaskStatus,
     TaskView,
@@ -97,11 +100,13 @@ __all__ = [
     "FixedClock",
     "IssuedToken",
     "LoginLimits",
+    "MessageView",
     "OperationalCounts",
     "ProcessView",
     "SavedFilterView",
     "SendReport",
     "SmtpSettings",
+    "StartPass",
     "TaskFilter",
     "TaskPage",
     "TaskStatus",
@@ -116,6 +121,7 @@ __all__ = [
     "assign_tasks",
     "authenticate",
     "case_diagram",
+    "case_messages",
     "check_upload",
     "claim_task",
     "claim_tasks",
@@ -131,6 +137,7 @@ __all__ = [
     "describe_rules",
     "end_session",
     "errors",
+    "fire_due_starts",
     "fire_due_timers",
     "get_attachment",
     "get_case",
@@ -155,6 +162,7 @@ __all__ = [
     "run_pass",
     "save_draft",
     "save_filter",
+    "send_message",
     "send_pending",
     "start_case",
     "start_session",

@@ -45,6 +45,9 @@ class AuditKind(enum.StrEnum):
     INCIDENT = "incident", "Hændelse", "Incident"
     INCIDENT_RESOLVED = "incident_resolved", "Hændelse løst", "Incident resolved"
     PROCESS_DEPLOYED = "process_deployed", "Proces udrullet", "Process deployed"
+    MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
+    PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"
+    CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})
