@@ -48,7 +48,7 @@ def with_called_processes(session: Session, case: Case, parsed: ParsedProcess) -
         return Resolved(parsed, {})
     pinned = dict(session.execute(
         select(CaseCalledVersion.process_key, CaseCalledVersion.process_version_id)
-        .where(CaseCalledVersion.case_id == case.id)).tuples().all())
+        .where(CaseCalledVersion.case_id == case.id)).all())
     specs = dict(parsed.subprocess_specs)
     versions: dict[str, int] = {}
     wanted, depth = set(parsed.called_processes), 0

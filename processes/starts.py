@@ -64,9 +64,9 @@ def sync_schedules(db: Database) -> None:
     """Give each process's newest version its schedule row (the next occurrence of its timer start, if any)."""
     with db.read() as session:
         newest = dict(session.execute(
-            select(ProcessVersion.key, func.max(ProcessVersion.id)).group_by(ProcessVersion.key)).tuples().all())
+            select(ProcessVersion.key, func.max(ProcessVersion.id)).group_by(ProcessVersion.key)).all())
         known = dict(session.execute(
-            select(ProcessSchedule.process_key, ProcessSchedule.process_version_id)).tuples().all())
+            select(ProcessSchedule.process_key, ProcessSchedule.process_version_id)).all())
     for key, version_id in newest.items():
         if known.get(key) == version_id:
             continue

@@ -201,12 +201,21 @@ def _aware(moment: dt.datetime) -> dt.datetime:
 
 
 def start_timer_fired(workflow: BpmnWorkflow) -> None:
-    """A new case of a timer-start process starts now: its start event does not wait for the timer."""
+    """A new case of a timer-start process starts now: its start event does not wait for the timer.
+
+    A cycle timer's event in SpiffWorkflow never predicts what follows it (it adds the next elements each
+    time a cycle comes round, and waits for the next one forever), so its outgoing elements are added here:
+    the case is one occurrence, and the start event completes at once.
+    """
     for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
         spec = task.task_spec
         if (isinstance(spec, StartEvent) and task.workflow is workflow
                 and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)):
             task._set_internal_data(event_fired=True)
+            if isinstance(spec.event_definition, CycleTimerEventDefinition) and not task.children:
+                for output in spec.outputs:  # as Spiff's own cycle does when a cycle comes round
+                    child = task._add_child(output, TaskState.FUTURE)
+                    child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
 
 
 __all__ = [
