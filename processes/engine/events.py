@@ -235,8 +235,12 @@ class Call:
     element: str
     process: str
     finished: bool
-    data_in: dict[str, Any]
-    data_out: dict[str, Any] | None
+    data_in: dict[str, Any]  # the calling task's data (what the child was given, without data inputs declared)
+    data_out: dict[str, Any] | None  # the child's data at its end
+
+
+def _visible(data: dict[str, Any]) -> dict[str, Any]:
+    return unescape({key: value for key, value in data.items() if not key.startswith("spiff__")})
 
 
 def external_calls(workflow: BpmnWorkflow, processes: frozenset[str]) -> list[Call]:
@@ -248,12 +252,11 @@ def external_calls(workflow: BpmnWorkflow, processes: frozenset[str]) -> list[Ca
         task = workflow.get_task_from_id(task_id)
         if task is None:
             continue
-        start = subprocess.get_next_task(subprocess.task_tree, skip_subprocesses=True, spec_name="Start")
         last = subprocess.last_task
         found.append(Call(
             task_id=str(task_id), element=task.task_spec.bpmn_id, process=subprocess.spec.name,
             finished=subprocess.completed,
-            data_in=unescape(dict(start.data)) if start is not None else {},
-            data_out=unescape(dict(last.data)) if subprocess.completed and last is not None else None,
+            data_in=_visible(task.data),
+            data_out=_visible(last.data) if subprocess.completed and last is not None else None,
         ))
     return found
