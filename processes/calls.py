@@ -21,7 +21,7 @@ from processes.deployments import SPEC_CACHE, latest_version
 from processes.engine import events
 from processes.engine.elements import Workflow
 from processes.engine.loader import ParsedProcess
-from processes.errors import EngineFailure
+from processes.errors import EngineFailure, NotFound
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, CaseCalledVersion
 
@@ -51,13 +51,17 @@ def with_called_processes(session: Session, case: Case, parsed: ParsedProcess) -
         .where(CaseCalledVersion.case_id == case.id)).all())
     specs = dict(parsed.subprocess_specs)
     versions: dict[str, int] = {}
-    wanted, depth = set(parsed.called_processes), 0
-    while wanted - versions.keys():
+    wanted, missing, depth = set(parsed.called_processes), set(), 0
+    while wanted - versions.keys() - missing:
         depth += 1
         if depth > MAX_CALL_DEPTH:
             raise EngineFailure(f"call activities call other files more than {MAX_CALL_DEPTH} levels deep")
-        for key in sorted(wanted - versions.keys()):
-            version_id = pinned.get(key) or latest_version(session, key).id
+        for key in sorted(wanted - versions.keys() - missing):
+            try:
+                version_id = pinned.get(key) or latest_version(session, key).id
+            except NotFound:  # not deployed (yet): the step that calls it fails, naming it
+                missing.add(key)
+                continue
             called = SPEC_CACHE.get(session, version_id).parsed
             versions[key] = version_id
             specs.setdefault(key, called.spec)

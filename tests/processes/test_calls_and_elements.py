@@ -82,11 +82,16 @@ def test_the_called_version_is_the_newest_at_call_time_and_stays_for_the_case(db
     assert pins[old.id] != pins[new.id]
 
 
-def test_a_call_to_a_process_nobody_deployed_fails_the_step_and_changes_nothing(db, owner, anna):
+def test_a_call_to_a_process_nobody_deployed_fails_the_step_that_calls_it_and_changes_nothing(db, owner, anna):
     deploy_file(db, owner, "call_parent")
 
-    with pytest.raises(errors.NotFound):
-        start_case(db, process="call_parent", unit="kemi", data={}, actor=anna)
+    case = start_case(db, process="call_parent", unit="kemi", data={}, actor=anna)
+
+    with pytest.raises(errors.EngineFailure) as failed:
+        complete_task(db, case.tasks[0].id, data={"note": "please look"}, actor=anna)
+
+    assert "call_child_review" in failed.value.message
+    assert get_case(db, case.id, actor=anna).tasks == case.tasks  # nothing changed
 
 
 # --- event-based gateway: the timer branch fires ------------------------------------------------------------
