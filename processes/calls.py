@@ -51,7 +51,8 @@ def with_called_processes(session: Session, case: Case, parsed: ParsedProcess) -
         .where(CaseCalledVersion.case_id == case.id)).all())
     specs = dict(parsed.subprocess_specs)
     versions: dict[str, int] = {}
-    wanted, missing, depth = set(parsed.called_processes), set(), 0
+    wanted, depth = set(parsed.called_processes), 0
+    missing: set[str] = set()
     while wanted - versions.keys() - missing:
         depth += 1
         if depth > MAX_CALL_DEPTH:
