@@ -37,7 +37,7 @@ from processes.engine.sandbox import SandboxViolation, evaluate
 from processes.engine.serializer import escape, unescape
 from processes.engine.specs import CaseMessageEventDefinition
 from processes.engine.timers import using_clock
-from processes.errors import EngineFailure
+from processes.errors import EngineFailure, InvalidData
 
 
 def adopt_message_definitions(spec: BpmnProcessSpec) -> int:
@@ -130,6 +130,11 @@ def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict[str, Any], 
     try:
         correlations = definition.calculate_correlations(
             workflow.script_engine, definition.correlation_properties, event_payload)
+    except SandboxViolation as exc:
+        names = sorted(prop.name for prop in definition.correlation_properties)
+        raise InvalidData(f"message {name!r}: the payload does not give its correlation key ({exc})",
+                          fields=dict.fromkeys(names, "needed to find the case's waiting event")) from None
+    try:
         event = BpmnEvent(type(definition)(name, definition.correlation_properties), event_payload, correlations)
         with using_clock(clock):
             workflow.send_event(event)

@@ -56,8 +56,10 @@ CORPUS: dict[str, dict] = {
     "every_element": {},
     "call_parent": {},
     "yearly_campaign": {},
+    "correlated_reply": {"request_id": "R-1"},
 }
 CALLED = ("call_child_review",)
+CORRELATION_KEYS = ("request_id",)
 # moves a model's run must include (the elements a person or a sender must do something for)
 MUST_DO = {
     "every_element": {"task manual_b", "task plain_c", "task inner_task", "message go on"},
@@ -66,6 +68,7 @@ MUST_DO = {
     "event_gateway": {"message answer"},  # its timer branch: test_calls_and_elements.py
     "timer_escalation": {"task handle"},
     "call_parent": {"task ask", "task review"},
+    "correlated_reply": {"message reply"},
 }
 
 
@@ -95,7 +98,9 @@ def drive(db: Database, case_id: str, actor: UserView, clock: FixedClock) -> tup
         offered = case_messages(db, case_id, actor=actor, clock=clock)
         if offered:
             message = offered[0]
-            send_message(db, case_id, message.name, data=NOTE if message.form_name else {}, actor=actor, clock=clock)
+            payload = {**(NOTE if message.form_name else {}),  # a sender replies with the case's correlation key
+                       **{key: case.data[key] for key in CORRELATION_KEYS if key in case.data}}
+            send_message(db, case_id, message.name, data=payload, actor=actor, clock=clock)
             done.append(f"message {message.name}")
             continue
         with db.read() as session:

@@ -114,3 +114,38 @@ def test_an_ended_case_takes_no_message(db, anna, kim, message_case):
 def test_a_stranger_cannot_send_a_message_to_the_case(db, emil, message_case):
     with pytest.raises(errors.Forbidden):
         send_message(db, message_case, "report an incident", data={"note": "x"}, actor=emil)
+
+
+# --- correlation by a key declared in the BPMN ---------------------------------------------------------------
+
+@pytest.fixture
+def waiting_for_reply(db: Database, owner: UserView, kim: UserView) -> str:
+    """A case that sent message "ask" with correlation key request_id = R-17 and waits for the "reply"."""
+    deploy(db, (BPMN_DIR / "correlated_reply.bpmn").read_bytes(), "correlated_reply.bpmn", actor=owner)
+    return start_case(db, process="correlated_reply", unit="kemi", data={"request_id": "R-17"}, actor=kim).id
+
+
+def test_a_reply_with_the_cases_correlation_key_is_caught(db, kim, waiting_for_reply):
+    case = send_message(db, waiting_for_reply, "reply", data={"request_id": "R-17", "answer": "yes"}, actor=kim)
+
+    assert [task.name for task in case.tasks] == ["read_reply"]
+    assert case.data["answer"] == "yes"
+
+
+def test_a_reply_with_another_correlation_key_is_a_conflict_and_changes_nothing(db, kim, waiting_for_reply):
+    before = snapshot(db, waiting_for_reply)
+
+    with pytest.raises(errors.Conflict):
+        send_message(db, waiting_for_reply, "reply", data={"request_id": "R-99"}, actor=kim)
+
+    assert snapshot(db, waiting_for_reply) == before
+
+
+def test_a_reply_without_the_correlation_key_is_invalid_naming_it(db, kim, waiting_for_reply):
+    before = snapshot(db, waiting_for_reply)
+
+    with pytest.raises(errors.InvalidData) as refused:
+        send_message(db, waiting_for_reply, "reply", data={"answer": "yes"}, actor=kim)
+
+    assert set(refused.value.fields) == {"request_id"}
+    assert snapshot(db, waiting_for_reply) == before
