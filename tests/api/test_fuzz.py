@@ -83,7 +83,8 @@ def real_ids(api, auth) -> dict[str, str]:
     )
     assert started.status_code == 201, started.get_json()
     case = started.get_json()
-    return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work"}
+    return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work",
+            "name": "a message the case does not wait for"}
 
 
 @pytest.mark.slow
