@@ -23,6 +23,7 @@ from processes.links import (
     renew_link,
     revoke_link,
 )
+from processes.messages import case_messages, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -41,6 +42,7 @@ from processes.people.identity import (
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
+from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
 from processes.store.db import Database
 from processes.store.models import utcnow
@@ -61,6 +63,7 @@ from processes.views import (
     CaseView,
     HistoryPage,
     IssuedToken,
+    MessageView,
     ProcessView,
     TaskStatus,
     TaskView,
@@ -116,12 +119,14 @@ __all__ = [
     "LinkPage",
     "LinkRefused",
     "LoginLimits",
+    "MessageView",
     "OperationalCounts",
     "ProcessView",
     "Refusal",
     "SavedFilterView",
     "SendReport",
     "SmtpSettings",
+    "StartPass",
     "TaskFilter",
     "TaskPage",
     "TaskStatus",
@@ -137,6 +142,7 @@ __all__ = [
     "authenticate",
     "case_diagram",
     "case_history",
+    "case_messages",
     "check_upload",
     "claim_task",
     "claim_tasks",
@@ -153,6 +159,7 @@ __all__ = [
     "describe_rules",
     "end_session",
     "errors",
+    "fire_due_starts",
     "fire_due_timers",
     "get_attachment",
     "get_case",
@@ -183,6 +190,7 @@ __all__ = [
     "run_pass",
     "save_draft",
     "save_filter",
+    "send_message",
     "send_pending",
     "start_case",
     "start_session",

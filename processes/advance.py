@@ -10,7 +10,8 @@ messages, child cases, the wake-up row, compaction, the stored state, the status
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -18,10 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
-from processes import bundles
+from processes import bundles, calls
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
-from processes.engine import runtime
+from processes.engine import events, runtime
 from processes.engine.elements import Workflow, describe_user_task
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
@@ -44,7 +45,8 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     bundle = bundles.for_version(session, case.process_version_id)
     run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock, book=bundle,
                       mail=bundle.mail)
-    workflow, loaded = _restore(session, case, run)
+    workflow, loaded, resolved = _restore(session, case, run)
+    calls_before = resolved.snapshot(workflow)
     move(workflow, run)
     runtime.advance(workflow, run)
     now = runtime.now_utc(clock)
@@ -55,6 +57,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     still_open = _sync_task_index(session, case, workflow, run, context=context)
     _queue_notifications(session, case, run, _about_the_waiting_task(context, still_open), now)
     _start_children(session, case, run, depth)
+    calls.record_calls(session, case, workflow, resolved, calls_before)
     status = runtime.case_status(workflow, loaded.end_statuses)  # before compaction drops the end events
     _schedule_wakeup(session, case, workflow, now)
     runtime.compact(workflow)
@@ -66,9 +69,29 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
 # --- the moves --------------------------------------------------------------------------------------------
 
 def starting_with(data: dict[str, Any]) -> Move:
-    """A new case receives its start form's data."""
+    """A new case receives its start form's data (and starts now, whatever timer its start event has)."""
     def move(workflow: Workflow, _run: runtime.Run) -> None:
+        events.start_timer_fired(workflow)
         runtime.set_start_data(workflow, data)
+    return move
+
+
+def delivering(name: str, payload: Any, *, then: Callable[[dict[str, Any]], None]) -> Move:
+    """A BPMN message comes into the case; its payload must fit the form of the event that waits for it.
+
+    ``then`` records the delivery with the checked payload. Conflict if nothing waits for the message.
+    """
+    def move(workflow: Workflow, run: runtime.Run) -> None:
+        waiting = {message.name: message for message in events.waiting_messages(workflow)}
+        if name not in waiting:
+            raise Conflict(f"the case is not waiting for message {name!r}",
+                           fields={"message": f"not one of {sorted(waiting)}"})
+        data = checked_data(waiting[name].form, payload)
+        try:
+            events.deliver_message(workflow, name, data, run.clock)
+        except events.NotWaiting as exc:
+            raise Conflict(str(exc), fields={"message": "no waiting event correlates with this payload"}) from None
+        then(data)
     return move
 
 
@@ -140,13 +163,26 @@ def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
 
 # --- the jobs of a step -----------------------------------------------------------------------------------
 
-def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[Workflow, LoadedProcess]:
+def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[Workflow, LoadedProcess, calls.Resolved]:
     """The case's workflow with this run's engine attached; a fresh one for a case that has not run yet."""
     loaded = SPEC_CACHE.get(session, case.process_version_id)
+    resolved = calls.with_called_processes(session, case, loaded.parsed)
+    parsed = resolved.parsed
     if not case.state:
-        return runtime.new_workflow(loaded.parsed, run), loaded
-    workflow = load_state(case.state, case.serializer_version, loaded.parsed.spec, loaded.parsed.subprocess_specs)
-    return runtime.attach(workflow, run), loaded
+        return runtime.new_workflow(parsed, run), loaded, resolved
+    workflow = load_state(case.state, case.serializer_version, parsed.spec, parsed.subprocess_specs)
+    return runtime.attach(workflow, run), loaded, resolved
+
+
+@contextmanager
+def restored_workflow(session: Session, case: Case, clock: Clock) -> Iterator[Workflow]:
+    """The case's workflow as it is now, to be read (not run, not saved) inside the block."""
+    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+    workflow, _loaded, _resolved = _restore(session, case, run)
+    try:
+        yield workflow
+    finally:
+        runtime.release(workflow)
 
 
 def _record_decisions(session: Session, case: Case, run: runtime.Run, now: datetime) -> None:

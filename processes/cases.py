@@ -15,8 +15,10 @@ from sqlalchemy import select
 from processes.access import case_view, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.deployments import latest_version
+from processes.deployments import SPEC_CACHE, latest_version
+from processes.engine import events
 from processes.engine.elements import step_names
+from processes.engine.loader import ParsedProcess
 from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
@@ -30,13 +32,32 @@ def _check_unit(actor: UserView, unit: str) -> None:
         raise Forbidden(f"you are not a member of unit {unit!r}", fields={"unit": "not one of your units"})
 
 
+HAND_STARTERS = "process-owners,admins"
+
+
+def _check_hand_start(parsed: ParsedProcess, actor: UserView) -> None:
+    """A process the worker starts by time (a campaign) is started by hand only by the groups its start names.
+
+    Property ``startGroups`` of the timer start event: group codes separated by commas (default: process
+    owners and administrators).
+    """
+    timer = events.timer_start_of(parsed.spec)
+    if timer is None:
+        return
+    groups = {code.strip() for code in timer.properties.get("startGroups", HAND_STARTERS).split(",") if code.strip()}
+    if not groups & set(actor.groups):
+        raise Forbidden(f"only {', '.join(sorted(groups))} may start {parsed.key!r} by hand",
+                        fields={"process": "started by time; by hand only by " + ", ".join(sorted(groups))})
+
+
 def start_case(
     db: Database, *, process: str, unit: str, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
 ) -> CaseView:
     """Start the newest version of a process for a unit, with the start form's data."""
     with unit_of_work(db) as session:
-        latest_version(session, process)  # an unknown process is a 404 before a unit question is a 403
+        version = latest_version(session, process)  # an unknown process is a 404 before a unit question is a 403
         _check_unit(actor, unit)
+        _check_hand_start(SPEC_CACHE.get(session, version.id).parsed, actor)
         case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock)
         session.flush()
         return case_view(session, case)

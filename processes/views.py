@@ -122,6 +122,15 @@ class CaseView:
 
 
 @dataclass(frozen=True)
+class MessageView:
+    """A BPMN message a case can take now: its name, the title of the event waiting for it, its form."""
+
+    name: str
+    title: str
+    form_name: str | None
+
+
+@dataclass(frozen=True)
 class ProcessView:
     key: str
     name: str

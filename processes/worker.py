@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from processes.clock import Clock
 from processes.engine import runtime
 from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
+from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Case, CaseTimer, Incident, WorkerHeartbeat, utcnow
@@ -130,10 +131,11 @@ def fire_due_timers(db: Database, *, clock: Clock, limit: int = MAX_TIMERS_PER_P
 
 @dataclass(frozen=True)
 class WorkerPass:
-    """One pass of the worker: timers fired, then the outbox delivered."""
+    """One pass of the worker: cases started by time, timers fired, then the outbox delivered."""
 
     timers: TimerPass
     mail: SendReport
+    starts: StartPass = field(default_factory=StartPass)
 
 
 MAIL_BATCH = 100
@@ -174,6 +176,7 @@ def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str
     day with ``--now`` is still a live worker), which the readiness check reads.
     """
     record_heartbeat(db, worker_id(), at=utcnow())
+    starts = fire_due_starts(db, clock=clock)
     fired = retried = incidents = 0
     while True:
         timers = fire_due_timers(db, clock=clock)
@@ -187,4 +190,4 @@ def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str
         totals = [total + count for total, count in zip(totals, batch, strict=True)]
         if sum(batch) < MAIL_BATCH:
             break
-    return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals))
+    return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals), starts=starts)

@@ -71,7 +71,7 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def count_steps(kind: str, amount: int = 1) -> None:
-    """Count case advances: `start`, `complete` or `timer`.
+    """Count case advances: `start`, `complete`, `message` or `timer`.
 
     Called by the service layer around the use cases that advance a case (api/web start and complete,
     the worker loop's fired timers); when the engine gains one `advance_case` step function, this can move

@@ -74,6 +74,14 @@ OPERATIONS: dict[str, Operation] = {
     "api.cases.case_history": Operation(
         "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
     ),
+    "api.cases.list_messages": Operation("cases", schemas.MessageSchema(many=True), errors=(401, 403, 404)),
+    "api.cases.send_message": Operation(
+        "cases",
+        schemas.CaseSchema(),
+        body=schemas.MessageRequest,
+        errors=(400, 401, 403, 404, 409, 413, 422, 500),
+        unprocessable="The data does not fit the form of the event that waits for the message.",
+    ),
     "api.links.create_link": Operation(
         "links", schemas.LinkSchema(), 201, body=schemas.CreateLinkRequest, errors=(400, 401, 403, 404, 413, 422),
         unprocessable="A task named is not an open task of the case that you may work.",

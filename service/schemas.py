@@ -84,6 +84,21 @@ class CompleteTaskRequest(StrictSchema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The task form's data"})
 
 
+class MessageRequest(StrictSchema):
+    """Body of `POST /cases/{case_id}/messages/{name}`."""
+
+    data = fields.Dict(keys=fields.String(), load_default=dict,
+                       metadata={"description": "The message's payload: the data of its form"})
+
+
+class MessageSchema(Schema):
+    """A BPMN message the case can take now."""
+
+    name = fields.String(metadata={"description": "The message name, for POST /cases/{case_id}/messages/{name}"})
+    title = fields.String(metadata={"description": "The name of the event that waits for it"})
+    form_name = fields.String(allow_none=True, metadata={"description": "The form its payload must fit"})
+
+
 class DecisionRequest(StrictSchema):
     """Body of `POST /decisions/{ruleset}`."""
 

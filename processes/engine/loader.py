@@ -9,6 +9,7 @@ expression and script passes the sandbox check. Each problem is reported with fi
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.operators import Operator
 from SpiffWorkflow.specs.base import TaskSpec
@@ -29,9 +31,10 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 
 import forms
 import rules
+from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
-from processes.errors import InvalidModel
+from processes.errors import EngineFailure, InvalidModel
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -126,6 +129,7 @@ class ParsedProcess:
     sensitivity: str = "normal"
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
+    called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -311,6 +315,11 @@ def _service_task_problem(task: etree._Element, _groups: frozenset[str]) -> str 
     return None
 
 
+def _event_form_problem(event: etree._Element, _groups: frozenset[str]) -> str | None:
+    name = forms.form_name_from_properties(_properties(event))
+    return None if name is None or forms.form_exists(name) else f"form {name!r} does not exist"
+
+
 def _end_event_problem(end: etree._Element, _groups: frozenset[str]) -> str | None:
     if _properties(end).get("caseStatus", "completed") not in CASE_END_STATUSES:
         return f"caseStatus must be one of {sorted(CASE_END_STATUSES)}"
@@ -324,6 +333,9 @@ _ELEMENT_CHECKS = {
     "businessRuleTask": _rule_task_problem,
     "serviceTask": _service_task_problem,
     "endEvent": _end_event_problem,
+    "startEvent": _event_form_problem,  # a message's form: on the event that catches it
+    "intermediateCatchEvent": _event_form_problem,
+    "boundaryEvent": _event_form_problem,
 }
 
 
@@ -356,16 +368,19 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
         key = process.get("id")
         spec = parser.get_spec(key)
-        subprocess_specs = parser.get_subprocess_specs(key)
+        subprocess_specs, called = _subprocess_specs(parser, key)
     except ValidationException as exc:
         element = getattr(exc, "id", None)
         raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
     _check_spec_expressions([spec, *subprocess_specs.values()], filename)
+    _check_task_lanes([spec, *subprocess_specs.values()], filename)
+    _check_timer_start(spec, filename)
     for process_spec in (spec, *subprocess_specs.values()):
         connect_loop_tasks(process_spec)
         wire_event_subprocess_triggers(process_spec)
+        adopt_message_definitions(process_spec)
     return ParsedProcess(
         key=key,
         name=process.get("name") or key,
@@ -375,4 +390,56 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         sensitivity=sensitivity,
         readers=readers,
         subject=subject,
+        called_processes=frozenset(called),
     )
+
+
+def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnProcessSpec], set[str]]:
+    """The specs of the file's sub-processes and called processes, and the ids it calls that are not in it.
+
+    A call activity may call a process of another file by its id: the runtime gives the workflow the
+    newest deployed version of it when the case first calls it (``processes/advance.py``).
+    """
+    found: dict[str, BpmnProcessSpec] = {}
+    external: set[str] = set()
+    stack = [key]
+    while stack:
+        for task_spec in parser.get_spec(stack.pop()).task_specs.values():
+            if not isinstance(task_spec, SubWorkflowTask):
+                continue
+            name = str(task_spec.spec)
+            if name in found or name in external:
+                continue
+            called = parser.get_spec(name, required=False)
+            if called is None:
+                external.add(name)
+            else:
+                found[name] = called
+                stack.append(name)
+    return found, external
+
+
+def _check_task_lanes(specs: list[BpmnProcessSpec], filename: str) -> None:
+    """A task a person does (user, manual or plain task) must sit in a lane: the lane is the group that does it."""
+    for process_spec in specs:
+        for task_spec in process_spec.task_specs.values():
+            if getattr(task_spec, "manual", False) and not getattr(task_spec, "lane", None):
+                element = task_spec.bpmn_id
+                raise InvalidModel(
+                    f"{filename}: element {element}: a user, manual or plain task must sit in a lane that names "
+                    "the group who does it", filename=filename, element=element)
+
+
+def _check_timer_start(spec: BpmnProcessSpec, filename: str) -> None:
+    """A process started by a timer names the unit its cases belong to, and its timer has an occurrence."""
+    try:
+        timer = timer_start_of(spec)
+        if timer is None:
+            return
+        next(occurrences(timer, dt.datetime.now(dt.UTC)), None)
+    except EngineFailure as exc:
+        raise InvalidModel(f"{filename}: {exc.message}", filename=filename) from None
+    if not timer.properties.get("unit"):
+        raise InvalidModel(
+            f"{filename}: element {timer.element}: a timer start event must name the unit of the cases it starts "
+            "(spiffworkflow property 'unit')", filename=filename, element=timer.element)

@@ -7,7 +7,9 @@ from typing import Any
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
+from SpiffWorkflow.task import Task
 
 
 class RuleTask(SpiffBpmnTask):
@@ -30,6 +32,22 @@ class RuleTask(SpiffBpmnTask):
             raise RuntimeError("no rules engine attached to the workflow's script engine")
         my_task.data[self.result_variable] = rules.decide(my_task, self.ruleset)
         return True
+
+
+class CaseMessageEventDefinition(SpiffMessageEventDefinition):
+    """Spiff's message event, but a payload without a ``messageVariable`` is merged into the data.
+
+    Spiff drops such a payload; a message with a form is a form posted into the case, so its fields
+    become case data like a user task's. Serialized with Spiff's own converter (``serializer.py``).
+    """
+
+    def update_task_data(self, my_task: Task) -> None:
+        if self.message_var is not None:
+            super().update_task_data(my_task)
+            return
+        payload = my_task.internal_data.pop(self.name, None)
+        if isinstance(payload, dict):
+            my_task.set_data(**payload)
 
 
 class RuleTaskConverter(SpiffBpmnTaskConverter):

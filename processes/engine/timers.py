@@ -65,10 +65,17 @@ def _as_datetime(value: Any) -> dt.datetime | None:
 
 
 def next_due(workflow: BpmnWorkflow) -> dt.datetime | None:
-    """The earliest time at which one of the workflow's waiting timers fires, or None."""
-    times = [
-        moment
-        for event in workflow.waiting_events()
-        if event.event_type in TIMER_EVENT_TYPES and (moment := _as_datetime(event.value)) is not None
-    ]
+    """The earliest time at which one of the workflow's waiting timers fires, or None.
+
+    A timer behind an event-based gateway is not a waiting event of its own: the gateway waits for all its
+    branches' events at once (a ``MultipleEventDefinition``, whose own details carry no time), and the
+    timer's due time is in the gateway task's data. It is asked for by the timer's own definition.
+    """
+    times = []
+    for task in list(workflow.event_manager.tasks.values()):
+        definition = task.task_spec.event_definition
+        for item in getattr(definition, "event_definitions", None) or [definition]:
+            event = item.details(task)
+            if event.event_type in TIMER_EVENT_TYPES and (moment := _as_datetime(event.value)) is not None:
+                times.append(moment)
     return min(times).astimezone(dt.UTC) if times else None

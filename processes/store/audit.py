@@ -48,6 +48,9 @@ class AuditKind(enum.StrEnum):
     LINK_CREATED = "link_created", "Link til sagen oprettet", "Link to the case created"
     LINK_RENEWED = "link_renewed", "Link til sagen fornyet", "Link to the case renewed"
     LINK_REVOKED = "link_revoked", "Link til sagen tilbagekaldt", "Link to the case revoked"
+    MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
+    PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"
+    CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})

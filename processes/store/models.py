@@ -437,3 +437,39 @@ class CaseLink(Base):
     created_at: Mapped[Timestamp]
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class CaseCalledVersion(Base):
+    """The version of a process of another file that a case's call activity called first (kept for restores)."""
+
+    __tablename__ = "case_called_versions"
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+
+
+class ProcessSchedule(Base):
+    """A process started by the timer of its start event: the next occurrence the worker is to start.
+
+    One row per process key, kept in step with its newest version by the worker (``processes/starts.py``);
+    a process without a timer start has a row with no ``next_at``, so its version is not parsed again.
+    """
+
+    __tablename__ = "process_schedules"
+    __table_args__ = (Index("ix_process_schedules_due", "next_at"),)
+    process_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"))
+    next_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ScheduledStart(Base):
+    """One occurrence of a timer start that started a case; unique, so no occurrence starts two cases."""
+
+    __tablename__ = "scheduled_starts"
+    __table_args__ = (UniqueConstraint("process_key", "occurrence_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    occurrence_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    started_at: Mapped[Timestamp]

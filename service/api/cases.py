@@ -11,7 +11,7 @@ from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, HistoryPageSchema, HistoryQuery, StartCaseRequest
+from service.schemas import CaseSchema, HistoryPageSchema, HistoryQuery, MessageRequest, MessageSchema, StartCaseRequest
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -40,3 +40,18 @@ def case_history(case_id: str) -> Any:
     page = processes.case_history(get_database(), case_id, actor=current_user(), before=query.get("before"),
                                   limit=query["limit"])
     return HistoryPageSchema().dump({"items": page.entries, "next_cursor": page.next_cursor})
+
+
+@bp.get("/<case_id>/messages")
+def list_messages(case_id: str) -> Any:
+    """The BPMN messages the case can take now, each with the name of its form."""
+    return MessageSchema(many=True).dump(processes.case_messages(get_database(), case_id, actor=current_user()))
+
+
+@bp.post("/<case_id>/messages/<name>")
+def send_message(case_id: str, name: str) -> Any:
+    """Deliver a BPMN message with its payload to the case, which runs on until it waits (409 if nothing waits)."""
+    body = json_body(MessageRequest())
+    case = processes.send_message(get_database(), case_id, name, data=body["data"], actor=current_user())
+    metrics.count_steps("message")
+    return CaseSchema().dump(case)

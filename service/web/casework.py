@@ -237,6 +237,7 @@ def case(case_id: str) -> ResponseReturnValue:
         comments=processes.list_comments(database, case_id, actor=user),
         attachments=processes.list_attachments(database, case_id, actor=user),
         diagram={"passed": passed, "waiting": waiting}, passed_steps=processes.passed_step_names(xml, passed),
+        messages=processes.case_messages(database, case_id, actor=user),
     )
 
 
@@ -248,6 +249,43 @@ def case_history(case_id: str) -> ResponseReturnValue:
     page = processes.case_history(get_database(), case_id, actor=_user(), before=before, hide_bookkeeping=True)
     return render_template("web/casework/history.html", case_id=case_id, history=_history(page),
                            history_next=page.next_cursor, first_page=before is None)
+
+
+# --- a BPMN message into the case ("report a change", "first day of absence") ------------------------------
+
+def _message_page(case_id: str, name: str, data: Mapping[str, Any], errors: Mapping[str, str],
+                  status: int) -> ResponseReturnValue:
+    offered = {message.name: message for message in processes.case_messages(get_database(), case_id, actor=_user())}
+    message = offered.get(name)
+    if message is None:
+        raise NotFound(f"the case takes no message {name!r} now")
+    page: dict[str, Any] = {"sections": [], "data": data, "errors": errors, "error_labels": {},
+                            "form_title": message.title, "form_description": ""}
+    if message.form_name and forms.form_exists(message.form_name):
+        page = _form_page(forms.get_form(message.form_name), data, errors)
+    return render_template("web/casework/message.html", case_id=case_id, message=message, **page), status
+
+
+@bp.route("/cases/<case_id>/messages/<name>", methods=["GET", "POST"])
+@login_required
+def message(case_id: str, name: str) -> ResponseReturnValue:
+    """The form of a message the case can take now (GET); deliver it and run the case on (POST)."""
+    if request.method == "GET":
+        return _message_page(case_id, name, {}, {}, 200)
+    offered = {m.name: m for m in processes.case_messages(get_database(), case_id, actor=_user())}
+    found = offered.get(name)
+    if found is None:
+        raise NotFound(f"the case takes no message {name!r} now")
+    data: dict[str, Any] = {}
+    if found.form_name and forms.form_exists(found.form_name):
+        data = form_html.parse_submission(forms.get_form(found.form_name), request.form.items(multi=True))
+    try:
+        processes.send_message(get_database(), case_id, name, data=data, actor=_user())
+    except InvalidData as error:
+        return _message_page(case_id, name, data, error.fields, 422)
+    metrics.count_steps("message")
+    flash(_("“%(title)s” is received by the case.", title=found.title), "success")
+    return redirect(url_for("casework.case", case_id=case_id), code=303)
 
 
 @bp.post("/cases/<case_id>/comments")

@@ -92,7 +92,7 @@ def real_ids(api, auth, database) -> dict[str, Any]:
     assert link.status_code == 201, link.get_json()
     spare = processes.create_token(database, applicant)
     return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work",
-            "token_id": spare.id, "link_id": link.get_json()["id"]}
+            "token_id": spare.id, "link_id": link.get_json()["id"], "name": "a message the case does not wait for"}
 
 
 @pytest.mark.slow

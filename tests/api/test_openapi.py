@@ -47,6 +47,8 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/cases", "post"),
         ("/api/v1/cases/{case_id}", "get"),
         ("/api/v1/cases/{case_id}/history", "get"),
+        ("/api/v1/cases/{case_id}/messages", "get"),  # issue #12: messages into a running case
+        ("/api/v1/cases/{case_id}/messages/{name}", "post"),
         ("/api/v1/tasks", "get"),
         ("/api/v1/tasks/{task_id}", "get"),
         ("/api/v1/tasks/{task_id}/claim", "post"),

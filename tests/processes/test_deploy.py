@@ -116,6 +116,8 @@ def place_model(element: str, *, definitions: str = "", flow: str = "", extra: s
                   id="places_definitions" targetNamespace="http://amflow.dtu.dk/test">
   {definitions}
   <bpmn:process id="places" name="Places (test)" isExecutable="true">
+    <bpmn:laneSet id="places_lanes"><bpmn:lane id="places_lane" name="employees">
+      <bpmn:flowNodeRef>place</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
     <bpmn:startEvent id="start"/>
     {element}
     <bpmn:endEvent id="end"/>

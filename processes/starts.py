@@ -1,0 +1,172 @@
+"""Cases started by time: a process whose start event is a timer is started by the worker at each occurrence.
+
+``process_schedules`` holds one row per process key with the next occurrence of its newest version's timer
+start (``R/2027-03-01T00:00:00+01:00/P1Y``: every 1 March). The worker first brings the rows in step with
+the newest versions, then claims due rows like the case wake-ups (SQLite: the ``BEGIN IMMEDIATE`` write
+lock; PostgreSQL: ``FOR UPDATE SKIP LOCKED``) and, in ONE transaction, writes the occurrence to
+``scheduled_starts`` (unique per process and occurrence), starts the case and moves the row on to the next
+occurrence. So an occurrence starts exactly one case across workers and restarts: a worker that dies
+mid-way rolls back and the occurrence is still due; one that replays a past day (``--now``) starts what was
+due then and nothing twice. Occurrences missed while no worker ran are started on the next pass, oldest
+first.
+
+A case started so has no starter (the system) and the unit its start event names (property ``unit``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from processes.advance import new_case
+from processes.clock import Clock
+from processes.deployments import SPEC_CACHE
+from processes.engine import events, runtime
+from processes.errors import ProcessError
+from processes.store.audit import AuditKind, record
+from processes.store.db import Database, unit_of_work
+from processes.store.models import ProcessSchedule, ProcessVersion, ScheduledStart
+
+logger = logging.getLogger("amflow.worker")
+
+MAX_STARTS_PER_PASS = 1_000
+MAX_OCCURRENCES_SCANNED = 100_000
+
+
+@dataclass(frozen=True)
+class StartPass:
+    """What one pass over the timer starts did."""
+
+    started: int = 0
+    failed: int = 0
+
+
+def _next_occurrence(timer: events.TimerStart, origin: dt.datetime, after: dt.datetime | None) -> dt.datetime | None:
+    """The first occurrence at or after ``origin`` and strictly after ``after`` (the last one started)."""
+    for index, moment in enumerate(events.occurrences(timer, origin)):
+        if index > MAX_OCCURRENCES_SCANNED:
+            return None
+        if moment >= origin and (after is None or moment > after):
+            return moment
+    return None
+
+
+def _timer_of(session: Session, version_id: int) -> events.TimerStart | None:
+    return events.timer_start_of(SPEC_CACHE.get(session, version_id).parsed.spec)
+
+
+def sync_schedules(db: Database) -> None:
+    """Give each process's newest version its schedule row (the next occurrence of its timer start, if any)."""
+    with db.read() as session:
+        newest = dict(session.execute(
+            select(ProcessVersion.key, func.max(ProcessVersion.id)).group_by(ProcessVersion.key)).all())
+        known = dict(session.execute(
+            select(ProcessSchedule.process_key, ProcessSchedule.process_version_id)).all())
+    for key, version_id in newest.items():
+        if known.get(key) == version_id:
+            continue
+        try:
+            with db.write() as session:
+                _sync_one(session, key, version_id)
+        except IntegrityError:
+            continue  # another worker wrote the row at the same moment: theirs is the same
+
+
+def _sync_one(session: Session, key: str, version_id: int) -> None:
+    row = session.get(ProcessSchedule, key)
+    if row is not None and row.process_version_id == version_id:
+        return
+    version = session.get(ProcessVersion, version_id)
+    assert version is not None
+    next_at = None
+    timer = _timer_of(session, version_id)
+    if timer is not None:
+        last = session.scalar(select(func.max(ScheduledStart.occurrence_at)).where(ScheduledStart.process_key == key))
+        if isinstance(last, str):  # SQLite hands an aggregate back as text
+            last = dt.datetime.fromisoformat(last)
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=dt.UTC)
+        next_at = _next_occurrence(timer, version.deployed_at, last)
+    if row is None:
+        session.add(ProcessSchedule(process_key=key, process_version_id=version_id, next_at=next_at))
+    else:
+        row.process_version_id, row.next_at, row.last_error = version_id, next_at, None
+    session.flush()
+
+
+def _claim_due(session: Session, db: Database, now: dt.datetime, skip: set[str]) -> ProcessSchedule | None:
+    query = (select(ProcessSchedule).where(ProcessSchedule.next_at.is_not(None), ProcessSchedule.next_at <= now)
+             .order_by(ProcessSchedule.next_at).limit(1))
+    if skip:
+        query = query.where(ProcessSchedule.process_key.not_in(skip))
+    if not db.is_sqlite:
+        query = query.with_for_update(skip_locked=True)
+    return session.scalar(query)
+
+
+def _start_one(db: Database, clock: Clock, skip: set[str]) -> str | None:
+    """Start the case of the earliest due occurrence; its process key, or None when nothing is due."""
+    now = runtime.now_utc(clock)
+    with unit_of_work(db) as session:
+        row = _claim_due(session, db, now, skip)
+        if row is None:
+            return None
+        key, occurrence = row.process_key, row.next_at
+        assert occurrence is not None
+        try:
+            timer = _timer_of(session, row.process_version_id)
+            if timer is None:
+                row.next_at = None
+                return key
+            version = session.get(ProcessVersion, row.process_version_id)
+            assert version is not None
+            session.add(ScheduledStart(process_key=key, occurrence_at=occurrence))
+            session.flush()  # the unique occurrence first: a second start of it fails here, before any case
+            case = new_case(session, process=key, unit=timer.properties["unit"], data={}, starter=None, clock=clock)
+            session.flush()
+            session.execute(update(ScheduledStart)
+                            .where(ScheduledStart.process_key == key, ScheduledStart.occurrence_at == occurrence)
+                            .values(case_id=case.id))
+            record(session, case_id=case.id, actor=None, kind=AuditKind.TIMER_FIRED, at=now,
+                   detail={"start": occurrence.isoformat(), "element": timer.element})
+            row.next_at = _next_occurrence(timer, version.deployed_at, occurrence)
+            row.last_error = None
+        except (ProcessError, IntegrityError) as exc:
+            raise _StartFailed(key, exc) from exc
+    return key
+
+
+class _StartFailed(Exception):
+    def __init__(self, key: str, error: BaseException) -> None:
+        super().__init__(f"process {key}: {error}")
+        self.key = key
+        self.error = error
+
+
+def fire_due_starts(db: Database, *, clock: Clock, limit: int = MAX_STARTS_PER_PASS) -> StartPass:
+    """Start a case for every occurrence due at ``clock.now()`` (at most ``limit``), each in its own transaction."""
+    sync_schedules(db)
+    started = failed = 0
+    failing: set[str] = set()
+    for _ in range(limit):
+        try:
+            key = _start_one(db, clock, failing)
+        except _StartFailed as failure:
+            logger.warning("timer start of %s failed: %s", failure.key, failure.error)
+            message = getattr(failure.error, "message", None) or f"{type(failure.error).__name__}: {failure.error}"
+            with db.write() as session:
+                row = session.get(ProcessSchedule, failure.key)
+                if row is not None:
+                    row.last_error = message
+            failing.add(failure.key)
+            failed += 1
+            continue
+        if key is None:
+            break
+        started += 1
+    return StartPass(started=started, failed=failed)
