@@ -84,7 +84,8 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "api.links.create_link": Operation(
         "links", schemas.LinkSchema(), 201, body=schemas.CreateLinkRequest, errors=(400, 401, 403, 404, 413, 422),
-        unprocessable="A task named is not an open task of the case that you may work.",
+        unprocessable="A task named is not an open task of the case that you may work, or the link names "
+                      "neither a person nor an e-mail address.",
     ),
     "api.links.list_links": Operation("links", schemas.LinkListSchema(), errors=(401, 403, 404)),
     "api.links.renew_link": Operation(
@@ -182,8 +183,8 @@ def _operation(operation: Operation, view: Any, path_arguments: list[str], endpo
             "content": {"application/json": {"schema": "Error"}},
         }
     if operation.body is not None:
-        result["requestBody"] = {
-            "required": True,
+        result["requestBody"] = {  # json_body reads an empty body as {}: it is optional when no field is required
+            "required": any(field.required for field in operation.body().fields.values()),
             "content": {"application/json": {"schema": operation.body}},
         }
     elif operation.request_content is not None:

@@ -52,7 +52,7 @@ ACCEPTED = ["2xx", "401", "403", "404", "409", "429"]
 # Operations whose valid request may still not fit what the document cannot describe: a form's data
 # (its JSON Schema depends on the task), the facts a rule set takes, a BPMN file, a queue cursor. Their 422
 # says so.
-SEMANTIC_422 = ("start_case", "complete_task", "run_decision", "deploy_process", "list_tasks")
+SEMANTIC_422 = ("start_case", "complete_task", "run_decision", "deploy_process", "list_tasks", "create_link")
 CONFIG = {
     "generation": {"mode": "all", "deterministic": True},  # positive and negative; Hypothesis derandomized
     "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
