@@ -21,9 +21,9 @@ checks that importing the service and its command line does not load it).
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -48,9 +48,25 @@ class _Instruments:
     steps: Any
 
 
-@functools.cache
+_CREATING = threading.Lock()
+_made: list[_Instruments] = []
+
+
 def _instruments() -> _Instruments:
-    """The process's counters, created on first use (after `PROMETHEUS_MULTIPROC_DIR` is set, if it is)."""
+    """The process's counters, created on first use (after `PROMETHEUS_MULTIPROC_DIR` is set, if it is).
+
+    Under a lock: gunicorn's threads answer a new worker's first requests at once, and two threads creating
+    the counters together register them twice (DuplicateTimeseries, a 500 for that request).
+    """
+    if _made:
+        return _made[0]
+    with _CREATING:
+        if not _made:
+            _made.append(_create_instruments())
+    return _made[0]
+
+
+def _create_instruments() -> _Instruments:
     from prometheus_client import Counter, Histogram  # noqa: PLC0415 — late on purpose, see the module doc
 
     return _Instruments(
