@@ -16,6 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rules import engine
+from rules.computed import complete, compute
 from rules.decision import Decision, assemble
 from rules.errors import InvalidRuleSet, ParameterError, RulesError, RuleSetNotFound
 from rules.facts import derive, validate_facts
@@ -95,12 +96,18 @@ class Catalog:
         day = _decision_date(on)
         checked = validate_facts(ruleset.name, ruleset.facts, facts)
         parameters = self.parameter_values(ruleset, day)
+        checked = complete(ruleset.name, ruleset.facts, checked, parameters)
+        computed = {
+            item.name: compute(ruleset.name, item.compute, checked, parameters)
+            for item in ruleset.decision
+            if item.compute is not None
+        }
         derived = derive(ruleset.derived, checked, parameters)
         posted = {spec.name: checked[spec.name] for spec in ruleset.facts if spec.is_scalar}
         if ruleset.program is None:
             raise RulesError(f"rule set {ruleset.name!r} is not compiled")
         outcome = engine.run(ruleset.program, {**posted, **derived})
-        decision, fired = assemble(ruleset, outcome, checked, parameters)
+        decision, fired = assemble(ruleset, outcome, checked, parameters, computed)
         return Decision(ruleset=ruleset.name, decision=decision, fired=fired, parameters=thaw(parameters), on=day)
 
 

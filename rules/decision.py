@@ -67,15 +67,24 @@ def _missing(
 
 
 def assemble(
-    ruleset: RuleSet, outcome: Outcome, facts: Mapping[str, Any], parameters: Mapping[str, Any]
+    ruleset: RuleSet,
+    outcome: Outcome,
+    facts: Mapping[str, Any],
+    parameters: Mapping[str, Any],
+    computed: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], tuple[str, ...]]:
-    """The decision fields and the cited rule ids (in firing order, once each) from the rules' outcome."""
+    """The decision fields and the cited rule ids (in firing order, once each) from the rules' outcome.
+
+    ``computed`` holds the values of the decision fields with ``compute`` (``rules.computed``).
+    """
     _check(ruleset, outcome)
     decided, required = outcome.decision, outcome.required
     decision: dict[str, Any] = {}
     undecided: dict[str, str] = {}
     for field in ruleset.decision:
-        if field.missing_from:
+        if field.compute is not None:
+            decision[field.name] = thaw((computed or {}).get(field.name))
+        elif field.missing_from:
             decision[field.name] = _missing(field, required.get(field.name, ()), facts, parameters)
         elif field.name in decided:
             decision[field.name] = _resolve(decided[field.name], parameters)

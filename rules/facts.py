@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from rules import calendar
 from rules.errors import InvalidFacts
 from rules.model import DerivedFact, FactSpec
 
@@ -53,18 +54,35 @@ def _check_list(spec: FactSpec, value: Any) -> Checked:
     return tuple(sorted(set(value))), None
 
 
+def _check_date(_spec: FactSpec, value: Any) -> Checked:
+    try:
+        return calendar.parse_date(value), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def _check_time_windows(_spec: FactSpec, value: Any) -> Checked:
+    try:
+        return calendar.parse_time_windows(value), None
+    except ValueError as error:
+        return None, str(error)
+
+
 _CHECKS: dict[str, Callable[[FactSpec, Any], Checked]] = {
     "boolean": _check_boolean,
     "integer": _check_integer,
     "string": _check_string,
     "list": _check_list,
+    "date": _check_date,
+    "time_windows": _check_time_windows,
 }
 
 
 def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dict[str, Any]:
     """The facts, checked and normalised (lists become sorted tuples without duplicates).
 
-    ``None`` counts as "not given": a required fact is then missing, an optional one takes its default.
+    ``None`` counts as "not given": a required fact is then missing, an optional one takes its default,
+    except a fact with ``derive``, which stays ``None`` for ``rules.computed.complete`` to compute.
     """
     if not isinstance(facts, Mapping):
         raise InvalidFacts(ruleset, {"facts": "expected an object of facts"})
@@ -77,7 +95,7 @@ def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dic
             if spec.required:
                 problems[spec.name] = "missing required fact"
             else:
-                checked[spec.name] = spec.default
+                checked[spec.name] = spec.default if spec.derive is None else None
             continue
         checked[spec.name], problem = _CHECKS[spec.type](spec, value)
         if problem:

@@ -20,7 +20,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from rules import engine
+from rules import calendar, computed, engine
+from rules.computed import Computation
 from rules.errors import InvalidRuleSet
 from rules.model import (
     Citation,
@@ -102,6 +103,12 @@ def load_parameters(document: Any, what: str = PARAMETERS_FILE) -> ParameterTabl
 # --- building the model from a schema-valid document -------------------------------------------------
 
 
+def _computation(spec: Mapping[str, Any] | None) -> Computation | None:
+    if spec is None:
+        return None
+    return Computation(op=spec["op"], facts=dict(spec.get("facts", {})), parameters=dict(spec.get("parameters", {})))
+
+
 def _facts(document: Mapping[str, Any]) -> tuple[FactSpec, ...]:
     return tuple(
         FactSpec(
@@ -112,6 +119,7 @@ def _facts(document: Mapping[str, Any]) -> tuple[FactSpec, ...]:
             values=tuple(spec.get("values", ())),
             minimum=spec.get("minimum"),
             maximum=spec.get("maximum"),
+            derive=_computation(spec.get("derive")),
         )
         for name, spec in document["facts"].items()
     )
@@ -134,6 +142,7 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             has_default="default" in spec,
             default=freeze(spec.get("default")),
             missing_from=spec.get("missing_from"),
+            compute=_computation(spec.get("compute")),
         )
         for name, spec in document["decision"].items()
     )
@@ -179,9 +188,22 @@ def _fits(kind: FactSpec | DecisionField, value: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind.type == "string":
         return isinstance(value, str) and (not kind.values or value in kind.values)
+    if kind.type in ("date", "time_windows"):
+        return _parses(kind.type, value)
     return isinstance(value, tuple) and all(
         isinstance(item, str) and (not kind.values or item in kind.values) for item in value
     )
+
+
+def _parses(kind: str, value: Any) -> bool:
+    try:
+        if kind == "date":
+            calendar.parse_date(value)
+        else:
+            calendar.parse_time_windows(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _parameter_problems(
@@ -238,7 +260,7 @@ def _condition_problems(ruleset: RuleSet, index: int, rule: Rule) -> Problems:
         for pattern in kind:
             for name, literal in _condition_names(pattern["m"]):
                 if name in lists:
-                    problems[f"rules[{index}].{name}"] = f"list fact {name!r} cannot be tested: use a derived fact"
+                    problems[f"rules[{index}].{name}"] = f"fact {name!r} cannot be tested: use a derived fact"
                 elif name not in posted:
                     problems[f"rules[{index}].{name}"] = f"unknown fact {name!r} in the condition"
                 elif literal is not None and (spec := posted[name]) is not None and not _fits(spec, literal):
@@ -290,7 +312,10 @@ def _decision_problems(ruleset: RuleSet) -> Problems:
     problems: Problems = {}
     for field in ruleset.decision:
         path = f"decision.{field.name}"
-        if field.missing_from:
+        if field.compute is not None:
+            if field.name in set_somewhere:
+                problems[path] = "a computed field cannot also be set by a rule"
+        elif field.missing_from:
             source = facts.get(field.missing_from)
             if field.type != "list" or source is None or source.type != "list":
                 problems[path] = "missing_from needs a list field and a list fact"
@@ -304,8 +329,46 @@ def _decision_problems(ruleset: RuleSet) -> Problems:
 def _fact_problems(ruleset: RuleSet) -> Problems:
     problems: Problems = {}
     for spec in ruleset.facts:
-        if not spec.required and not _fits(spec, spec.default):
+        # Facts durable-rules never sees (dates, time windows) may be left out without a default.
+        absent_allowed = not spec.is_scalar and spec.type != "list" and spec.default is None
+        if not spec.required and not absent_allowed and not _fits(spec, spec.default):
             problems[f"facts.{spec.name}"] = "an optional fact needs a valid default"
+        if spec.derive is not None and spec.required:
+            problems[f"facts.{spec.name}"] = "a fact with derive must not be required"
+    return problems
+
+
+def _computation_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
+    """The bindings of every ``derive`` and ``compute``, and every dated value of their parameters."""
+    types = {spec.name: spec.type for spec in ruleset.facts}
+    derived = {spec.name for spec in ruleset.facts if spec.derive is not None}
+    uses: list[tuple[str, Computation | None, str]] = [
+        (f"facts.{spec.name}.derive", spec.derive, spec.type) for spec in ruleset.facts
+    ]
+    uses += [(f"decision.{item.name}.compute", item.compute, item.type) for item in ruleset.decision]
+    problems: Problems = {
+        f"decision.{item.name}.compute": "a computed decision field must be nullable (null when it cannot be computed)"
+        for item in ruleset.decision
+        if item.compute is not None and not item.nullable
+    }
+    for path, computation, result in uses:
+        if computation is None or path in problems:
+            continue
+        problem = computed.check(computation, types, result)
+        if problem is None and derived & set(computation.facts.values()):
+            problem = "a derived fact cannot be computed from another derived fact"
+        for role, key in computation.parameters.items():
+            if problem is not None:
+                break
+            if key not in parameters.history:
+                problem = f"unknown parameter {key!r}"
+                break
+            for entry in parameters.history[key]:
+                if (wrong := computed.parameter_problem(computation, role, entry.value)) is not None:
+                    problem = f"parameter {key!r} from {entry.valid_from}: {wrong}"
+                    break
+        if problem is not None:
+            problems[path] = problem
     return problems
 
 
@@ -326,6 +389,7 @@ def load_ruleset(document: Any, parameters: ParameterTable, what: str = "rule se
         **_fact_problems(ruleset),
         **_derived_problems(ruleset, parameters),
         **_decision_problems(ruleset),
+        **_computation_problems(ruleset, parameters),
         **_rule_problems(ruleset, parameters),
     }
     _raise_if(problems, what)

@@ -14,9 +14,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from rules.computed import Computation
     from rules.engine import Program
 
-FactType = Literal["boolean", "integer", "string", "list"]
+FactType = Literal["boolean", "integer", "string", "list", "date", "time_windows"]
+POSTED_TYPES = ("boolean", "integer", "string")
 DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least"]
 
 
@@ -31,11 +33,13 @@ class FactSpec:
     values: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    derive: Computation | None = None  # how to compute the fact when it is left out (rules/computed.py)
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists only through derived facts."""
-        return self.type != "list"
+        """Scalar facts are posted to durable-rules as they are; lists, dates and time windows only
+        through derived facts and computations."""
+        return self.type in POSTED_TYPES
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,7 @@ class DecisionField:
     has_default: bool = False
     default: Any = None
     missing_from: str | None = None
+    compute: Computation | None = None  # computed from facts and parameters, not set by a rule
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,15 @@ class RuleSet:
             keys.update(value.key for value in rule.sets.values() if isinstance(value, ParameterRef))
             for required in rule.requires.values():
                 keys.update(required)
+        for computation in self.computations:
+            keys.update(computation.parameters.values())
         return tuple(sorted(keys))
+
+    @cached_property
+    def computations(self) -> tuple[Computation, ...]:
+        """The computations of derived facts and computed decision fields."""
+        found = [spec.derive for spec in self.facts] + [item.compute for item in self.decision]
+        return tuple(item for item in found if item is not None)
 
     @cached_property
     def rules_by_name(self) -> Mapping[str, Rule]:
