@@ -60,13 +60,17 @@ def parse_date(value: Any) -> datetime.date:
     raise ValueError("expected a date YYYY-MM-DD")
 
 
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """``day`` plus whole calendar months; a day the month lacks becomes its last (31 Aug + 6 = 28 Feb)."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    following = datetime.date(year + (month == 12), month % 12 + 1, 1)
-    return day.replace(year=year, month=month, day=min(day.day, (following - datetime.timedelta(days=1)).day))
+def months_later(day: datetime.date, months: int) -> datetime.date:
+    """The same day of the month ``months`` later; a day that month lacks rolls on to the 1st of the next.
+
+    2026-01-31 + 1 month is 2026-03-01 and 2028-02-29 + 12 months is 2029-03-01, so "one month from
+    31 January" ends with 28 February (see ``latest_valid_until``).
+    """
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    try:
+        return datetime.date(year, month + 1, day.day)
+    except ValueError:
+        return datetime.date(year + (month == 11), (month + 1) % 12 + 1, 1)
 
 
 def latest_valid_until(first_day: datetime.date, last_day: datetime.date | None, months: int) -> datetime.date:
@@ -74,7 +78,7 @@ def latest_valid_until(first_day: datetime.date, last_day: datetime.date | None,
 
     An approval from 2026-09-01 for at most 12 months is valid up to and including 2027-08-31.
     """
-    limit = add_months(first_day, months) - datetime.timedelta(days=1)
+    limit = months_later(first_day, months) - datetime.timedelta(days=1)
     return limit if last_day is None else min(limit, last_day)
 
 
