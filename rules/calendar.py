@@ -31,6 +31,7 @@ DAY_SETS: Mapping[str, frozenset[int]] = {
 }
 DAY_VALUES = (*DAY_SETS, WORKING_DAYS)
 MINUTES_PER_DAY = 24 * 60
+_LANGUAGE = {"DK": "da"}  # holiday names in the country's own language, whatever the locale
 # A period longer than this is refused: nobody applies for more, and it bounds the work per decision.
 MAX_PERIOD_DAYS = 3660
 
@@ -112,7 +113,8 @@ class Calendar:
 
 @lru_cache(maxsize=256)
 def _holidays(country: str, categories: tuple[str, ...], year: int) -> Mapping[datetime.date, str]:
-    found = holidays.country_holidays(country, years=year, categories=categories)
+    # The language is fixed: the package otherwise follows the process's locale (LANG).
+    found = holidays.country_holidays(country, years=year, categories=categories, language=_LANGUAGE.get(country))
     return {day: str(name) for day, name in found.items()}
 
 
