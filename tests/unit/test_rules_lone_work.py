@@ -659,3 +659,22 @@ def test_latest_valid_until_is_the_end_date_or_at_most_max_validity_months_b_r9(
 
 def test_latest_valid_until_is_null_without_a_start_date_b_r9() -> None:
     assert decided(end_date="2026-12-31").decision["latest_valid_until"] is None
+
+
+# --- the application form speaks the rule set's contract ------------------------------------------------
+
+
+def test_the_application_forms_hazards_and_time_windows_fit_the_rule_sets_contract() -> None:
+    """What the start form accepts, the rules accept: the runtime passes these fields on as facts."""
+    import forms  # noqa: PLC0415  # a test may see both packages; the packages do not see each other
+
+    schema = forms.get_form("lone_work_application").schema["properties"]
+    assert sorted(schema["hazards"]["items"]["enum"]) == sorted(fact_values("hazards"))
+    row = schema["time_windows"]["items"]
+    assert set(row["properties"]) == {"days", "from", "to", "from_date", "to_date"}
+    rows = [{"days": days, "from": "18:00", "to": "24:00", "from_date": "2026-09-07"}
+            for days in row["properties"]["days"]["enum"]]  # fmt: skip
+    errors = forms.validate("lone_work_application", {"time_windows": rows})
+    assert [path for path in errors if path.startswith("time_windows")] == []
+    decision = decide("lone_work", {"time_windows": rows, "start_date": "2026-09-01", "hazards": ["field_work"]}, on=ON)
+    assert "security_informed" in decision.decision["missing_mitigations"]
