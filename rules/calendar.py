@@ -236,6 +236,13 @@ def _days(first: datetime.date, last: datetime.date) -> Iterator[datetime.date]:
         day += datetime.timedelta(days=1)
 
 
+def _always_normal(window: TimeWindow, calendar: Calendar) -> bool:
+    return (
+        window.days == WORKING_DAYS and window.start < window.end
+        and calendar.opens <= window.start and window.end <= calendar.closes
+    )  # fmt: skip
+
+
 def first_outside(
     windows: tuple[TimeWindow, ...], first_day: datetime.date, last_day: datetime.date, calendar: Calendar
 ) -> tuple[datetime.date, int, int] | None:
@@ -248,8 +255,12 @@ def first_outside(
         raise ValueError("the period ends before it starts")
     if (last_day - first_day).days > MAX_PERIOD_DAYS:
         raise ValueError(f"the period is longer than {MAX_PERIOD_DAYS} days")
+    # A window on the calendar's own working days within its hours can never be outside: skip its dates.
+    relevant = [window for window in windows if not _always_normal(window, calendar)]
+    if not relevant:
+        return None
     for day in _days(first_day, last_day):
-        for window in windows:
+        for window in relevant:
             if window.applies_on(day, calendar):
                 for span in window.spans(day):
                     if not calendar.covers(*span):
