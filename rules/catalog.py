@@ -101,6 +101,7 @@ class Catalog:
         checked = validate_facts(ruleset.name, ruleset.facts, facts)
         day = _decision_date(on) if on is not None else computed.law_date(ruleset, checked) or today()
         parameters = self.parameter_values(ruleset, day)
+        checked = computed.complete(ruleset, checked, parameters)
         derived = derive(ruleset.derived, checked, parameters)
         found, used = lookup.evaluate(ruleset.lookups, checked, day)
         posted = {spec.name: checked[spec.name] for spec in ruleset.facts if spec.is_scalar}
