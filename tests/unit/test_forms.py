@@ -17,6 +17,7 @@ from forms import (
     get_form,
     validate,
 )
+from forms.messages import translate
 
 VALID_APPLICATION: dict[str, Any] = {
     "applicant_name": "Mette Hansen",
@@ -148,6 +149,27 @@ def test_an_invalid_application_field_is_named_with_a_clear_message(
 @pytest.mark.parametrize("field", ["start_date", "end_date", "instruction_date"])
 def test_a_bad_date_is_refused(field: str, value: str) -> None:
     assert validate("lone_work_application", application(**{field: value})) == {field: "Must be a date (YYYY-MM-DD)."}
+
+
+def test_an_end_date_before_the_start_date_is_refused_naming_the_end_date() -> None:
+    assert validate("lone_work_application", application(start_date="2026-06-30", end_date="2026-06-29")) == {
+        "end_date": "Must not be before 2026-06-30."
+    }
+    assert validate("lone_work_application", application(start_date="2026-06-30", end_date="2026-06-30")) == {}
+    assert translate("Must not be before 2026-06-30.", "da") == "Må ikke ligge før 2026-06-30."
+
+
+def test_a_time_window_ending_before_it_starts_is_refused_naming_its_row() -> None:
+    rows = [{"days": "saturday", "from": "10:00", "to": "14:00", "from_date": "2026-03-28", "to_date": "2026-03-07"}]
+    assert validate("lone_work_application", application(time_windows=rows)) == {
+        "time_windows.0.to_date": "Must not be before 2026-03-28."
+    }
+
+
+def test_dates_that_are_no_dates_are_not_compared_only_refused_alone() -> None:
+    assert validate("lone_work_application", application(start_date="2026-02-30", end_date="2026-01-01")) == {
+        "start_date": "Must be a date (YYYY-MM-DD)."
+    }
 
 
 @pytest.mark.parametrize("data", [None, [], ["applicant_name"], "applicant_name=Mette", 42, True])
