@@ -36,7 +36,7 @@ G2_APPLICATION = {
     "location": {"campus": "Lyngby", "building": "207", "room": "112"},
     "task_description": "Destillation af ethanol i stinkskab efter kl. 18",
     "start_date": "2026-12-01",
-    "outside_normal_hours": True,
+    "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],

@@ -35,6 +35,7 @@ _DANISH: list[tuple[re.Pattern[str], object]] = [(re.compile(pattern), replaceme
     (r"^Unknown field\.$", "Ukendt felt."),
     (r"^Form data must be a JSON object\.$", "Formularens data skal være et JSON-objekt."),
     (r"^Must not be empty\.$", "Må ikke være tom."),
+    (r"^Must not be before ([0-9]{4}-[0-9]{2}-[0-9]{2})\.$", lambda m: f"Må ikke ligge før {m[1]}."),
     (r"^Must be a date \(YYYY-MM-DD\)\.$", "Skal være en dato (ÅÅÅÅ-MM-DD)."),
     (r"^Must be a date and time with a time zone .*$", "Skal være dato og klokkeslæt med tidszone."),
     (r"^Must be an e-mail address\.$", "Skal være en e-mailadresse."),

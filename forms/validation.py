@@ -2,6 +2,10 @@
 
 Keys are dotted paths into the data ("applicant_age", "risks.0.measure"). A missing required field and an
 unknown field are keyed by their own path; an error about the data as a whole is keyed ``"_"``.
+
+Besides JSON Schema, one check across fields: an object schema's ``"x-dates-in-order": [[EARLIER, LATER],
+...]`` refuses a date in LATER before the date in EARLIER (an end date before the start date), keyed by
+LATER. Each field alone is checked by its own ``format``; the pair only when both are real dates.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
 from forms.registry import get_form
 
@@ -78,9 +82,32 @@ _FORMAT_MESSAGES = {
 _MAX_ENUM_LISTED = 6
 
 
+def _real_date(value: object) -> bool:
+    try:
+        return isinstance(value, str) and is_date(value)
+    except ValueError:
+        return False
+
+
+def _dates_in_order(
+    validator: Any, pairs: list[list[str]], instance: Any, _schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """``x-dates-in-order``: for each pair of fields holding dates, the later field is not before the earlier."""
+    if not validator.is_type(instance, "object"):
+        return
+    for earlier, later in pairs:
+        first, last = instance.get(earlier), instance.get(later)
+        if _real_date(first) and _real_date(last) and last < first:  # ISO dates sort as text
+            yield ValidationError(f"Must not be before {first}.", path=[later])
+
+
+_FormValidator = validators.extend(Draft202012Validator, {"x-dates-in-order": _dates_in_order})
+
+
 @functools.cache
 def _validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(get_form(name).schema, format_checker=FORMAT_CHECKER)
+    validator: Draft202012Validator = _FormValidator(get_form(name).schema, format_checker=FORMAT_CHECKER)
+    return validator
 
 
 def _value(error: ValidationError) -> Any:

@@ -132,6 +132,7 @@ class Catalog:
             else computed.law_date(ruleset, checked) or fallback or _today()
         )
         parameters = self.parameter_values(ruleset, day)
+        checked = computed.complete(ruleset, checked, parameters)
         derived = derive(ruleset.derived, checked, parameters)
         found, used = lookup.evaluate(ruleset.lookups, checked, day)
         posted = {spec.name: checked[spec.name] for spec in ruleset.facts if spec.is_scalar}

@@ -83,7 +83,8 @@ _CHECKS: dict[str, Callable[[FactSpec, Any], Checked]] = {
 def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dict[str, Any]:
     """The facts, checked and normalised (lists become sorted tuples without duplicates).
 
-    ``None`` counts as "not given": a required fact is then missing, an optional one takes its default.
+    ``None`` counts as "not given": a required fact is then missing, an optional one takes its default,
+    except a fact with ``derive``, which stays ``None`` for ``rules.computed.complete`` to compute.
     """
     if not isinstance(facts, Mapping):
         raise InvalidFacts(ruleset, {"facts": "expected an object of facts"})
@@ -96,7 +97,7 @@ def validate_facts(ruleset: str, specs: tuple[FactSpec, ...], facts: Any) -> dic
             if spec.required:
                 problems[spec.name] = "missing required fact"
             else:
-                checked[spec.name] = spec.default
+                checked[spec.name] = spec.default if spec.derive is None else None
             continue
         checked[spec.name], problem = _CHECKS[spec.type](spec, value)
         if problem:

@@ -114,6 +114,7 @@ def _facts(document: Mapping[str, Any]) -> tuple[FactSpec, ...]:
             maximum=spec.get("maximum"),
             later_than=spec.get("later_than"),
             only_when=next(iter(spec["only_when"].items())) if "only_when" in spec else None,
+            derive=computed.computation(spec["derive"]) if "derive" in spec else None,
         )
         for name, spec in document["facts"].items()
     )

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from rules.engine import Program
     from rules.lookup import Lookup
 
-FactType = Literal["boolean", "integer", "number", "string", "list", "date", "time"]
+FactType = Literal["boolean", "integer", "number", "string", "list", "date", "time", "time_windows"]
 DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most", "one_of"]
 POSTED_TYPES = ("boolean", "integer", "string")
 
@@ -35,11 +35,12 @@ class FactSpec:
     maximum: float | None = None
     later_than: str | None = None  # a date fact that must be after this other date fact (rules/computed.py)
     only_when: tuple[str, Any] | None = None  # (fact, value): this fact may leave its default only then
+    derive: Computation | None = None  # how to compute the fact when it is left out (rules/computed.py)
 
     @property
     def is_scalar(self) -> bool:
-        """Scalar facts are posted to durable-rules as they are; lists, numbers, dates and times only through
-        derived facts, lookups and computed decision fields.
+        """Scalar facts are posted to durable-rules as they are; lists, numbers, dates, times and time windows
+        only through derived facts, lookups and computations.
 
         durable-rules 2.0.28 cannot parse a float in exponent notation (``1e-05``, ``1e+16``: error 204), so
         a ``number`` fact is compared in Python, never by a rule condition.
@@ -63,9 +64,9 @@ class DerivedFact:
 
 @dataclass(frozen=True)
 class Computation:
-    """How a computed decision field gets its value after the rules: an op of ``rules/computed.py``.
+    """A use of an operation of ``rules/computed.py``: a fact's ``derive`` or a decision field's ``compute``.
 
-    ``arguments`` are the op's arguments as the rule file gives them (frozen); ``parameters`` the
+    ``arguments`` are the op's roles bound to operands as the rule file gives them; ``parameters`` the
     parameter keys they read, so those are looked up on the decision's date and reported with it.
     """
 
@@ -160,9 +161,10 @@ class RuleSet:
 
     @cached_property
     def parameter_keys(self) -> tuple[str, ...]:
-        """Every parameter the rule set reads (derived facts, rule outcomes, requirements), sorted."""
+        """Every parameter the rule set reads (derived facts, computations, rule outcomes, requirements), sorted."""
         keys = {item.parameter for item in self.derived if item.parameter}
         keys.update(key for item in self.decision if item.compute for key in item.compute.parameters)
+        keys.update(key for spec in self.facts if spec.derive for key in spec.derive.parameters)
         for rule in self.rules:
             keys.update(value.key for value in rule.sets.values() if isinstance(value, ParameterRef))
             for required in rule.requires.values():

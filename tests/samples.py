@@ -16,8 +16,8 @@ G2_APPLICATION: dict[str, Any] = {
     "equipment": "Rotary evaporator",
     "start_date": "2026-09-01",
     "end_date": "2026-12-31",
-    "time_windows": "weekdays 18:00-22:00",
-    "outside_normal_hours": True,
+    # Weekday evenings: outside normal hours (B-R11), which the rules derive from the windows and dates.
+    "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],

@@ -110,3 +110,60 @@ def test_a_first_absence_day_before_the_injury_is_422_naming_it(api, caller):
 
     assert response.status_code == 422
     assert set(response.get_json()["error"]["fields"]) == {"first_absence_day"}
+
+
+# --- lone work: outside normal hours derived from time windows (B-R11), validity (B-R9) ----------------
+
+WINDOW_FACTS = {key: value for key, value in G2_FACTS.items() if key != "outside_normal_hours"}
+
+
+def test_outside_normal_hours_is_derived_from_time_windows_and_dates_when_not_given(api, caller):
+    evenings = {**WINDOW_FACTS, "start_date": "2026-09-01", "end_date": "2026-12-31",
+                "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}]}  # fmt: skip
+    daytime = {**evenings, "time_windows": [{"days": "working_days", "from": "08:00", "to": "16:00"}]}
+    holiday = {**daytime, "start_date": "2026-05-11", "end_date": "2026-05-22",
+               "time_windows": [{"days": "thursday", "from": "09:00", "to": "15:00"}]}  # fmt: skip
+
+    found = {
+        name: api.post("/decisions/lone_work", as_=caller, json={"facts": facts, "on": "2026-03-02"}).get_json()
+        for name, facts in (("evenings", evenings), ("daytime", daytime), ("holiday", holiday))
+    }
+
+    assert found["evenings"]["decision"]["missing_mitigations"] == ["security_informed"]
+    assert "B-R11" in found["evenings"]["fired"]
+    assert found["daytime"]["decision"]["missing_mitigations"] == []
+    assert "B-R11" not in found["daytime"]["fired"]
+    assert found["holiday"]["decision"]["missing_mitigations"] == ["security_informed"]  # Kristi Himmelfartsdag
+    assert found["evenings"]["parameters"]["lone_work.normal_hours"]["from"] == "07:00"
+    assert found["evenings"]["decision"]["latest_valid_until"] == "2026-12-31"
+    assert found["holiday"]["decision"]["latest_valid_until"] == "2026-05-22"
+
+
+def test_an_explicit_outside_normal_hours_is_still_used_as_before(api, caller):
+    facts = {**G2_FACTS, "start_date": "2026-09-01", "outside_normal_hours": False,
+             "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}]}  # fmt: skip
+
+    response = api.post("/decisions/lone_work", as_=caller, json={"facts": facts})
+
+    assert response.status_code == 200
+    assert response.get_json()["decision"]["missing_mitigations"] == []
+    assert response.get_json()["decision"]["latest_valid_until"] == "2027-08-31"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}]}, "start_date"),
+        ({"time_windows": [{"days": "weekdays", "from": "6pm", "to": "22:00"}], "start_date": "2026-09-01"},
+         "time_windows"),
+        ({"start_date": "2026-09-30", "end_date": "2026-09-01",
+          "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}]}, "end_date"),
+    ],
+)  # fmt: skip
+def test_bad_time_windows_or_dates_are_422_naming_the_fact(api, caller, changes, field):
+    response = api.post("/decisions/lone_work", as_=caller, json={"facts": {**WINDOW_FACTS, **changes}})
+
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_data"
+    assert set(error["fields"]) == {field}

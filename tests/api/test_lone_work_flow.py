@@ -203,3 +203,36 @@ def test_the_task_queue_filters_and_pages(api, people, lone_work_application):
     assert all("form" not in task for task in page["items"])
     assert none_for_energi == {"items": [], "total": 0, "total_capped": False, "next_cursor": None}
     assert mine["total"] == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"start_date": "2026-09-30", "end_date": "2026-09-01"}, "end_date"),
+        ({"time_windows": [{"days": "saturday", "from": "10:00", "to": "14:00",
+                            "from_date": "2026-09-19", "to_date": "2026-09-12"}]}, "time_windows.0.to_date"),
+    ],
+)  # fmt: skip
+def test_an_end_date_before_the_start_date_is_a_422_naming_it_and_starts_nothing(
+    api, people, lone_work_application, changes, field
+):
+    """Before the fix the start form passed each date alone and the classify step failed with a 500."""
+    applicant, amk = people["applicant"], people["kemi_amk"]
+    before = api.open_tasks(as_=amk)
+
+    response = api.post(
+        "/cases", as_=applicant, json={"process": PROCESS, "unit": "kemi", "data": lone_work_application(**changes)}
+    )
+
+    assert response.status_code == 422, response.get_data(as_text=True)[:500]
+    error = response.get_json()["error"]
+    assert error["code"] == "invalid_data"
+    assert set(error["fields"]) == {field}
+    assert "Must not be before" in error["fields"][field]
+    assert api.open_tasks(as_=amk) == before
+
+
+def test_an_end_date_on_the_start_date_is_a_one_day_application(api, people, lone_work_application):
+    data = lone_work_application(start_date="2026-09-01", end_date="2026-09-01")
+    response = api.post("/cases", as_=people["applicant"], json={"process": PROCESS, "unit": "kemi", "data": data})
+    assert response.status_code == 201, response.get_json()

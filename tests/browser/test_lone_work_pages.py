@@ -161,8 +161,9 @@ def fill_application(page: Page) -> None:
     page.locator("#f-location-room").fill("112")
     page.locator("#f-start_date").fill("2026-09-01")
     page.locator("#f-end_date").fill("2026-12-31")
-    page.locator("#f-time_windows").fill("weekdays 18:00-22:00")
-    page.locator('#f-outside_normal_hours input[value="true"]').check()
+    page.locator("#f-time_windows-0-days").select_option("weekdays")
+    page.locator("#f-time_windows-0-from").fill("18:00")
+    page.locator("#f-time_windows-0-to").fill("22:00")
     page.locator("#f-task_description").fill("Distilling ethanol in a fume hood in the evening.")
     page.locator('#f-another_competent_person_within_reach input[value="false"]').check()
     page.locator('#f-hazards input[value="chemicals_flammable"]').check()
@@ -310,7 +311,8 @@ def _post_json(url: str, body: dict[str, Any], token: str | None = None) -> dict
 G2_APPLICATION: dict[str, Any] = {
     "applicant_name": "Anna Ansat", "applicant_role": "employee", "applicant_age": 34,
     "location": {"room": "112"}, "task_description": "Distilling ethanol in the evening.",
-    "start_date": "2026-09-01", "outside_normal_hours": True, "another_competent_person_within_reach": False,
+    "start_date": "2026-09-01", "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
+    "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"], "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
     "instruction_completed": True,
 }

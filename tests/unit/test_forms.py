@@ -17,6 +17,7 @@ from forms import (
     get_form,
     validate,
 )
+from forms.messages import translate
 
 VALID_APPLICATION: dict[str, Any] = {
     "applicant_name": "Mette Hansen",
@@ -30,8 +31,10 @@ VALID_APPLICATION: dict[str, Any] = {
     "procedure_reference": "SOP-KEMI-017",
     "start_date": "2026-02-02",
     "end_date": "2026-06-30",
-    "time_windows": "hverdage 18.00-22.00",
-    "outside_normal_hours": True,
+    "time_windows": [
+        {"days": "working_days", "from": "18:00", "to": "22:00"},
+        {"days": "saturday", "from": "10:00", "to": "14:00", "from_date": "2026-03-07", "to_date": "2026-03-28"},
+    ],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable", "cryogenics"],
     "chemicals": [
@@ -55,7 +58,7 @@ APPLICATION_REQUIRED = [
     "location",
     "task_description",
     "start_date",
-    "outside_normal_hours",
+    "time_windows",
     "another_competent_person_within_reach",
     "hazards",
     "mitigations",
@@ -106,7 +109,17 @@ def test_every_error_is_returned_at_once() -> None:
         ({"applicant_age": "29"}, "applicant_age", "Must be a whole number."),
         ({"applicant_age": 29.5}, "applicant_age", "Must be a whole number."),
         ({"applicant_age": True}, "applicant_age", "Must be a whole number."),
-        ({"outside_normal_hours": "yes"}, "outside_normal_hours", "Must be true or false."),
+        ({"another_competent_person_within_reach": "yes"}, "another_competent_person_within_reach",
+         "Must be true or false."),
+        ({"time_windows": "hverdage 18.00-22.00"}, "time_windows", "Must be a list."),
+        ({"time_windows": []}, "time_windows", "Must have at least 1 entry."),
+        ({"time_windows": [{"days": "weekdays", "from": "18.00", "to": "22:00"}]}, "time_windows.0.from",
+         "Must be a time such as 18:00."),
+        ({"time_windows": [{"days": "weekdays", "from": "18:00", "to": "24:01"}]}, "time_windows.0.to",
+         "Must be a time such as 22:00."),
+        ({"time_windows": [{"days": "holidays", "from": "18:00", "to": "22:00"}]}, "time_windows.0.days",
+         "'holidays' is not an allowed value."),
+        ({"time_windows": [{"from": "18:00", "to": "22:00"}]}, "time_windows.0.days", "This field is required."),
         ({"instruction_completed": 1}, "instruction_completed", "Must be true or false."),
         ({"applicant_name": ""}, "applicant_name", "Must not be empty."),
         ({"task_description": "x" * 4001}, "task_description", "Must be at most 4000 characters."),
@@ -136,6 +149,27 @@ def test_an_invalid_application_field_is_named_with_a_clear_message(
 @pytest.mark.parametrize("field", ["start_date", "end_date", "instruction_date"])
 def test_a_bad_date_is_refused(field: str, value: str) -> None:
     assert validate("lone_work_application", application(**{field: value})) == {field: "Must be a date (YYYY-MM-DD)."}
+
+
+def test_an_end_date_before_the_start_date_is_refused_naming_the_end_date() -> None:
+    assert validate("lone_work_application", application(start_date="2026-06-30", end_date="2026-06-29")) == {
+        "end_date": "Must not be before 2026-06-30."
+    }
+    assert validate("lone_work_application", application(start_date="2026-06-30", end_date="2026-06-30")) == {}
+    assert translate("Must not be before 2026-06-30.", "da") == "Må ikke ligge før 2026-06-30."
+
+
+def test_a_time_window_ending_before_it_starts_is_refused_naming_its_row() -> None:
+    rows = [{"days": "saturday", "from": "10:00", "to": "14:00", "from_date": "2026-03-28", "to_date": "2026-03-07"}]
+    assert validate("lone_work_application", application(time_windows=rows)) == {
+        "time_windows.0.to_date": "Must not be before 2026-03-28."
+    }
+
+
+def test_dates_that_are_no_dates_are_not_compared_only_refused_alone() -> None:
+    assert validate("lone_work_application", application(start_date="2026-02-30", end_date="2026-01-01")) == {
+        "start_date": "Must be a date (YYYY-MM-DD)."
+    }
 
 
 @pytest.mark.parametrize("data", [None, [], ["applicant_name"], "applicant_name=Mette", 42, True])

@@ -46,7 +46,8 @@ def by_name(found: list[html.Field]) -> dict[str, html.Field]:
         ("lone_work_application", "start_date", "date"),
         ("lone_work_application", "applicant_role", "radio"),
         ("lone_work_application", "hazards", "checkboxes"),
-        ("lone_work_application", "outside_normal_hours", "boolean"),
+        ("lone_work_application", "another_competent_person_within_reach", "boolean"),
+        ("lone_work_application", "time_windows", "table"),
         ("lone_work_application", "instruction_completed", "checkbox"),
         ("lone_work_application", "location", "object"),
         ("lone_work_application", "chemicals", "table"),
@@ -93,10 +94,10 @@ def test_labels_help_and_options_come_in_the_chosen_language(language, label, op
 
 
 def test_a_yes_no_field_offers_yes_and_no_and_keeps_the_ui_help():
-    field = by_name(html.fields(forms.get_form("lone_work_application"), "en"))["outside_normal_hours"]
+    field = by_name(html.fields(forms.get_form("lone_work_application"), "en"))["another_competent_person_within_reach"]
 
     assert [(option.value, option.label) for option in field.options] == [("true", "Yes"), ("false", "No")]
-    assert "before 7:00" in field.help
+    assert "no one can see or hear you" in field.help
 
 
 def test_a_table_knows_its_columns_and_names_each_cell_by_row():
@@ -130,9 +131,17 @@ REVIEW = forms.get_form("lone_work_amk_review")
         pytest.param([("applicant_age", "34")], {"applicant_age": 34}, id="an integer"),
         pytest.param([("applicant_age", "old")], {"applicant_age": "old"}, id="a bad integer stays text"),
         pytest.param([("applicant_age", "3.5")], {"applicant_age": "3.5"}, id="a fraction is no integer"),
-        pytest.param([("outside_normal_hours", "true")], {"outside_normal_hours": True}, id="yes"),
-        pytest.param([("outside_normal_hours", "false")], {"outside_normal_hours": False}, id="no"),
-        pytest.param([("outside_normal_hours", "maybe")], {"outside_normal_hours": "maybe"}, id="a bad boolean"),
+        pytest.param([("another_competent_person_within_reach", "true")],
+                     {"another_competent_person_within_reach": True}, id="yes"),
+        pytest.param([("another_competent_person_within_reach", "false")],
+                     {"another_competent_person_within_reach": False}, id="no"),
+        pytest.param([("another_competent_person_within_reach", "maybe")],
+                     {"another_competent_person_within_reach": "maybe"}, id="a bad boolean"),
+        pytest.param([("time_windows.0.days", "weekdays"), ("time_windows.0.from", "18:00"),
+                      ("time_windows.0.to", "22:00"), ("time_windows.0.from_date", ""),
+                      ("time_windows.1.days", ""), ("time_windows.1.from", "")],
+                     {"time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}]},
+                     id="time windows are table rows"),
         pytest.param([("instruction_completed", "false")], {"instruction_completed": False},
                      id="an unticked checkbox is its hidden false"),
         pytest.param([("instruction_completed", "false"), ("instruction_completed", "true")],
@@ -210,14 +219,14 @@ def test_a_date_time_is_shown_in_copenhagen_time_in_its_input():
 
 
 def test_case_data_is_described_with_the_forms_labels_and_option_words():
-    data = {"applicant_role": "phd", "hazards": ["cryogenics"], "outside_normal_hours": True,
+    data = {"applicant_role": "phd", "hazards": ["cryogenics"], "another_competent_person_within_reach": True,
             "location": {"room": "112"}, "chemicals": [{"name": "HF"}], "mystery_key": 3}
 
     entries = {entry.label: entry for entry in html.describe_data(data, [APPLICATION], "en")}
 
     assert entries["Role"].text == "PhD student"
     assert entries["Hazards"].text == "Cryogenic liquids (e.g. liquid nitrogen)"
-    assert entries["Outside normal working hours"].text == "Yes"
+    assert entries["Is another competent person within sight or earshot?"].text == "Yes"
     assert entries["Place of work"].text == "Room: 112"
     assert entries["Chemicals"].rows[0][0].text == "HF"
     assert entries["Mystery key"].text == "3"

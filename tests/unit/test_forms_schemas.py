@@ -20,7 +20,8 @@ WIDGETS = {
 RULE_FACTS = {
     "another_competent_person_within_reach": "boolean",
     "hazards": "array",
-    "outside_normal_hours": "boolean",
+    "start_date": "string",
+    "time_windows": "array",
     "applicant_role": "string",
     "applicant_age": "integer",
     "mitigations": "array",
@@ -31,6 +32,8 @@ HAZARDS = [
     "hydrofluoric_acid", "pyrophoric", "biological_class2", "biological_class3", "laser_class3b_4",
     "ionising_radiation", "high_voltage", "live_electrical_work", "pressurised_gas", "cryogenics",
     "rotating_machinery", "work_at_height", "confined_space", "heavy_lifting", "violence_risk", "field_work",
+    "chemicals_highly_acute_toxic", "corrosives_decanting_transport", "cryogenics_large_scale_small_room",
+    "unattended_overnight_synthesis", "crane_operation",
 ]  # fmt: skip
 SAME_IN_BOTH_LANGUAGES = {"Campus"}
 MITIGATIONS = [

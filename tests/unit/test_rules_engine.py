@@ -28,7 +28,7 @@ ON = datetime.date(2026, 3, 2)
 
 def lone_work(index: int) -> tuple[dict[str, Any], str]:
     """Facts that vary with ``index``, and the group they must give."""
-    hazards = [[], ["cryogenics"], ["confined_space"], ["laser_class3b_4", "heavy_lifting"]][index % 4]
+    hazards = [[], ["cryogenics"], ["confined_space"], ["laser_class3b_4", "violence_risk"]][index % 4]
     within_reach = index % 7 == 0
     facts = {
         "another_competent_person_within_reach": within_reach,

@@ -18,25 +18,36 @@ from rules import (
     ruleset_exists,
     ruleset_names,
 )
+from rules.catalog import default_catalog
 
 ON = datetime.date(2026, 3, 2)
-PROHIBITED = [
-    "live_electrical_work",
-    "high_voltage",
-    "confined_space",
-    "hydrofluoric_acid",
-    "pyrophoric",
-    "work_at_height",
-]
+# DOMAIN.md B.4's example G3 candidates and the hazard values that stand for them (B-R3). The list is an
+# effective-dated parameter awaiting DTU's confirmation; these rows are the design default.
+G3_CANDIDATES = [
+    ("live electrical work / high voltage", ["live_electrical_work", "high_voltage"]),
+    ("confined spaces", ["confined_space"]),
+    ("HF and other highly acutely toxic or pyrophoric chemistry",
+     ["hydrofluoric_acid", "chemicals_highly_acute_toxic", "pyrophoric"]),
+    ("large-scale cryogen handling in small rooms without O2 monitoring", ["cryogenics_large_scale_small_room"]),
+    ("decanting or transporting corrosives", ["corrosives_decanting_transport"]),
+    ("syntheses running unattended at night", ["unattended_overnight_synthesis"]),
+    ("heavy lifting, cranes, work at height", ["heavy_lifting", "crane_operation", "work_at_height"]),
+    ("rotating machinery (lathes, mills) in workshops", ["rotating_machinery"]),
+]  # fmt: skip
+PROHIBITED = [hazard for _candidate, hazards in G3_CANDIDATES for hazard in hazards]
 RISKY = [
     "chemicals_acute_toxic", "chemicals_flammable", "chemicals_corrosive", "chemicals_other",
     "biological_class2", "biological_class3", "laser_class3b_4", "ionising_radiation", "pressurised_gas",
-    "cryogenics", "rotating_machinery", "heavy_lifting", "violence_risk", "field_work",
+    "cryogenics", "violence_risk", "field_work",
 ]  # fmt: skip
 ALL_MITIGATIONS = [
     "check_in_calls", "alarm_device", "buddy_named", "phone_coverage_checked", "time_limit",
     "security_informed", "first_aid_trained", "emergency_equipment_checked",
 ]  # fmt: skip
+
+
+def fact_values(name: str) -> tuple[str, ...]:
+    return next(spec.values for spec in default_catalog().get("lone_work").facts if spec.name == name)
 
 
 def lone_work(**changes: Any) -> dict[str, Any]:
@@ -77,7 +88,7 @@ GROUPS = [
         ("G1", "ikke-risikofyldt", "register"), ("B-R1", "B-R2"), id="B-R2 outside normal hours alone does not make G2",
     ),
     pytest.param(
-        {"hazards": ["rotating_machinery"]},
+        {"hazards": ["laser_class3b_4"]},
         ("G2", "risikofyldt", "review_and_approval"), ("B-R1", "B-R4", "B-R5"), id="B-R4 a hazard makes G2",
     ),
     pytest.param(
@@ -97,6 +108,22 @@ def test_the_group_label_route_and_fired_rules_follow_the_rule_set(
     decision = decided(**changes)
     assert (decision.decision["group"], decision.decision["label"], decision.decision["route"]) == outcome
     assert decision.fired == fired
+
+
+@pytest.mark.parametrize(
+    ("candidate", "hazard"),
+    [pytest.param(candidate, hazard, id=f"B-R3 {candidate}: {hazard}")
+     for candidate, hazards in G3_CANDIDATES for hazard in hazards],
+)  # fmt: skip
+def test_every_g3_candidate_of_domain_b4_makes_lone_work_forbidden_b_r3(candidate: str, hazard: str) -> None:
+    decision = decided(hazards=[hazard], mitigations=ALL_MITIGATIONS)
+    assert (decision.decision["group"], decision.decision["route"]) == ("G3", "reject"), candidate
+    assert decision.fired == ("B-R1", "B-R3")
+
+
+def test_the_prohibited_list_is_exactly_the_g3_candidates_b_r3() -> None:
+    assert sorted(decided().parameters["lone_work.prohibited_hazards"]) == sorted(PROHIBITED)
+    assert sorted(PROHIBITED + RISKY) == sorted(fact_values("hazards"))
 
 
 @pytest.mark.parametrize("hazard", PROHIBITED)
@@ -139,6 +166,7 @@ def test_the_whole_decision_of_a_g0_case_has_no_requirements_b_r1() -> None:
         "supervisor_coapproval": False,
         "young_worker_check": False,
         "instruction_required": False,
+        "latest_valid_until": None,
     }
 
 
@@ -159,7 +187,7 @@ def test_a_g3_case_carries_no_approval_requirements_because_it_is_rejected_b_r3(
 # --- B-R5 mandatory mitigations --------------------------------------------------------------------------
 
 MITIGATIONS = [
-    pytest.param(["rotating_machinery"], False, [], ["check_in_calls", "phone_coverage_checked"], id="B-R5 always"),
+    pytest.param(["pressurised_gas"], False, [], ["check_in_calls", "phone_coverage_checked"], id="B-R5 always"),
     pytest.param(
         ["chemicals_acute_toxic"], False, [], ["alarm_device", "check_in_calls", "phone_coverage_checked"],
         id="B-R5 chemical hazard needs an alarm device",
@@ -204,7 +232,7 @@ def test_missing_mitigations_are_the_mandatory_ones_not_given_b_r5(
 
 
 def test_mitigations_may_be_left_out_while_screening_and_then_all_are_missing_b_r5() -> None:
-    facts = lone_work(hazards=["heavy_lifting"])
+    facts = lone_work(hazards=["violence_risk"])
     del facts["mitigations"]
     decision = decide("lone_work", facts, on=ON)
     assert decision.decision["missing_mitigations"] == ["check_in_calls", "phone_coverage_checked"]
@@ -279,7 +307,7 @@ def test_flags_apply_in_g1_and_g2_only(changes: dict[str, Any], flag: str, expec
         assert (cited in decision.fired) is (cited == rule_id)
 
 
-def test_every_rule_that_applies_is_cited_once_in_rule_id_order() -> None:
+def test_every_rule_that_applies_is_cited_once_in_firing_order() -> None:
     decision = decided(
         hazards=["chemicals_flammable", "cryogenics"],
         outside_normal_hours=True,
@@ -288,7 +316,7 @@ def test_every_rule_that_applies_is_cited_once_in_rule_id_order() -> None:
         mitigations=["check_in_calls"],
         instruction_completed=False,
     )
-    assert decision.fired == ("B-R1", "B-R4", "B-R5", "B-R6", "B-R7", "B-R8")
+    assert decision.fired == ("B-R1", "B-R4", "B-R5", "B-R11", "B-R6", "B-R7", "B-R8")
     assert decision.decision == {
         "group": "G2",
         "label": "risikofyldt",
@@ -297,6 +325,7 @@ def test_every_rule_that_applies_is_cited_once_in_rule_id_order() -> None:
         "supervisor_coapproval": True,
         "young_worker_check": True,
         "instruction_required": True,
+        "latest_valid_until": None,
     }
 
 
@@ -358,6 +387,9 @@ def test_the_contract_names_the_facts_of_the_issue() -> None:
         "another_competent_person_within_reach",
         "hazards",
         "outside_normal_hours",
+        "start_date",
+        "end_date",
+        "time_windows",
         "applicant_role",
         "applicant_age",
         "mitigations",
@@ -381,7 +413,7 @@ def test_the_rule_sets_are_listed_and_unknown_ones_are_not_found() -> None:
 
 def test_every_cited_rule_id_has_a_danish_and_english_description_with_its_source() -> None:
     descriptions = rule_descriptions("lone_work")
-    assert set(descriptions) == {f"B-R{number}" for number in range(1, 9)}
+    assert set(descriptions) == {f"B-R{number}" for number in (*range(1, 10), 11)}
     for text in descriptions.values():
         assert set(text) == {"da", "en", "source"}
         assert all(text.values())
@@ -449,3 +481,201 @@ def test_facts_must_be_an_object() -> None:
     with pytest.raises(InvalidFacts) as caught:
         decide("lone_work", ["hazards"], on=ON)  # type: ignore[arg-type]
     assert caught.value.fields == {"facts": "expected an object of facts"}
+
+
+# --- B-R11 outside normal hours, derived from the time windows -------------------------------------------
+
+EVENINGS = [{"days": "weekdays", "from": "18:00", "to": "22:00"}]
+
+
+def window(days: str, start: str, end: str, **dates: str) -> dict[str, str]:
+    return {"days": days, "from": start, "to": end, **dates}
+
+
+def hours_decided(windows: list[dict[str, str]], start: str, end: str | None = None, **changes: Any) -> Decision:
+    """A G2 case (a laser) with time windows and no explicit outside_normal_hours."""
+    facts = lone_work(hazards=["laser_class3b_4"], time_windows=windows, start_date=start, **changes)
+    if "outside_normal_hours" not in changes:
+        del facts["outside_normal_hours"]
+    if end is not None:
+        facts["end_date"] = end
+    return decide("lone_work", facts, on=ON)
+
+
+def is_outside(decision: Decision) -> bool:
+    """B-R11 shows as security_informed required (B-R5) and B-R11 cited."""
+    outside = "security_informed" in decision.decision["missing_mitigations"]
+    assert outside is ("B-R11" in decision.fired)
+    return outside
+
+
+OUTSIDE_HOURS = [
+    # weekday evenings and mornings
+    pytest.param([window("weekdays", "18:00", "22:00")], "2026-09-01", "2026-09-30", True, id="weekday evenings"),
+    pytest.param([window("working_days", "06:30", "09:00")], "2026-09-01", "2026-09-30", True, id="before 07:00"),
+    pytest.param([window("working_days", "07:00", "18:00")], "2026-09-01", "2026-12-31", False,
+                 id="07:00-18:00 on working days is normal"),
+    pytest.param([window("weekdays", "17:00", "18:01")], "2026-09-01", "2026-09-30", True, id="one minute past 18:00"),
+    pytest.param([window("weekdays", "08:00", "16:00")], "2026-09-01", "2026-09-30", False,
+                 id="weekdays in a month without holidays"),
+    pytest.param([window("friday", "22:00", "02:00")], "2026-09-01", "2026-09-30", True, id="overnight window"),
+    pytest.param([window("weekdays", "08:00", "16:00"), window("tuesday", "19:00", "21:00")],
+                 "2026-09-01", "2026-09-30", True, id="one evening row among daytime rows"),
+    # weekends
+    pytest.param([window("saturday", "10:00", "14:00")], "2026-09-01", "2026-09-30", True, id="a Saturday"),
+    pytest.param([window("weekend", "10:00", "14:00")], "2026-09-01", "2026-09-30", True, id="weekends"),
+    pytest.param([window("every_day", "09:00", "15:00")], "2026-09-07", "2026-09-11", False,
+                 id="every day of a Monday-Friday period"),
+    pytest.param([window("sunday", "10:00", "14:00")], "2026-09-07", "2026-09-11", False,
+                 id="a Sunday row in a period without Sundays never happens"),
+    # Danish public holidays (holidays package), and DTU's other days off (parameter)
+    pytest.param([window("thursday", "09:00", "15:00")], "2026-05-11", "2026-05-22", True,
+                 id="Kristi Himmelfartsdag 2026-05-14 is a Thursday off"),
+    pytest.param([window("every_day", "09:00", "12:00", from_date="2026-05-14", to_date="2026-05-14")],
+                 "2026-05-01", "2026-05-31", True, id="a date row on Kristi Himmelfartsdag"),
+    pytest.param([window("every_day", "09:00", "12:00", from_date="2026-05-13", to_date="2026-05-13")],
+                 "2026-05-01", "2026-05-31", False, id="the day before Kristi Himmelfartsdag"),
+    pytest.param([window("friday", "10:00", "12:00")], "2026-06-01", "2026-06-07", True,
+                 id="Grundlovsdag 2026-06-05 is a day off"),
+    pytest.param([window("friday", "10:00", "12:00")], "2026-06-08", "2026-06-14", False, id="the Friday after"),
+    pytest.param([window("weekdays", "08:00", "16:00")], "2026-12-01", "2026-12-31", True,
+                 id="weekdays over Christmas"),
+    pytest.param([window("working_days", "08:00", "16:00")], "2026-12-01", "2026-12-31", False,
+                 id="working days leave the holidays out"),
+    pytest.param([window("monday", "08:00", "16:00")], "2026-04-06", "2026-04-06", True, id="2. påskedag"),
+    pytest.param([window("friday", "09:00", "15:00")], "2023-05-05", "2023-05-05", True, id="Store Bededag 2023"),
+    pytest.param([window("friday", "09:00", "15:00")], "2025-05-16", "2025-05-16", False,
+                 id="no Store Bededag from 2024"),
+    pytest.param([window("thursday", "22:00", "02:00")], "2026-12-24", "2026-12-24", True,
+                 id="overnight into Christmas Day"),
+    # summer time: the limits are Danish wall-clock times, in CET and in CEST alike
+    pytest.param([window("wednesday", "16:00", "18:00")], "2026-07-01", "2026-07-01", False, id="summer 16-18"),
+    pytest.param([window("wednesday", "16:00", "18:00")], "2026-01-14", "2026-01-14", False, id="winter 16-18"),
+    pytest.param([window("wednesday", "17:00", "18:30")], "2026-07-01", "2026-07-01", True, id="summer to 18:30"),
+    pytest.param([window("monday", "07:00", "09:00")], "2026-03-30", "2026-03-30", False,
+                 id="the Monday after clocks go forward"),
+    pytest.param([window("monday", "07:00", "09:00")], "2026-10-26", "2026-10-26", False,
+                 id="the Monday after clocks go back"),
+    pytest.param([window("sunday", "01:00", "04:00")], "2026-03-29", "2026-03-29", True, id="the night of the change"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("windows", "start", "end", "outside"), OUTSIDE_HOURS)
+def test_outside_normal_hours_is_derived_from_the_time_windows_b_r11(
+    windows: list[dict[str, str]], start: str, end: str, outside: bool
+) -> None:
+    assert is_outside(hours_decided(windows, start, end)) is outside
+
+
+def test_without_an_end_date_the_windows_count_for_the_longest_approval_b_r9_b_r11() -> None:
+    late_saturday = [window("saturday", "10:00", "12:00", from_date="2027-09-01")]
+    assert not is_outside(hours_decided(late_saturday, "2026-09-01"))  # after 2027-08-31: never approved
+    assert is_outside(hours_decided([window("saturday", "10:00", "12:00", from_date="2027-08-28")], "2026-09-01"))
+    assert is_outside(hours_decided([window("weekdays", "08:00", "16:00")], "2026-09-01"))  # Christmas comes
+
+
+@pytest.mark.parametrize(
+    ("given", "windows", "outside"),
+    [
+        pytest.param(False, EVENINGS, False, id="an explicit no wins over evening windows"),
+        pytest.param(True, [window("working_days", "08:00", "16:00")], True, id="an explicit yes wins"),
+    ],
+)
+def test_an_explicit_outside_normal_hours_is_used_as_given_b_r11(
+    given: bool, windows: list[dict[str, str]], outside: bool
+) -> None:
+    assert is_outside(hours_decided(windows, "2026-09-01", "2026-09-30", outside_normal_hours=given)) is outside
+
+
+def test_without_time_windows_outside_normal_hours_keeps_its_default_b_r11() -> None:
+    facts = lone_work(hazards=["laser_class3b_4"], start_date="2026-09-01")
+    del facts["outside_normal_hours"]
+    assert not is_outside(decide("lone_work", facts, on=ON))
+
+
+BAD_HOURS = [
+    pytest.param({"time_windows": EVENINGS}, {"start_date": "is needed to place the time windows in the calendar"},
+                 id="windows without a start date"),
+    pytest.param({"time_windows": EVENINGS, "start_date": "2026-09-30", "end_date": "2026-09-01"},
+                 {"end_date": "is before the first day"}, id="end before start"),
+    pytest.param({"start_date": "2026-02-30"}, {"start_date": "expected a date YYYY-MM-DD; '2026-02-30' is not a date"},
+                 id="no such day"),
+    pytest.param({"end_date": "1.9.2026"}, {"end_date": "expected a date YYYY-MM-DD"}, id="a Danish date"),
+    pytest.param({"time_windows": "weekdays 18:00-22:00"}, {"time_windows": "expected a list of time windows"},
+                 id="the old free text"),
+    pytest.param({"time_windows": [window("weekdays", "18.00", "22:00")]},
+                 {"time_windows": "row 0: from: expected a time HH:MM (00:00-23:59)"}, id="a dot in the time"),
+    pytest.param({"time_windows": [*EVENINGS, window("holidays", "10:00", "12:00")]},
+                 {"time_windows": "row 1: days must be one of every_day, weekdays, weekend, monday, tuesday, "
+                                  "wednesday, thursday, friday, saturday, sunday, working_days"},
+                 id="an unknown day"),
+    pytest.param({"time_windows": [window("monday", "10:00", "10:00")]},
+                 {"time_windows": "row 0: 'to' must differ from 'from'"}, id="an empty window"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "fields"), BAD_HOURS)
+def test_bad_dates_and_time_windows_are_refused_naming_the_fact(
+    changes: dict[str, Any], fields: dict[str, str]
+) -> None:
+    facts = lone_work(**changes)
+    del facts["outside_normal_hours"]
+    with pytest.raises(InvalidFacts) as caught:
+        decide("lone_work", facts, on=ON)
+    assert caught.value.fields == fields
+
+
+def test_the_normal_hours_calendar_is_a_parameter_awaiting_dtu_b_r11() -> None:
+    decision = hours_decided(EVENINGS, "2026-09-01", "2026-09-30")
+    assert decision.parameters["lone_work.normal_hours"] == {
+        "working_days": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+        "from": "07:00",
+        "to": "18:00",
+        "holidays": {"country": "DK", "categories": ["public", "optional"]},
+    }
+    assert decision.parameters["lone_work.max_validity_months"] == 12
+
+
+# --- B-R9 the longest an approval may run --------------------------------------------------------------
+
+VALIDITY = [
+    pytest.param("2026-09-01", "2026-12-31", "2026-12-31", id="B-R9 the end date when sooner"),
+    pytest.param("2026-09-01", None, "2027-08-31", id="B-R9 12 months without an end date"),
+    pytest.param("2026-09-01", "2028-06-30", "2027-08-31", id="B-R9 never more than 12 months"),
+    pytest.param("2026-09-01", "2027-08-31", "2027-08-31", id="B-R9 exactly 12 months"),
+    pytest.param("2028-02-29", None, "2029-02-28", id="B-R9 from a leap day"),
+    pytest.param("2026-09-01", "2026-09-01", "2026-09-01", id="B-R9 one day"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("start", "end", "until"), VALIDITY)
+def test_latest_valid_until_is_the_end_date_or_at_most_max_validity_months_b_r9(
+    start: str, end: str | None, until: str
+) -> None:
+    facts = lone_work(hazards=["laser_class3b_4"], start_date=start)
+    if end is not None:
+        facts["end_date"] = end
+    assert decide("lone_work", facts, on=ON).decision["latest_valid_until"] == until
+
+
+def test_latest_valid_until_is_null_without_a_start_date_b_r9() -> None:
+    assert decided(end_date="2026-12-31").decision["latest_valid_until"] is None
+
+
+# --- the application form speaks the rule set's contract ------------------------------------------------
+
+
+def test_the_application_forms_hazards_and_time_windows_fit_the_rule_sets_contract() -> None:
+    """What the start form accepts, the rules accept: the runtime passes these fields on as facts."""
+    import forms  # noqa: PLC0415  # a test may see both packages; the packages do not see each other
+
+    schema = forms.get_form("lone_work_application").schema["properties"]
+    assert sorted(schema["hazards"]["items"]["enum"]) == sorted(fact_values("hazards"))
+    row = schema["time_windows"]["items"]
+    assert set(row["properties"]) == {"days", "from", "to", "from_date", "to_date"}
+    rows = [{"days": days, "from": "18:00", "to": "24:00", "from_date": "2026-09-07"}
+            for days in row["properties"]["days"]["enum"]]  # fmt: skip
+    errors = forms.validate("lone_work_application", {"time_windows": rows})
+    assert [path for path in errors if path.startswith("time_windows")] == []
+    decision = decide("lone_work", {"time_windows": rows, "start_date": "2026-09-01", "hazards": ["field_work"]}, on=ON)
+    assert "security_informed" in decision.decision["missing_mitigations"]

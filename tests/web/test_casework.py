@@ -31,7 +31,7 @@ G2_APPLICATION: dict[str, Any] = {
     "task_description": "Distilling ethanol in a fume hood in the evening.",
     "start_date": "2026-09-01",
     "end_date": "2026-12-31",
-    "outside_normal_hours": True,
+    "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
     "chemicals": [{"name": "Ethanol", "cas": "64-17-5"}],
@@ -178,7 +178,8 @@ def test_the_start_form_shows_every_field_in_danish_with_the_units_of_the_user(b
     assert 'name="chemicals.0.name"' in page
     assert 'type="checkbox" name="hazards" value="chemicals_flammable"' in page
     assert "Brandfarlige kemikalier" in page
-    assert 'type="radio" name="outside_normal_hours" value="true"' in page
+    assert 'name="time_windows.0.days"' in page and '<option value="working_days">Arbejdsdage' in page
+    assert 'name="outside_normal_hours"' not in page  # computed from the time windows (B-R11)
     assert 'type="date" id="f-start_date" name="start_date"' in page
 
 
