@@ -203,7 +203,9 @@ def validate(name: str, data: Any) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def _validator_of(text: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(text), format_checker=FORMAT_CHECKER)
+    """The same validator as a named form gets (our cross-field checks included), for a schema document."""
+    validator: Draft202012Validator = _FormValidator(json.loads(text), format_checker=FORMAT_CHECKER)
+    return validator
 
 
 def validate_with(schema: Mapping[str, Any], data: Any) -> dict[str, str]:
