@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 # A G2 application: risky but controllable lone work (flammable chemicals, nobody within reach, the
-# mitigations the lone_work rule set asks for). DOMAIN.md B-R1, B-R4, B-R5.
+# mitigations the lone_work rule set asks for, security informed as the windows are outside normal hours).
+# DOMAIN.md B-R1, B-R4, B-R5, B-R11.
 G2_APPLICATION: dict[str, Any] = {
     "applicant_name": "Anna Ansat",
     "applicant_role": "employee",
@@ -20,7 +21,7 @@ G2_APPLICATION: dict[str, Any] = {
     "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
-    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
+    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "buddy_name": "Karl Koordinator",
     "buddy_phone": "+45 45 25 00 00",
     "check_in_interval_minutes": 30,

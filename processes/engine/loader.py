@@ -189,7 +189,7 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") in ("dueAt", "assignee", "unit"):  # expressions over the case data (issue #11)
+        if node.get("name") in ("dueAt", "assignee", "unit", "refuseWhen"):  # expressions over the case data
             checks.append((node, node.get("value", ""), check_expression))
         elif node.get("name") == "dueIn":
             checks.append((node, node.get("value", ""), _check_duration))

@@ -28,7 +28,7 @@ from processes.engine.loader import ParsedProcess
 from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
 from processes.engine.serializer import UnsafeValue, escape, unescape
 from processes.engine.timers import using_clock
-from processes.errors import EngineFailure
+from processes.errors import EngineFailure, InvalidData
 from processes.views import CaseStatus
 
 MAX_ENGINE_STEPS = 500
@@ -254,6 +254,10 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY or not task.task_spec.manual:
         return None
+    refused = refusal(task, data)
+    if refused:
+        raise InvalidData(f"task {task.task_spec.bpmn_id} refuses the submission: "
+                          + "; ".join(f"{field}: {message}" for field, message in refused.items()), fields=refused)
     task.set_data(**escape(data))
     try:
         with using_clock(run.clock):
@@ -262,6 +266,41 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
         raise EngineFailure(f"completing {task.task_spec.bpmn_id} failed: {exc}") from None
     prune(task)
     return task
+
+
+def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
+    """Field -> message for a submission the user task's ``refuseWhen`` property refuses; empty if none.
+
+    ``refuseWhen`` is a sandboxed expression over the case data with the submitted form data laid over it
+    (each by name, the merged data whole as ``data``, the submission alone as ``submitted``), evaluated
+    before the task completes. It gives nothing (None, False, an empty mapping) to let the submission
+    through, or a mapping field -> message (or list of messages) to refuse it, e.g.
+    ``{"decision": "..."} if decision == "approve" and missing else {}``. An expression that fails, or
+    gives anything else, stops the step: a model error must not let a refused submission through.
+    """
+    expression = (task_properties(task).get("refuseWhen") or "").strip()
+    if not expression:
+        return {}
+    submitted = dict(data)
+    merged = {**unescape(task.data), **submitted}
+    where = f"the refuseWhen of task {task.task_spec.bpmn_id}"
+    try:
+        value = evaluate(expression, {**merged, "data": merged, "submitted": submitted})
+    except Exception as exc:
+        raise EngineFailure(f"{where} could not be computed: {exc}") from None
+    if not value:
+        return {}
+    if not isinstance(value, Mapping):
+        raise EngineFailure(f"{where} gave {value!r}, not a mapping of field to message")
+    refused: dict[str, str] = {}
+    for field_name, message in value.items():
+        messages = [message] if isinstance(message, str) else message
+        if not isinstance(field_name, str) or not isinstance(messages, list | tuple) or not all(
+                isinstance(item, str) for item in messages):
+            raise EngineFailure(f"{where} gave {field_name!r}: {message!r}, not a field and its message(s)")
+        if messages:
+            refused[field_name] = "; ".join(messages)
+    return refused
 
 
 def release(workflow: BpmnWorkflow) -> None:

@@ -177,6 +177,46 @@ def test_invalid_completion_data_is_422_and_leaves_the_task_open_and_the_case_un
     assert after == before
 
 
+def test_a_g2_case_with_a_missing_mandatory_measure_cannot_be_passed_as_adequate_or_approved_b_r5(
+    api, people, lone_work_application
+):
+    """B-R5: weekday evenings need security informed; without it "adequate" and "approve" are 422 naming it."""
+    amk, leader = people["kemi_amk"], people["kemi_leader"]
+    case = _start(api, people["applicant"],
+                  lone_work_application(mitigations=["check_in_calls", "phone_coverage_checked", "alarm_device"]))
+    assert case["data"]["lone_work"]["missing_mitigations"] == ["security_informed"]
+    review = _the_one_task(case["tasks"], "amk")
+    before = api.get(f"/cases/{case['id']}", as_=amk).get_json()
+
+    adequate = api.post(f"/tasks/{review['id']}/complete", as_=amk, json={"data": AMK_REVIEW})
+
+    assert adequate.status_code == 422
+    assert "security_informed" in adequate.get_json()["error"]["fields"]["mitigations_adequate"]
+    assert api.get(f"/tasks/{review['id']}", as_=amk).get_json()["status"] == "ready"
+    assert api.get(f"/cases/{case['id']}", as_=amk).get_json() == before
+
+    reviewed = api.post(f"/tasks/{review['id']}/complete", as_=amk,
+                        json={"data": {**AMK_REVIEW, "mitigations_adequate": False}})
+    assert reviewed.status_code == 200, reviewed.get_json()
+    approval = _the_one_task(reviewed.get_json()["tasks"], "leaders")
+    before = api.get(f"/cases/{case['id']}", as_=leader).get_json()
+
+    approved = api.post(f"/tasks/{approval['id']}/complete", as_=leader, json={"data": LEADER_APPROVAL})
+
+    assert approved.status_code == 422
+    error = approved.get_json()["error"]
+    assert list(error["fields"]) == ["decision"]
+    assert "security_informed" in error["fields"]["decision"]
+    assert "security_informed" in error["message"]
+    assert api.get(f"/tasks/{approval['id']}", as_=leader).get_json()["status"] == "ready"
+    assert api.get(f"/cases/{case['id']}", as_=leader).get_json() == before
+
+    sent_back = api.post(f"/tasks/{approval['id']}/complete", as_=leader,
+                         json={"data": {"decision": "send_back", "reason": "Inform security first."}})
+    assert sent_back.status_code == 200, sent_back.get_json()
+    assert [task["name"] for task in sent_back.get_json()["tasks"]] == ["applicant_revise"]
+
+
 def test_unclaiming_gives_the_task_back_to_the_group(api, people, lone_work_application):
     amk = people["kemi_amk"]
     review = _the_one_task(_start(api, people["applicant"], lone_work_application())["tasks"], "amk")

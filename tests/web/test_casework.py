@@ -35,7 +35,7 @@ G2_APPLICATION: dict[str, Any] = {
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
     "chemicals": [{"name": "Ethanol", "cas": "64-17-5"}],
-    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
+    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "check_in_interval_minutes": 30,
     "instruction_completed": True,
 }
@@ -282,6 +282,37 @@ def test_the_amk_review_and_the_leader_approval_complete_the_case_shown_with_rul
     passed, waiting = json.loads(unescape(diagram[1])), json.loads(unescape(diagram[2]))
     assert {"amk_review", "leader_approval"} <= set(passed)
     assert waiting == []
+
+
+def test_missing_mandatory_measures_block_the_review_and_the_approval_with_the_measures_named_b_r5(
+    browser, people
+):
+    """B-R5: without security_informed (weekday evenings), neither "adequate" nor "approve" is accepted."""
+    data = {**G2_APPLICATION, "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"]}
+    case_id = start_case(browser(people["applicant"]), data)
+    amk = browser(people["amk"])
+    review = open_task(amk, case_id, "risk_assessment")
+
+    refused_review = work(amk, review, AMK_REVIEW)
+    page = text(refused_review)
+    assert refused_review.status_code == 422
+    error = re.search(r'<p class="field__error" id="f-mitigations_adequate-error"[^>]*>([^<]*)</p>', page)
+    assert error and "security_informed" in error[1]
+    assert amk.get(f"/tasks/{review}").status_code == 200  # still open
+
+    reviewed = work(amk, review, {**AMK_REVIEW, "mitigations_adequate": False})
+    leader = browser(people["leader"])
+    approval = open_task(leader, case_id, "decision")
+    refused_approval = work(leader, approval, LEADER_APPROVAL)
+
+    assert reviewed.status_code == 303
+    page = text(refused_approval)
+    assert refused_approval.status_code == 422
+    error = re.search(r'<p class="field__error" id="f-decision-error"[^>]*>([^<]*)</p>', page)
+    assert error and "security_informed" in error[1]
+    assert 'data-status="running"' in text(leader.get(f"/cases/{case_id}"))
+    sent_back = work(leader, approval, {"decision": "send_back", "reason": "Tell security first."})
+    assert sent_back.status_code == 303  # the way on: back to the applicant
 
 
 def test_the_diagram_xml_is_served_for_the_viewer(amk_task):
