@@ -167,7 +167,7 @@ def fill_application(page: Page) -> None:
     page.locator("#f-task_description").fill("Distilling ethanol in a fume hood in the evening.")
     page.locator('#f-another_competent_person_within_reach input[value="false"]').check()
     page.locator('#f-hazards input[value="chemicals_flammable"]').check()
-    for mitigation in ("check_in_calls", "phone_coverage_checked", "alarm_device"):
+    for mitigation in ("check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"):
         page.locator(f'#f-mitigations input[value="{mitigation}"]').check()
     page.locator("#f-buddy_name").fill("Karl Koordinator")
     page.locator("#f-buddy_phone").fill("+45 45 25 00 00")
