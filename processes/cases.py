@@ -88,13 +88,20 @@ def case_history(
         return HistoryPage(entries=entries, next_cursor=None if older is None else str(older))
 
 
+MAX_EVENT_ID = 2**31 - 1  # audit_events.id is a 32-bit integer on PostgreSQL
+
+
 def _history_cursor(before: str | None) -> int | None:
-    """The audit event id a history cursor stands for (it is that id as text, but clients treat it as opaque)."""
+    """The audit event id a history cursor stands for (it is that id as text, but clients treat it as opaque).
+
+    A cursor past every possible id means "before every event": it is read as the largest id, since PostgreSQL
+    refuses to compare the 32-bit id column with a larger number (a 500 the API fuzz run found).
+    """
     if before is None:
         return None
     if not (before.isascii() and before.isdigit() and 0 < len(before) <= 18 and int(before) > 0):
         raise InvalidData("not a history cursor", fields={"before": "pass a next_cursor this API returned"})
-    return int(before)
+    return min(int(before), MAX_EVENT_ID)
 
 
 def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, list[str], list[str]]:

@@ -112,3 +112,16 @@ def test_the_openapi_document_describes_the_history_page_and_the_cursor(client):
     case = document["components"]["schemas"]["Case"]["properties"]
     assert "history_next_cursor" in case
     assert "history_next_cursor" in case["history"]["description"]
+
+
+def test_a_cursor_past_every_possible_event_reads_from_the_newest_on_every_database(api, auth, lone_work_application):
+    """PostgreSQL's 32-bit event ids refused an 18-digit cursor with a 500; it means "before every event"."""
+    applicant = auth.user(group="employees", unit="kemi", not_group="amk")
+    case = api.post("/cases", as_=applicant,
+                    json={"process": "lone_work_approval", "unit": "kemi", "data": lone_work_application()}).get_json()
+
+    newest = api.get(f"/cases/{case['id']}/history", as_=applicant)
+    past_all = api.get(f"/cases/{case['id']}/history", as_=applicant, query_string={"before": "9" * 18})
+
+    assert past_all.status_code == 200, past_all.get_json()
+    assert past_all.get_json()["items"] == newest.get_json()["items"] != []
