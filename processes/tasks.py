@@ -137,7 +137,10 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, 
     def completed() -> None:
         row.status, row.completed_at, row.completed_by = (
             TaskStatus.COMPLETED.value, runtime.now_utc(clock), actor.username)
-        row.assignee = row.assignee or actor.username
+        if row.assignee is None:  # worked without claiming first: the history still says who took it
+            row.assignee = actor.username
+            record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
+                   detail={"task": row.name, "title": row.title})
         session.execute(delete(TaskDraft).where(TaskDraft.task_id == row.id))  # drafts of a done task go
         record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
                detail={"task": row.name, "title": row.title, "data": data})

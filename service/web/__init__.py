@@ -5,12 +5,13 @@ Server-rendered Jinja2 pages; every form carries a CSRF token (Flask-WTF's CSRFP
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, Response, current_app
 
 from processes.views import UserView
 from service.web import auth, casework, links, queue
 from service.web.errors import render_error_page
 from service.web.session import LANGUAGES, chosen_language, current_web_user
+from service.web.text import linkify
 
 __all__ = ["init_web", "render_error_page"]
 
@@ -20,6 +21,13 @@ def _template_globals() -> dict[str, object]:
     return {"web_user": user, "languages": LANGUAGES, "current_language": chosen_language()}
 
 
+def _favicon() -> Response:
+    """The icon for browsers that ask for /favicon.ico without reading the page's link."""
+    response = current_app.send_static_file("favicon.svg")
+    response.cache_control.max_age = 86400
+    return response
+
+
 def init_web(app: Flask) -> None:
     """Register the web blueprints (auth, queue, casework) and what every template needs."""
     app.register_blueprint(auth.bp)
@@ -27,3 +35,5 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(casework.bp)
     app.register_blueprint(links.bp)
     app.context_processor(_template_globals)
+    app.jinja_env.filters["linkify"] = linkify
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)

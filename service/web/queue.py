@@ -151,6 +151,10 @@ def _back_to_queue() -> ResponseReturnValue:
 def index() -> ResponseReturnValue:
     """My queue: the tasks of my groups and units, filtered, sorted and paged."""
     user = _user()
+    if any(value == "" for value in request.args.values()):
+        # the filter form sends every field; an empty one filters nothing, so it leaves the address too
+        kept = [(key, value) for key, value in request.args.items(multi=True) if value != ""]
+        return redirect(url_for("queue.index") + (f"?{urlencode(kept)}" if kept else ""))
     query, problems = parse_query(request.args, user)
     if problems:
         flash(_("Ignored filter values that are not valid: %(names)s", names=", ".join(problems)), "error")
