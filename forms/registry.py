@@ -52,8 +52,12 @@ def _read_json(name: str, file: Traversable) -> Any:
         raise InvalidForm(name, f"{file.name}: {exc}") from exc
 
 
-def _is_valid_name(name: object) -> bool:
+def is_valid_name(name: object) -> bool:
+    """Whether ``name`` is a form name: ``[a-z][a-z0-9_]*``, at most 64 characters."""
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+_is_valid_name = is_valid_name
 
 
 @functools.cache
@@ -88,9 +92,15 @@ def schemas_directory() -> Traversable:
 
 def form_from_documents(name: str, schema: Any, ui: Any) -> Form:
     """A form from its parsed schema and UI hints (e.g. the version a process bundle keeps); checked as a
-    shipped form is: ``InvalidForm`` for a schema that is not draft 2020-12 or UI hints that are no object."""
-    if not isinstance(schema, dict) or schema.get("$schema") != DRAFT_2020_12:
-        raise InvalidForm(name, f"the schema must be a JSON object with $schema {DRAFT_2020_12!r}")
+    shipped form is: ``InvalidForm`` for a schema that is not draft 2020-12 or UI hints that are no object.
+
+    A schema without ``$schema`` (as SpiffArena writes them) is read as draft 2020-12; another draft is refused.
+    """
+    if not isinstance(schema, dict):
+        raise InvalidForm(name, "the schema must be a JSON object")
+    if schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        raise InvalidForm(name, f"the schema's $schema must be {DRAFT_2020_12!r} (or absent), "
+                                f"not {schema.get('$schema')!r}")
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -130,9 +140,10 @@ def form_names() -> list[str]:
 def form_name_from_properties(properties: Mapping[str, str] | None) -> str | None:
     """Return the form a BPMN element names in its ``spiffworkflow:properties``, or None if it names none.
 
-    Our convention is ``form`` = NAME; the SpiffArena convention is ``formJsonSchemaFilename`` =
-    ``NAME.schema.json`` (``NAME.json`` is accepted too). ``form`` wins when both are given. A file name
-    with another ending is returned unchanged so that a deploy check reports it as an unknown form.
+    Our convention is ``form`` = NAME; the SpiffArena convention is ``formJsonSchemaFilename`` = a file
+    name, turned into a form name by :func:`form_name_from_filename` (``report-schema.json`` -> ``report``).
+    ``form`` wins when both are given. A file name not ending in ``.json`` is returned unchanged so that a
+    deploy check reports it as an unknown form.
     """
     if not properties:
         return None
@@ -142,7 +153,31 @@ def form_name_from_properties(properties: Mapping[str, str] | None) -> str | Non
     filename = (properties.get("formJsonSchemaFilename") or "").strip()
     if not filename:
         return None
-    for suffix in (SCHEMA_SUFFIX, ".json"):
-        if filename.endswith(suffix) and len(filename) > len(suffix):
-            return filename.removesuffix(suffix)
-    return filename
+    return form_name_from_filename(filename) or filename
+
+
+_SCHEMA_FILE_ENDINGS = (SCHEMA_SUFFIX, "-schema.json", "_schema.json", ".json")
+
+
+def form_name_from_filename(filename: str) -> str | None:
+    """The form name a JSON Schema file name stands for, or None if it is no ``.json`` file.
+
+    Deterministic, and always a valid form name: the ending (``.schema.json``, ``-schema.json``,
+    ``_schema.json`` or ``.json``) is cut off, the rest lower-cased, every run of characters other than
+    ``a-z``, ``0-9`` and ``_`` becomes one ``_``, and a name that does not start with a letter gets the
+    prefix ``form_``. ``report-schema.json`` -> ``report``, ``Near Miss.json`` -> ``near_miss``,
+    ``lone_work_application.schema.json`` -> ``lone_work_application``.
+    """
+    base = filename.strip().rsplit("/", 1)[-1]
+    for ending in _SCHEMA_FILE_ENDINGS:
+        if base.lower().endswith(ending) and len(base) > len(ending):
+            base = base[: -len(ending)]
+            break
+    else:
+        return None
+    name = re.sub(r"[^a-z0-9_]+", "_", base.lower()).strip("_")
+    if not name:
+        return None
+    if not name[0].isalpha() or not name[0].isascii():
+        name = "form_" + name
+    return name[:64]

@@ -40,8 +40,9 @@ from processes.people.identity import (
     user_for_session,
     user_for_token,
 )
-from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
+from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group
 from processes.people.throttle import LoginLimits
+from processes.spiffarena import import_spiffarena
 from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
 from processes.store.db import Database
@@ -138,6 +139,7 @@ __all__ = [
     "WorkerPass",
     "add_attachment",
     "add_comment",
+    "add_group",
     "assign_tasks",
     "authenticate",
     "case_diagram",
@@ -168,6 +170,7 @@ __all__ = [
     "get_task",
     "get_user",
     "grant_for",
+    "import_spiffarena",
     "link_page",
     "list_attachments",
     "list_comments",

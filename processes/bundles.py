@@ -14,7 +14,12 @@ What a bundle holds:
 * ``ruleset``: each rule set of a business-rule task, the ``register`` entries its lookups read, and
   ``parameters`` (always: the sandbox's ``param()`` reads them too);
 * ``mail``: each template a ``notify`` service task names as a literal (``'lone_work_approved'``), and
-  ``task_assigned`` (written for every new task), in every language shipped (``NAME.da``, ``NAME.en``).
+  ``task_assigned`` (written for every new task), in every language shipped (``NAME.da``, ``NAME.en``);
+* ``lanes``: the lane -> group mapping given at deploy, if any (a model whose lanes are named otherwise).
+
+A form named by SpiffArena's ``formJsonSchemaFilename`` (and ``formUiSchemaFilename``) is read from those
+files in the forms folder; the form's name is derived from the file name (``forms.form_name_from_filename``).
+Every problem of every document is reported, not the first alone.
 
 A template named by a computed expression is not known at deploy time: it is read from the shipped files
 when it is sent. A version deployed before bundles has no entries and reads the shipped files throughout.
@@ -45,6 +50,7 @@ from processes.notify import outbox
 from processes.store.models import BundleEntry, DecisionRecord, process_version_entries
 
 PARAMETERS = "parameters"
+LANES = "lanes"
 ENGINE_TEMPLATES = ("task_assigned",)  # written by the engine itself, whatever the diagram says
 MAIL_LANGUAGES = outbox.LANGUAGES
 
@@ -105,7 +111,17 @@ class Bundle:
     def _documents(self) -> dict[tuple[str, str], Any]:
         return {key: json.loads(entry.content) for key, entry in self._by_key.items() if entry.kind != "mail"}
 
+    @cached_property
+    def lanes(self) -> dict[str, str]:
+        """The lane -> group mapping the version was deployed with ({} if none)."""
+        document = self._documents.get((LANES, LANES))
+        return dict(document) if isinstance(document, dict) else {}
+
     # --- forms ------------------------------------------------------------------------------------------
+
+    def has_form(self, name: str) -> bool:
+        """Whether this version (or the shipped forms) has form ``name``."""
+        return ("form", name) in self._by_key or forms.form_exists(name)
 
     @cached_property
     def _forms(self) -> dict[str, forms.Form]:
@@ -198,21 +214,54 @@ def _literal_template(expression: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class FormFiles:
+    """The files a form is read from: those SpiffArena's properties name, else ``NAME.schema.json`` and
+    ``NAME.uischema.json``; ``element`` is the first element naming the form."""
+
+    schema: str
+    ui: str | None
+    element: str | None
+
+
+@dataclass(frozen=True)
 class Uses:
     """The documents a diagram names."""
 
     forms: tuple[str, ...]
     rulesets: tuple[str, ...]
     templates: tuple[str, ...]
+    form_files: dict[str, FormFiles] = field(default_factory=dict)
+    conflicts: tuple[str, ...] = ()  # one form name from two different schema files
+
+
+def _form_files(name: str, properties: dict[str, str], element: str | None) -> FormFiles:
+    schema = (properties.get("formJsonSchemaFilename") or "").strip()
+    ui = (properties.get("formUiSchemaFilename") or "").strip() or None
+    if properties.get("form", "").strip() or not schema:
+        return FormFiles(name + forms.registry.SCHEMA_SUFFIX, ui, element)
+    return FormFiles(schema, ui, element)
 
 
 def uses(xml: bytes, filename: str) -> Uses:
     """The forms, rule sets and (literal) mail templates the diagram names, each once, sorted."""
     root = parse_xml(xml, filename)
-    form_names = {
-        name for node in root.iter() if isinstance(node.tag, str)
-        if (name := forms.form_name_from_properties(_properties(node)))
-    }
+    form_files: dict[str, FormFiles] = {}
+    conflicts: list[str] = []
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        properties = _properties(node)
+        name = forms.form_name_from_properties(properties)
+        if not name:
+            continue
+        files = _form_files(name, properties, node.get("id"))
+        known = form_files.setdefault(name, files)
+        if known.schema != files.schema:
+            conflicts.append(f"{filename}: element {node.get('id')}: form {name!r} is read from {files.schema} "
+                             f"here but from {known.schema} at element {known.element}")
+        elif known.ui is None and files.ui is not None:
+            form_files[name] = FormFiles(known.schema, files.ui, known.element)
+    form_names = set(form_files)
     rulesets = {
         text.strip() for node in root.iterfind(".//spiffworkflow:calledDecisionId", NS) if (text := node.text or "")
     }
@@ -223,7 +272,8 @@ def uses(xml: bytes, filename: str) -> Uses:
         for parameter in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS):
             if parameter.get("id") == "template" and (name := _literal_template(parameter.get("value", ""))):
                 templates.add(name)
-    return Uses(tuple(sorted(form_names)), tuple(sorted(rulesets)), tuple(sorted(templates)))
+    return Uses(tuple(sorted(form_names)), tuple(sorted(rulesets)), tuple(sorted(templates)), form_files,
+                tuple(conflicts))
 
 
 def _register_names(ruleset_document: Mapping[str, Any]) -> list[str]:
@@ -240,7 +290,14 @@ def _read(folder: Traversable | Path, name: str, filename: str) -> str:
     file = folder / name
     if not file.is_file():
         raise InvalidModel(f"{filename}: {name} is missing", filename=filename)
-    return file.read_text(encoding="utf-8")
+    return _text(file, name, filename)
+
+
+def _text(file: Traversable | Path, name: str, filename: str) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidModel(f"{filename}: {name}: cannot be read as UTF-8 text: {exc}", filename=filename) from None
 
 
 def _json(text: str, name: str, filename: str) -> Any:
@@ -250,16 +307,45 @@ def _json(text: str, name: str, filename: str) -> Any:
         raise InvalidModel(f"{filename}: {name}: not JSON: {exc}", filename=filename) from None
 
 
-def _form_entries(names: tuple[str, ...], sources: Sources, filename: str) -> list[Entry]:
+def _read_form(folder: Traversable | Path, name: str, files: FormFiles, filename: str) -> tuple[Any, Any]:
+    """The schema and UI hints of form ``name`` from the files the diagram names; InvalidModel otherwise."""
+    where = f"{filename}: element {files.element}: form {name!r}" if files.element else f"{filename}: form {name!r}"
+    file = folder / files.schema
+    if not file.is_file():
+        if files.schema == name + forms.registry.SCHEMA_SUFFIX:
+            raise InvalidModel(f"{where} does not exist", filename=filename, element=files.element)
+        raise InvalidModel(f"{where}: its schema file {files.schema} is missing", filename=filename,
+                           element=files.element)
+    schema = _json(_text(file, files.schema, filename), files.schema, filename)
+    ui_name = files.ui or name + forms.registry.UI_SUFFIX
+    ui_file = folder / ui_name
+    if ui_file.is_file():
+        ui = _json(_text(ui_file, ui_name, filename), ui_name, filename)
+    elif files.ui is not None:
+        raise InvalidModel(f"{where}: its UI schema file {files.ui} is missing", filename=filename,
+                           element=files.element)
+    else:
+        ui = {}
+    return schema, ui
+
+
+def _form_entries(used: Uses, sources: Sources, filename: str, problems: list[InvalidModel]) -> list[Entry]:
     entries = []
-    for name in names:
+    problems.extend(InvalidModel(conflict, filename=filename) for conflict in used.conflicts)
+    for name in used.forms:
+        files = used.form_files.get(name) or FormFiles(name + forms.registry.SCHEMA_SUFFIX, None, None)
         try:
-            schema, ui = forms.read_form_documents(sources.forms, name)
+            if not forms.registry.is_valid_name(name):
+                raise InvalidModel(f"{filename}: form {name!r} does not exist", filename=filename)
+            schema, ui = _read_form(sources.forms, name, files, filename)
             forms.form_from_documents(name, schema, ui)
-        except forms.FormNotFound:
-            raise InvalidModel(f"{filename}: form {name!r} does not exist", filename=filename) from None
+        except InvalidModel as exc:
+            problems.append(exc)
+            continue
         except forms.InvalidForm as exc:
-            raise InvalidModel(f"{filename}: form {name!r} is invalid: {exc}", filename=filename) from None
+            problems.append(InvalidModel(f"{filename}: form {name!r} ({files.schema}) is invalid: {exc}",
+                                         filename=filename, element=files.element))
+            continue
         entries.append(Entry.of("form", name, _canonical({"schema": schema, "ui": ui})))
     return entries
 
@@ -312,13 +398,31 @@ def _mail_entries(names: tuple[str, ...], sources: Sources, filename: str) -> li
 
 def collect(xml: bytes, filename: str, sources: Sources | None = None) -> tuple[Entry, ...]:
     """Every document the diagram uses, read from ``sources`` and checked; ``InvalidModel`` otherwise."""
+    entries, problems = collect_checked(xml, filename, sources)
+    if problems:
+        raise InvalidModel.of(problems, filename=filename)
+    return entries
+
+
+def collect_checked(
+    xml: bytes, filename: str, sources: Sources | None = None, *, lanes: Mapping[str, str] | None = None,
+) -> tuple[tuple[Entry, ...], list[InvalidModel]]:
+    """Every document the diagram uses that could be read and checked, and a problem for each that could not.
+
+    ``lanes`` (a lane -> group mapping) is kept as a document of its own.
+    """
     sources = sources or Sources()
     used = uses(xml, filename)
-    return (
-        *_form_entries(used.forms, sources, filename),
-        *_rule_entries(used.rulesets, sources, filename),
-        *_mail_entries(used.templates, sources, filename),
-    )
+    problems: list[InvalidModel] = []
+    entries = [*_form_entries(used, sources, filename, problems)]
+    for collect_kind, names in ((_rule_entries, used.rulesets), (_mail_entries, used.templates)):
+        try:
+            entries += collect_kind(names, sources, filename)
+        except InvalidModel as exc:
+            problems.append(exc)
+    if lanes:
+        entries.append(Entry.of(LANES, LANES, _canonical(dict(lanes))))
+    return tuple(entries), problems
 
 
 # --- storing and loading --------------------------------------------------------------------------------

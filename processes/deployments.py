@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -20,7 +21,7 @@ from processes import bundles
 from processes.engine.elements import end_statuses
 from processes.engine.loader import ParsedProcess, load_process, utf8_xml
 from processes.errors import Forbidden, InvalidModel, NotFound
-from processes.people.organisation import GROUP_CODES
+from processes.people.organisation import group_codes
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database
 from processes.store.models import ProcessVersion
@@ -63,7 +64,7 @@ class SpecCache:
         row = session.get(ProcessVersion, version_id)
         if row is None:
             raise NotFound(f"no process version {version_id}")
-        loaded = _load(row)
+        loaded = _load(session, row)
         with self._lock:
             return self._loaded.setdefault(key, loaded)
 
@@ -81,8 +82,11 @@ class SpecCache:
 SPEC_CACHE = SpecCache()
 
 
-def _load(row: ProcessVersion) -> LoadedProcess:
-    parsed = load_process(row.bpmn_xml.encode(), row.filename, groups=GROUP_CODES)
+def _load(session: Session, row: ProcessVersion) -> LoadedProcess:
+    """Parse a stored version as it was deployed: with its bundle's forms and lane mapping."""
+    bundle = bundles.for_version(session, row.id)
+    parsed = load_process(row.bpmn_xml.encode(), row.filename, groups=group_codes(session),
+                          form_exists=bundle.has_form, lanes=bundle.lanes)
     return LoadedProcess(row.id, row.key, row.version, parsed, end_statuses(parsed))
 
 
@@ -95,7 +99,7 @@ def process_view(row: ProcessVersion, versions: list[int] | None = None) -> Proc
 
 def _store(
     session: Session, xml: bytes, filename: str, parsed: ParsedProcess, *, actor: str | None,
-    entries: tuple[bundles.Entry, ...],
+    entries: tuple[bundles.Entry, ...], name: str | None = None,
 ) -> ProcessVersion:
     checksum = hashlib.sha256(xml).hexdigest()
     digest = bundles.bundle_digest(checksum, entries)
@@ -105,7 +109,7 @@ def _store(
     if latest is not None and latest.checksum == checksum and latest.bundle_digest == digest:
         return latest  # the same file with the same forms, rules and templates again: no new version
     row = ProcessVersion(
-        key=parsed.key, version=(latest.version + 1) if latest else 1, name=parsed.name, filename=filename,
+        key=parsed.key, version=(latest.version + 1) if latest else 1, name=name or parsed.name, filename=filename,
         bpmn_xml=xml.decode("utf-8"), checksum=checksum, start_form=parsed.start_form, deployed_by=actor,
         bundle_digest=digest,
     )
@@ -117,19 +121,33 @@ def _store(
 
 def deploy(
     db: Database, xml: bytes, filename: str, *, actor: UserView | None, sources: bundles.Sources | None = None,
+    lanes: Mapping[str, str] | None = None, name: str | None = None,
+    problems: list[InvalidModel] | None = None,
 ) -> ProcessView:
     """Validate a BPMN file and store it, with the forms, rule sets and mail templates it uses (read from
     ``sources``, default the shipped folders), as the next version of its process (None actor = the CLI).
 
+    ``lanes`` maps lane names to the group codes they stand for (kept with the version); ``name`` is the
+    process's display name (default: the BPMN process's name). Every problem of the file and its documents
+    (and ``problems`` found by the caller) is reported in one ``InvalidModel``.
     The same file with the same documents again makes no new version; a changed form or rule set does.
     """
     if actor is not None and not DEPLOYER_GROUPS & set(actor.groups):
         raise Forbidden("only process owners and administrators may deploy processes")
     xml = utf8_xml(xml, filename)  # stored as text: any encoding lxml reads is accepted
-    parsed = load_process(xml, filename, groups=GROUP_CODES)
-    entries = bundles.collect(xml, filename, sources)
+    entries, found = bundles.collect_checked(xml, filename, sources, lanes=lanes)
+    used_forms = set(bundles.uses(xml, filename).forms)  # each checked by collect_checked: reported there
+
+    def form_exists(form: str) -> bool:
+        return form in used_forms or forms.form_exists(form)
+
+    with db.read() as session:
+        groups = group_codes(session)
+    parsed = load_process(xml, filename, groups=groups, form_exists=form_exists, lanes=lanes,
+                          problems=[*(problems or []), *found])
     with db.write() as session:
-        row = _store(session, xml, filename, parsed, actor=actor.username if actor else None, entries=entries)
+        row = _store(session, xml, filename, parsed, actor=actor.username if actor else None, entries=entries,
+                     name=name)
         record(session, case_id=None, actor=actor.username if actor else "cli", kind=AuditKind.PROCESS_DEPLOYED,
                detail={"process": row.key, "version": row.version, "file": filename})
         SPEC_CACHE.put(session, row, parsed)

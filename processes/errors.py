@@ -45,11 +45,18 @@ class InvalidData(ProcessError):
 
 
 class InvalidModel(ProcessError):
-    """A BPMN file that cannot be deployed. The message names the file, the element id and the problem."""
+    """A BPMN file that cannot be deployed. The message names the file, the element id and the problem.
+
+    ``problems`` lists every problem found (each a line naming file, element and problem); one problem
+    alone is the message. :meth:`of` makes one error of several (its ``element`` is the first problem's).
+    """
 
     code = "invalid_model"
 
-    def __init__(self, message: str, *, filename: str | None = None, element: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, filename: str | None = None, element: str | None = None,
+        problems: tuple[str, ...] = (),
+    ) -> None:
         fields = {}
         if filename:
             fields["file"] = filename
@@ -58,6 +65,18 @@ class InvalidModel(ProcessError):
         super().__init__(message, fields=fields)
         self.filename = filename
         self.element = element
+        self.problems = problems or (message,)
+
+    @classmethod
+    def of(cls, errors: list[InvalidModel], *, filename: str | None = None) -> InvalidModel:
+        """One error listing every problem of ``errors`` (the one error itself if there is just one)."""
+        problems = tuple(dict.fromkeys(problem for error in errors for problem in error.problems))
+        if len(problems) == 1:  # one problem (perhaps found twice): the first error that names it
+            return errors[0]
+        message = f"{len(problems)} problems: " + "; ".join(problems)
+        error = cls(message, filename=filename or errors[0].filename, element=errors[0].element, problems=problems)
+        error.fields.update({f"problem {number}": text for number, text in enumerate(problems, 1)})
+        return error
 
 
 class EngineFailure(ProcessError):

@@ -4,7 +4,8 @@ The step (``advance._sync_task_index``) asks :func:`route` for each new task row
 
 - the unit is the user task's property ``unit`` (an expression over the case data, e.g. the item's unit
   in a multi-instance) when given, else the case's unit; a unit we do not know stops the step;
-- the person is ``assignTo`` = ``starter`` (the case's starter), or property ``assignee`` (an expression
+- the person is ``assignTo`` = ``starter`` (the case's starter) or a task in the lane "Process Initiator"
+  (SpiffArena's convention: the starter), or property ``assignee`` (an expression
   giving a username or an e-mail address). A known user (by username, or by e-mail) gets the task in
   their own queue. An e-mail address without an account is kept as the assignee: the task waits for that
   person's first log-in (``identity.create_user`` hands it to the new account; the case's handlers may
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from processes.engine.elements import UserTask
+from processes.engine.loader import INITIATOR_LANE
 from processes.errors import EngineFailure
 from processes.store.models import Case, Unit, User
 
@@ -39,6 +41,11 @@ def route(session: Session, case: Case, task: UserTask) -> Route:
     if unit != case.unit and session.get(Unit, unit) is None:
         raise EngineFailure(f"task {task.name}: unknown unit {unit!r}", fields={"unit": f"unknown unit {unit!r}"})
     if task.properties.get("assignTo") == "starter" and case.started_by:
+        return Route(group=None, unit=unit, assignee=case.started_by)
+    if task.lane == INITIATOR_LANE:
+        if not case.started_by:
+            raise EngineFailure(f"task {task.name}: the lane {INITIATOR_LANE!r} needs the case's starter, "
+                                "and this case has none")
         return Route(group=None, unit=unit, assignee=case.started_by)
     if task.assignee is None:
         return Route(group=task.lane, unit=unit, assignee=None)

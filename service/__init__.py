@@ -19,6 +19,7 @@ from service.i18n import init_i18n
 from service.logs import init_request_logging
 from service.metrics import init_metrics
 from service.security import init_security
+from service.sqlcount import init_sql_count
 from service.web import init_web
 from service.web.errors import error_page
 
@@ -56,4 +57,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     init_web(app)
     init_health(app)
     init_metrics(app)
+    init_sql_count(app)  # benchmarks only: off unless AMFLOW_BENCH_COUNT_SQL=1
     return app

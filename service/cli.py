@@ -1,4 +1,5 @@
-"""The `amflow` command: serve, db upgrade, deploy, demo, user add, token create/list/revoke."""
+"""The `amflow` command: serve, db upgrade, deploy, import-spiffarena, demo, user add, group add,
+token create/list/revoke."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import click
 from gunicorn.app.base import BaseApplication
 
 import processes
-from processes.errors import ProcessError
+from processes.errors import InvalidModel, ProcessError
 from service import gunicorn_conf, metrics
 from service.config import Config, ConfigError, load_config, logging_settings
 from service.logs import configure_logging
@@ -181,11 +182,50 @@ def deploy(files: tuple[Path, ...]) -> None:
                 process = processes.deploy(database, path.read_bytes(), path.name, actor=None)
             except ProcessError as error:
                 failed += 1
-                click.echo(f"error: {path}: {error.message}", err=True)
+                _echo_problems(error, path)
+                continue
+            except OSError as error:
+                failed += 1
+                click.echo(f"error: {path}: cannot be read: {error.strerror}", err=True)
                 continue
             click.echo(f"{process.key} version {process.version} ({path})")
     if failed:
         raise click.ClickException(f"{failed} of {len(files)} files could not be deployed")
+
+
+def _echo_problems(error: ProcessError, path: Path) -> None:
+    """One ``error:`` line per problem of a model that cannot be deployed."""
+    problems = error.problems if isinstance(error, InvalidModel) else (error.message,)
+    for problem in problems:
+        click.echo(f"error: {path}: {problem}", err=True)
+
+
+def _lane_mapping(values: tuple[str, ...]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for value in values:
+        lane, sep, group = value.partition("=")
+        if not sep or not lane.strip() or not group.strip():
+            raise click.BadParameter(f"{value!r} is not LANE=GROUP", param_hint="--map-lane")
+        mapping[lane.strip()] = group.strip()
+    return mapping
+
+
+@cli.command("import-spiffarena")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--map-lane", "lane_map", multiple=True, metavar="LANE=GROUP",
+              help="Give the lane LANE's tasks to group GROUP (repeat for more); other lanes name groups.")
+def import_spiffarena(folder: Path, lane_map: tuple[str, ...]) -> None:
+    """Import a SpiffArena process model folder (process_model.json, its .bpmn, *-schema.json and
+    *-uischema.json files) unchanged, as the next version of its process."""
+    lanes = _lane_mapping(lane_map)
+    with _database() as database:
+        _upgrade(database)
+        try:
+            process = processes.import_spiffarena(database, folder, actor=None, lanes=lanes)
+        except ProcessError as error:
+            _echo_problems(error, folder)
+            raise click.ClickException(f"{folder} could not be imported") from None
+    click.echo(f"{process.key} version {process.version} ({folder})")
 
 
 @cli.command()
@@ -233,6 +273,22 @@ def user_add(
         f"user {created.username} (groups: {', '.join(created.groups) or '-'}; "
         f"units: {', '.join(created.units) or '-'})"
     )
+
+
+@cli.group()
+def group() -> None:
+    """Manage the groups BPMN lanes name."""
+
+
+@group.command("add")
+@click.argument("code")
+@click.option("--name", default=None, help="The group's name (default: the code).")
+def group_add(code: str, name: str | None) -> None:
+    """Create a group (or rename an existing one); users join it with `amflow user add --group CODE`."""
+    with _database() as database, _domain_errors():
+        _upgrade(database)
+        created, group_name = processes.add_group(database, code, name=name or code, actor=None)
+    click.echo(f"group {created} ({group_name})")
 
 
 @cli.group()

@@ -4,14 +4,19 @@ The XML is parsed with entity resolution, DTDs and network access off, and any D
 SpiffWorkflow parses the tree (with our business-rule task, which calls ``rules.decide`` instead of DMN)
 and every element is checked: lanes name known groups, user tasks and the start event name forms that
 exist, business-rule tasks name rule sets that exist, service tasks name operators we offer, and every
-expression and script passes the sandbox check. Each problem is reported with file, element id and text.
+expression and script passes the sandbox check. Each problem is reported with file, element id and text,
+and every problem of a file is reported at once (``InvalidModel.problems``), not the first alone.
+
+A lane names a group, directly or through a lane -> group mapping given at deploy (a model from elsewhere
+whose lanes are named otherwise); the lane called "Process Initiator" (:data:`INITIATOR_LANE`, SpiffArena's
+convention) means whoever started the case.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +47,7 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 SERVICE_OPERATORS = frozenset({"notify", "start_case"})
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
+INITIATOR_LANE = "Process Initiator"  # SpiffArena's lane for whoever started the case: the starter gets its tasks
 
 _XML_PARSER = etree.XMLParser(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True,
@@ -178,7 +184,7 @@ def _check_duration(text: str) -> None:
         raise SandboxViolation(f"{text!r} is not an ISO-8601 duration such as P14D or PT4H") from None
 
 
-def _check_expressions(root: etree._Element, filename: str) -> None:
+def _check_expressions(root: etree._Element, filename: str, problems: list[InvalidModel]) -> None:
     checks: list[tuple[etree._Element, str, Any]] = []
     for tag in _EXPRESSION_TAGS:
         checks += [(node, node.text or "", check_expression) for node in root.iter(f"{{{BPMN_NS}}}{tag}")]
@@ -200,7 +206,7 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
             check(text)
         except SandboxViolation as exc:
             element = _element_id(node)
-            raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
+            problems.append(InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element))
 
 
 def spec_expressions(specs: list[BpmnProcessSpec]) -> Iterator[tuple[str | None, str, Callable[[str], None]]]:
@@ -243,14 +249,14 @@ def _walk_spec(root: TaskSpec, element: str) -> Iterator[tuple[str | None, str, 
             stack.extend((item, name) for name, item in vars(value).items())
 
 
-def _check_spec_expressions(specs: list[BpmnProcessSpec], filename: str) -> None:
+def _check_spec_expressions(specs: list[BpmnProcessSpec], filename: str, problems: list[InvalidModel]) -> None:
     for element, text, check in spec_expressions(specs):
         if not text.strip():
             continue
         try:
             check(text)
         except SandboxViolation as exc:
-            raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
+            problems.append(InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element))
 
 
 def _properties(node: etree._Element) -> dict[str, str]:
@@ -260,67 +266,79 @@ def _properties(node: etree._Element) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class _Known:
+    """What a diagram may name: the groups, the forms (a test of a name), and the lane -> group mapping."""
+
+    groups: frozenset[str]
+    form_exists: Callable[[str], bool]
+    lanes: Mapping[str, str] = field(default_factory=dict)
+
+    def group_of_lane(self, lane: str) -> str:
+        return self.lanes.get(lane, lane)
+
+
 def _access(
-    process: etree._Element, filename: str, groups: frozenset[str]
+    process: etree._Element, filename: str, groups: frozenset[str], problems: list[InvalidModel],
 ) -> tuple[str, tuple[str, ...], str | None]:
     """The process's ``sensitivity``, ``readers`` and ``subject`` properties, checked."""
     properties = _properties(process)
     sensitivity = properties.get("sensitivity", "normal").strip() or "normal"
     if sensitivity not in SENSITIVITIES:
-        raise InvalidModel(f"{filename}: sensitivity must be one of {', '.join(SENSITIVITIES)}", filename=filename,
-                           element=process.get("id"))
+        problems.append(InvalidModel(f"{filename}: sensitivity must be one of {', '.join(SENSITIVITIES)}",
+                                     filename=filename, element=process.get("id")))
     readers = tuple(code for code in properties.get("readers", "").replace(",", " ").split() if code)
     unknown = sorted(set(readers) - groups)
     if unknown:
-        raise InvalidModel(f"{filename}: readers names unknown groups: {', '.join(unknown)}", filename=filename,
-                           element=process.get("id"))
+        problems.append(InvalidModel(f"{filename}: readers names unknown groups: {', '.join(unknown)}",
+                                     filename=filename, element=process.get("id")))
     return sensitivity, readers, properties.get("subject", "").strip() or None
 
 
-def _start_form(process: etree._Element, filename: str) -> str | None:
+def _start_form(process: etree._Element) -> str | None:
+    """The form of the start event (checked with the other events' forms by ``_event_form_problem``)."""
     for start in process.findall("bpmn:startEvent", NS):
         name = forms.form_name_from_properties(_properties(start))
         if name is not None:
-            if not forms.form_exists(name):
-                raise InvalidModel(
-                    f"{filename}: element {start.get('id')}: form {name!r} does not exist",
-                    filename=filename, element=start.get("id"),
-                )
             return name
     return None
 
 
-def _lane_problem(lane: etree._Element, groups: frozenset[str]) -> str | None:
-    if (lane.get("name") or "").strip() not in groups:
-        return f"lane name {lane.get('name')!r} is not a known group ({', '.join(sorted(groups))})"
-    return None
+def _lane_problem(lane: etree._Element, known: _Known) -> str | None:
+    name = (lane.get("name") or "").strip()
+    if name == INITIATOR_LANE or known.group_of_lane(name) in known.groups:
+        return None
+    if name in known.lanes:
+        return f"lane {name!r} is mapped to {known.lanes[name]!r}, which is not a known group"
+    return (f"lane name {lane.get('name')!r} is not a known group ({', '.join(sorted(known.groups))}); "
+            "create the group or map the lane to one")
 
 
-def _user_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+def _user_task_problem(task: etree._Element, known: _Known) -> str | None:
     name = forms.form_name_from_properties(_properties(task))
     if name is None:
         return "a user task must name its form (spiffworkflow property 'form')"
-    return None if forms.form_exists(name) else f"form {name!r} does not exist"
+    return None if known.form_exists(name) else f"form {name!r} does not exist"
 
 
-def _rule_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+def _rule_task_problem(task: etree._Element, _known: _Known) -> str | None:
     ruleset = (task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS)).strip()
     return None if rules.ruleset_exists(ruleset) else f"rule set {ruleset!r} does not exist"
 
 
-def _service_task_problem(task: etree._Element, _groups: frozenset[str]) -> str | None:
+def _service_task_problem(task: etree._Element, _known: _Known) -> str | None:
     operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
     if operator is None or operator.get("id") not in SERVICE_OPERATORS:
         return f"service task operator must be one of {sorted(SERVICE_OPERATORS)}"
     return None
 
 
-def _event_form_problem(event: etree._Element, _groups: frozenset[str]) -> str | None:
+def _event_form_problem(event: etree._Element, known: _Known) -> str | None:
     name = forms.form_name_from_properties(_properties(event))
-    return None if name is None or forms.form_exists(name) else f"form {name!r} does not exist"
+    return None if name is None or known.form_exists(name) else f"form {name!r} does not exist"
 
 
-def _end_event_problem(end: etree._Element, _groups: frozenset[str]) -> str | None:
+def _end_event_problem(end: etree._Element, _known: _Known) -> str | None:
     if _properties(end).get("caseStatus", "completed") not in CASE_END_STATUSES:
         return f"caseStatus must be one of {sorted(CASE_END_STATUSES)}"
     return None
@@ -339,13 +357,13 @@ _ELEMENT_CHECKS = {
 }
 
 
-def _check_elements(root: etree._Element, filename: str, groups: frozenset[str]) -> None:
+def _check_elements(root: etree._Element, filename: str, known: _Known, problems: list[InvalidModel]) -> None:
     for element, check in _ELEMENT_CHECKS.items():
         for node in root.iter(f"{{{BPMN_NS}}}{element}"):
-            problem = check(node, groups)
+            problem = check(node, known)
             if problem is not None:
-                raise InvalidModel(f"{filename}: element {node.get('id')}: {problem}", filename=filename,
-                                   element=node.get("id"))
+                problems.append(InvalidModel(f"{filename}: element {node.get('id')}: {problem}", filename=filename,
+                                             element=node.get("id")))
 
 
 def _executable_process(root: etree._Element, filename: str) -> etree._Element:
@@ -356,13 +374,26 @@ def _executable_process(root: etree._Element, filename: str) -> etree._Element:
     return executable[0]
 
 
-def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> ParsedProcess:
-    """Parse and validate one BPMN file; raise InvalidModel naming file, element and problem."""
+def load_process(
+    xml: bytes, filename: str, *, groups: frozenset[str], form_exists: Callable[[str], bool] = forms.form_exists,
+    lanes: Mapping[str, str] | None = None, problems: list[InvalidModel] | None = None,
+) -> ParsedProcess:
+    """Parse and validate one BPMN file; raise InvalidModel listing every problem (file, element, text).
+
+    ``form_exists`` tells the forms the diagram may name (default: the shipped ones); ``lanes`` maps a
+    lane name to the group code it stands for (the parsed tasks carry the group). ``problems`` found
+    before (in the documents the diagram uses, say) are reported together with the diagram's own.
+    """
+    problems = list(problems or [])
+    known = _Known(groups, form_exists, dict(lanes or {}))
     root = parse_xml(xml, filename)
     process = _executable_process(root, filename)
-    _check_elements(root, filename, groups)
-    _check_expressions(root, filename)
-    sensitivity, readers, subject = _access(process, filename, groups)
+    _check_elements(root, filename, known, problems)
+    lane_names = {(lane.get("name") or "").strip() for lane in root.iter(f"{{{BPMN_NS}}}lane")}
+    problems += [InvalidModel(f"{filename}: the lane mapping names {name!r}, which is no lane of the diagram",
+                              filename=filename) for name in sorted(set(known.lanes) - lane_names)]
+    _check_expressions(root, filename, problems)
+    sensitivity, readers, subject = _access(process, filename, groups, problems)
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -371,13 +402,18 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         subprocess_specs, called = _subprocess_specs(parser, key)
     except ValidationException as exc:
         element = getattr(exc, "id", None)
-        raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
+        problems.append(InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element))
+        raise InvalidModel.of(problems, filename=filename) from None
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
-        raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
-    _check_spec_expressions([spec, *subprocess_specs.values()], filename)
-    _check_task_lanes([spec, *subprocess_specs.values()], filename)
-    _check_timer_start(spec, filename)
+        problems.append(InvalidModel(f"{filename}: {exc}", filename=filename))
+        raise InvalidModel.of(problems, filename=filename) from None
+    _check_spec_expressions([spec, *subprocess_specs.values()], filename, problems)
+    _check_task_lanes([spec, *subprocess_specs.values()], filename, problems)
+    _check_timer_start(spec, filename, problems)
+    if problems:
+        raise InvalidModel.of(problems, filename=filename)
     for process_spec in (spec, *subprocess_specs.values()):
+        _map_lanes(process_spec, known)
         connect_loop_tasks(process_spec)
         wire_event_subprocess_triggers(process_spec)
         adopt_message_definitions(process_spec)
@@ -386,7 +422,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         name=process.get("name") or key,
         spec=spec,
         subprocess_specs=subprocess_specs,
-        start_form=_start_form(process, filename),
+        start_form=_start_form(process),
         sensitivity=sensitivity,
         readers=readers,
         subject=subject,
@@ -419,27 +455,44 @@ def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnPro
     return found, external
 
 
-def _check_task_lanes(specs: list[BpmnProcessSpec], filename: str) -> None:
+def _map_lanes(process_spec: BpmnProcessSpec, known: _Known) -> None:
+    """Each task spec's lane becomes the group its lane name is mapped to (the initiator lane stays)."""
+    if not known.lanes:
+        return
+    for task_spec in process_spec.task_specs.values():
+        lane = getattr(task_spec, "lane", None)
+        if lane and lane in known.lanes:
+            task_spec.lane = known.lanes[lane]
+
+
+def _check_task_lanes(specs: list[BpmnProcessSpec], filename: str, problems: list[InvalidModel]) -> None:
     """A task a person does (user, manual or plain task) must sit in a lane: the lane is the group that does it."""
     for process_spec in specs:
         for task_spec in process_spec.task_specs.values():
             if getattr(task_spec, "manual", False) and not getattr(task_spec, "lane", None):
                 element = task_spec.bpmn_id
-                raise InvalidModel(
+                problems.append(InvalidModel(
                     f"{filename}: element {element}: a user, manual or plain task must sit in a lane that names "
-                    "the group who does it", filename=filename, element=element)
+                    "the group who does it", filename=filename, element=element))
 
 
-def _check_timer_start(spec: BpmnProcessSpec, filename: str) -> None:
-    """A process started by a timer names the unit its cases belong to, and its timer has an occurrence."""
+def _check_timer_start(spec: BpmnProcessSpec, filename: str, problems: list[InvalidModel]) -> None:
+    """A process started by a timer names the unit its cases belong to, and its timer has an occurrence;
+    it has no starter, so no task of it may sit in the initiator lane."""
     try:
         timer = timer_start_of(spec)
         if timer is None:
             return
         next(occurrences(timer, dt.datetime.now(dt.UTC)), None)
     except EngineFailure as exc:
-        raise InvalidModel(f"{filename}: {exc.message}", filename=filename) from None
+        problems.append(InvalidModel(f"{filename}: {exc.message}", filename=filename))
+        return
     if not timer.properties.get("unit"):
-        raise InvalidModel(
+        problems.append(InvalidModel(
             f"{filename}: element {timer.element}: a timer start event must name the unit of the cases it starts "
-            "(spiffworkflow property 'unit')", filename=filename, element=timer.element)
+            "(spiffworkflow property 'unit')", filename=filename, element=timer.element))
+    for task_spec in spec.task_specs.values():
+        if getattr(task_spec, "manual", False) and getattr(task_spec, "lane", None) == INITIATOR_LANE:
+            problems.append(InvalidModel(
+                f"{filename}: element {task_spec.bpmn_id}: a process started by a timer has no starter for the "
+                f"lane {INITIATOR_LANE!r}", filename=filename, element=task_spec.bpmn_id))

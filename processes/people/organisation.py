@@ -7,10 +7,15 @@ seed documents (AMK-netværk minutes, 12 May 2026) name several of them.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from processes.errors import Forbidden, InvalidData
+from processes.store.db import Database
 from processes.store.models import Group, Unit, User
+from processes.views import UserView
 
 GROUPS: dict[str, tuple[str, bool]] = {
     # code: (name, central)
@@ -27,7 +32,8 @@ GROUPS: dict[str, tuple[str, bool]] = {
 }
 
 CENTRAL_GROUPS = frozenset(code for code, (_, central) in GROUPS.items() if central)
-GROUP_CODES = frozenset(GROUPS)
+GROUP_CODES = frozenset(GROUPS)  # the groups seeded by migration 0002; admins may add more (add_group)
+GROUP_CODE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 
 # The units of DTU with the unit above each (department -> DTU). Departments and centres as of 2026, plus
 # Campus Service and the central offices; a unit's leaders are the members of the group "leaders" in it.
@@ -103,3 +109,31 @@ def next_level_leader(session: Session, unit: str, *, passing: str | None = None
         if leaders:
             return leaders
     return []
+
+
+def group_codes(session: Session) -> frozenset[str]:
+    """Every group code in the database: the seeded ones and those an administrator added."""
+    return frozenset(session.scalars(select(Group.code)))
+
+
+def add_group(db: Database, code: str, *, name: str, actor: UserView | None) -> tuple[str, str]:
+    """Create a group (a BPMN lane may then name it); ``actor`` None is the console. Returns (code, name).
+
+    A new group is local: its members see its tasks in their own units. An existing code keeps its row
+    and gets the new name (idempotent).
+    """
+    if actor is not None and "admins" not in actor.groups:
+        raise Forbidden("only administrators may create groups")
+    if not GROUP_CODE.fullmatch(code or ""):
+        raise InvalidData("invalid group code", fields={"code": "a lower-case letter, then letters, digits, '_' "
+                                                                "or '-' (at most 64)"})
+    name = (name or "").strip() or code
+    if len(name) > 200:
+        raise InvalidData("group name too long", fields={"name": "at most 200 characters"})
+    with db.write() as session:
+        group = session.get(Group, code)
+        if group is None:
+            session.add(Group(code=code, name=name, central=False))
+        else:
+            group.name = name
+        return code, name

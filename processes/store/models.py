@@ -169,7 +169,8 @@ class BundleEntry(Base):
     __tablename__ = "bundle_entries"
     __table_args__ = (
         UniqueConstraint("kind", "name", "sha256"),
-        CheckConstraint("kind IN ('form', 'ruleset', 'parameters', 'register', 'mail')", name="ck_bundle_kind"),
+        CheckConstraint("kind IN ('form', 'ruleset', 'parameters', 'register', 'mail', 'lanes')",
+                        name="ck_bundle_kind"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,57 @@ def test_token_revoke_ends_one_token_or_all_of_a_users_tokens(amflow, environmen
     assert _user_for(environment, second).status_code == 401
     assert _user_for(environment, third).status_code == 401
     assert _user_for(environment, bobs).status_code == 200
+
+
+# --- import-spiffarena and group add (issue #18) ------------------------------------------------------------
+
+SPIFFARENA_MODEL = Path(__file__).parents[1] / "processes" / "spiffarena" / "ohs-incident"
+
+
+def test_a_spiffarena_folder_imports_once_its_lane_group_exists(amflow, upgraded, tmp_path):
+    refused = amflow("import-spiffarena", str(SPIFFARENA_MODEL))
+    assert refused.exit_code == 1
+    assert "lane name 'case_handlers' is not a known group" in refused.output
+    assert "Traceback" not in refused.output
+
+    added = amflow("group", "add", "case_handlers", "--name", "Case handlers")
+    assert added.exit_code == 0, added.output
+    assert "group case_handlers (Case handlers)" in added.output
+    imported = amflow("import-spiffarena", str(SPIFFARENA_MODEL))
+    assert imported.exit_code == 0, imported.output
+    assert "ohs_incident version 1" in imported.output
+
+
+def test_a_spiffarena_lane_may_be_mapped_to_an_existing_group(amflow, upgraded):
+    imported = amflow("import-spiffarena", str(SPIFFARENA_MODEL), "--map-lane", "case_handlers=amk")
+    assert imported.exit_code == 0, imported.output
+    assert "ohs_incident version 1" in imported.output
+    assert amflow("import-spiffarena", str(SPIFFARENA_MODEL), "--map-lane", "case_handlers").exit_code == 2
+
+
+def test_a_broken_spiffarena_folder_prints_one_error_line_per_problem(amflow, upgraded, tmp_path):
+    folder = tmp_path / "model"
+    shutil.copytree(SPIFFARENA_MODEL, folder)
+    (folder / "review-schema.json").unlink()
+    (folder / "report-schema.json").write_text('{"type": "object", ')
+    result = amflow("import-spiffarena", str(folder))
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 3, result.output
+    assert any("review-schema.json is missing" in line for line in errors)
+    assert any("report-schema.json: not JSON" in line for line in errors)
+    assert any("'case_handlers' is not a known group" in line for line in errors)
+    assert "Traceback" not in result.output
+
+
+def test_deploy_prints_every_problem_of_a_file_as_its_own_error_line(amflow, upgraded, tmp_path):
+    bpmn = (SPIFFARENA_MODEL / "ohs-incident.bpmn").read_text().replace(
+        'name="Process Initiator"', 'name="janitors"')
+    path = tmp_path / "two-problems.bpmn"
+    path.write_text(bpmn)
+    result = amflow("deploy", str(path))
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert any("'janitors' is not a known group" in line for line in errors), result.output
+    assert any("'case_handlers' is not a known group" in line for line in errors), result.output
+    assert "Traceback" not in result.output

@@ -321,3 +321,31 @@ def test_the_command_line_refuses_a_bad_log_format_in_one_line(tmp_path):
     assert done.returncode != 0
     assert "AMFLOW_LOG_FORMAT" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_bench_sql_count_header_is_off_by_default_and_counts_a_requests_sql_when_on(
+    database_url, tmp_path, monkeypatch, demo_users
+):
+    """bench/w1.py reads each request's statements and transactions from X-Amflow-Sql (service/sqlcount.py)."""
+    from service import create_app, get_database  # noqa: PLC0415
+
+    password = next(user.password for user in demo_users if user.username == "anna")
+
+    def me_header(name: str) -> str | None:
+        app = create_app({"DATABASE_URL": database_url, "TESTING": True, "INSTANCE_PATH": str(tmp_path / name),
+                          "SECRET_KEY": "x" * 32})
+        try:
+            client = app.test_client()
+            login = client.post("/api/v1/auth/token", json={"username": "anna", "password": password})
+            response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {login.get_json()['token']}"})
+            assert response.status_code == 200
+            return response.headers.get("X-Amflow-Sql")
+        finally:
+            get_database(app).dispose()
+
+    assert me_header("off") is None
+    monkeypatch.setenv("AMFLOW_BENCH_COUNT_SQL", "1")
+    counts = dict(item.split("=") for item in (me_header("on") or "").split())
+    assert set(counts) == {"select", "insert", "update", "delete", "other", "begin", "commit", "rollback"}
+    assert int(counts["select"]) >= 1 and int(counts["begin"]) >= 1
+

@@ -11,13 +11,18 @@ from forms import (
     FORMAT_CHECKER,
     Form,
     FormNotFound,
+    InvalidForm,
     form_exists,
+    form_from_documents,
+    form_name_from_filename,
     form_name_from_properties,
     form_names,
     get_form,
     validate,
+    validate_with,
 )
 from forms.messages import translate
+from forms.registry import is_valid_name
 
 VALID_APPLICATION: dict[str, Any] = {
     "applicant_name": "Mette Hansen",
@@ -356,3 +361,34 @@ def test_the_form_is_named_by_our_property_or_by_the_spiffarena_file_name(
     properties: dict[str, str] | None, expected: str | None
 ) -> None:
     assert form_name_from_properties(properties) == expected
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("report-schema.json", "report"),
+        ("report.schema.json", "report"),
+        ("report_schema.json", "report"),
+        ("Near Miss.json", "near_miss"),
+        ("ohs-incident--review-Schema.json", "ohs_incident_review"),
+        ("2024-report.json", "form_2024_report"),
+        ("lone_work_application.schema.json", "lone_work_application"),
+        ("report.yaml", None),
+        ("-.json", None),
+    ],
+)
+def test_a_spiffarena_schema_file_name_becomes_a_valid_form_name(filename: str, expected: str | None) -> None:
+    assert form_name_from_filename(filename) == expected
+    assert expected is None or is_valid_name(expected)
+    if expected is not None:
+        assert form_name_from_properties({"formJsonSchemaFilename": filename}) == expected
+
+
+def test_a_schema_without_dollar_schema_is_read_as_draft_2020_12_and_another_draft_is_refused() -> None:
+    schema = {"type": "object", "required": ["decision"], "properties": {"decision": {"enum": ["close"]}}}
+    form = form_from_documents("review", schema, {})
+    assert form.name == "review"
+    assert set(validate_with(schema, {"decision": "open"})) == {"decision"}
+    assert validate_with(schema, {"decision": "close"}) == {}
+    with pytest.raises(InvalidForm, match="draft-07"):
+        form_from_documents("review", {**schema, "$schema": "http://json-schema.org/draft-07/schema#"}, {})
