@@ -238,6 +238,7 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bool": bool,
     "set": set,
     "list": list,
+    "zip": zip,  # pairs items of lists already held (lazy: builds nothing larger than its inputs)
     "date": dt.date.fromisoformat,
     "datetime": dt.datetime.fromisoformat,
     "duration": _duration,
