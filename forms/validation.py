@@ -108,20 +108,16 @@ def _dates_in_order(
             yield ValidationError(f"Must not be before {first}.", path=[later])
 
 
-def _number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _term(instance: Mapping[str, Any], term: str) -> float | None:
     """A balance term's value: a number field, or the sum of a table's column (``"purchases[].quantity"``)."""
     if "[]." not in term:
         value = instance.get(term, 0)
-        return float(value) if _number(value) else None
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     table, column = term.split("[].", 1)
     total = 0.0
     for row in instance.get(table) or []:
         value = row.get(column, 0) if isinstance(row, dict) else None
-        if not _number(value):
+        if not isinstance(value, int | float) or isinstance(value, bool):
             return None
         total += float(value)
     return total
@@ -142,7 +138,7 @@ def _balance(
     total = _term(instance, rule["total"])
     if total is None or any(value is None for value in (*plus, *minus)):
         return
-    expected = sum(value for value in plus if value is not None) - sum(value for value in minus if value is not None)
+    expected = sum(value or 0.0 for value in plus) - sum(value or 0.0 for value in minus)
     difference = total - expected
     if abs(difference) <= float(rule.get("tolerance", 0)) + 1e-9:
         return
