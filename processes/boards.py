@@ -86,3 +86,12 @@ def case_table(db: Database, case_id: str, name: str, *, actor: UserView) -> Tab
     rows = [[_plain(record.get(column)) if isinstance(record, dict) else None for column in columns]
             for record in records]
     return TableView(case_id=case_id, name=name, columns=columns, rows=rows)
+
+
+def case_overviews(db: Database, case_id: str, *, actor: UserView) -> tuple[bool, list[str]]:
+    """Whether the case's process has a status board, and the tables of its data it exports now."""
+    with db.read() as session:
+        case = case_for(session, case_id, actor)
+        parsed = SPEC_CACHE.get(session, case.process_version_id).parsed
+        present = [name for name in parsed.exports if isinstance((case.data or {}).get(name), list)]
+        return bool(parsed.status_board), present
