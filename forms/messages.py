@@ -36,6 +36,10 @@ _DANISH: list[tuple[re.Pattern[str], object]] = [(re.compile(pattern), replaceme
     (r"^Form data must be a JSON object\.$", "Formularens data skal være et JSON-objekt."),
     (r"^Must not be empty\.$", "Må ikke være tom."),
     (r"^Must not be before ([0-9]{4}-[0-9]{2}-[0-9]{2})\.$", lambda m: f"Må ikke ligge før {m[1]}."),
+    ((r"^Does not balance: the movements give (\S+), (\S+) is (\S+) \(difference (\S+), tolerance (\S+)\)\. "
+     r"Explain the difference\.$"),
+     lambda m: f"Går ikke op: bevægelserne giver {m[1]}, {m[2]} er {m[3]} (forskel {m[4]}, tolerance {m[5]}). "
+               "Forklar forskellen."),
     (r"^Must be a date \(YYYY-MM-DD\)\.$", "Skal være en dato (ÅÅÅÅ-MM-DD)."),
     (r"^Must be a date and time with a time zone .*$", "Skal være dato og klokkeslæt med tidszone."),
     (r"^Must be an e-mail address\.$", "Skal være en e-mailadresse."),

@@ -6,6 +6,13 @@ unknown field are keyed by their own path; an error about the data as a whole is
 Besides JSON Schema, one check across fields: an object schema's ``"x-dates-in-order": [[EARLIER, LATER],
 ...]`` refuses a date in LATER before the date in EARLIER (an end date before the start date), keyed by
 LATER. Each field alone is checked by its own ``format``; the pair only when both are real dates.
+
+And a balance (``"x-balance"``, e.g. a stock account: opening + purchases - consumption - ... = closing):
+``{"total": FIELD, "plus": [TERM, ...], "minus": [TERM, ...], "tolerance": NUMBER, "explanation": FIELD}``.
+A TERM is a number field, or ``"LIST[].COLUMN"``, the sum of that column over a table's rows. When the
+terms do not add up to the total within the tolerance (absolute, in the fields' own unit), the explanation
+field must say why: an empty one is refused, keyed by the explanation field, with the figures. Checked only
+when every number in it is a number (each field's own schema reports anything else).
 """
 
 from __future__ import annotations
@@ -101,7 +108,52 @@ def _dates_in_order(
             yield ValidationError(f"Must not be before {first}.", path=[later])
 
 
-_FormValidator = validators.extend(Draft202012Validator, {"x-dates-in-order": _dates_in_order})
+def _term(instance: Mapping[str, Any], term: str) -> float | None:
+    """A balance term's value: a number field, or the sum of a table's column (``"purchases[].quantity"``)."""
+    if "[]." not in term:
+        value = instance.get(term, 0)
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    table, column = term.split("[].", 1)
+    total = 0.0
+    for row in instance.get(table) or []:
+        value = row.get(column, 0) if isinstance(row, dict) else None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        total += float(value)
+    return total
+
+
+def _shown_number(value: float) -> str:
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _balance(
+    validator: Any, rule: Mapping[str, Any], instance: Any, _schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    """``x-balance``: total = sum(plus) - sum(minus) within the tolerance, or an explanation is given."""
+    if not validator.is_type(instance, "object"):
+        return
+    plus = [_term(instance, term) for term in rule.get("plus", ())]
+    minus = [_term(instance, term) for term in rule.get("minus", ())]
+    total = _term(instance, rule["total"])
+    if total is None or any(value is None for value in (*plus, *minus)):
+        return
+    expected = sum(value or 0.0 for value in plus) - sum(value or 0.0 for value in minus)
+    difference = total - expected
+    if abs(difference) <= float(rule.get("tolerance", 0)) + 1e-9:
+        return
+    explanation = instance.get(rule["explanation"])
+    if isinstance(explanation, str) and explanation.strip():
+        return
+    yield ValidationError(
+        f"Does not balance: the movements give {_shown_number(expected)}, {rule['total']} is "
+        f"{_shown_number(total)} (difference {_shown_number(difference)}, tolerance "
+        f"{_shown_number(float(rule.get('tolerance', 0)))}). Explain the difference.",
+        path=[rule["explanation"]])
+
+
+_FormValidator = validators.extend(
+    Draft202012Validator, {"x-dates-in-order": _dates_in_order, "x-balance": _balance})
 
 
 @functools.cache

@@ -6,6 +6,7 @@ every use case owns its transaction.
 """
 
 from processes import errors, views
+from processes.boards import case_board, case_overviews, case_table
 from processes.cases import case_diagram, case_history, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
@@ -142,9 +143,12 @@ __all__ = [
     "add_group",
     "assign_tasks",
     "authenticate",
+    "case_board",
     "case_diagram",
     "case_history",
     "case_messages",
+    "case_overviews",
+    "case_table",
     "check_upload",
     "claim_task",
     "claim_tasks",

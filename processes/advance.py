@@ -30,7 +30,7 @@ from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import outbox
 from processes.routing import route
 from processes.store.audit import AuditKind, record
-from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
+from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
 
 OPEN = [status.value for status in OPEN_TASK_STATUSES]
@@ -40,11 +40,16 @@ Move = Callable[[Workflow, runtime.Run], None]
 """What moves a case on, applied to its restored workflow before the engine runs (may record audit events)."""
 
 
+def organisation_units(session: Session) -> list[str]:
+    """Every unit below the organisation's root, by code (the sandbox's ``organisation_units()``)."""
+    return list(session.scalars(select(Unit.code).where(Unit.parent.is_not(None)).order_by(Unit.code)))
+
+
 def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, depth: int = 0) -> None:
     """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction."""
     bundle = bundles.for_version(session, case.process_version_id)
     run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock, book=bundle,
-                      mail=bundle.mail)
+                      mail=bundle.mail, units=lambda: organisation_units(session))
     workflow, loaded, resolved = _restore(session, case, run)
     calls_before = resolved.snapshot(workflow)
     move(workflow, run)

@@ -27,6 +27,12 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str]]] = [
     ("pia", "Pia Prækursorkoordinator", ["precursor-coordinator"], []),
     ("owen", "Owen Procesejer", ["process-owners"], []),
     ("admin", "Administrator", ["admins"], []),
+    # --- drug-precursor reporting (issue #16, docs/process-precursors.md) ---------------------------------
+    # pia (above) is a precursor coordinator too; lise is the central coordinator named in the AMK minutes'
+    # item 7a (CAS AB), and kim the DTU Kemi contact person who files the unit's annual reports.
+    ("lise", "Lise Prækursorkoordinator (CAS AB)", ["precursor-coordinator", "employees"], ["cas-ab"]),
+    ("kim", "Kim Kontaktperson (prækursorer, DTU Kemi)", ["employees"], ["kemi"]),
+    # --- end of drug-precursor reporting ------------------------------------------------------------------
 ]
 
 

@@ -218,3 +218,36 @@ class CaseReadView:
     actor: str | None
     what: str
     allowed: bool
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """One unit of a fan-out: ``state`` is answered, answered_late, open or late (open past due / escalated)."""
+
+    unit: str
+    state: str
+    task: str  # the BPMN id of its newest task (the task itself or an escalation)
+    due_at: datetime | None
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """The status of the instances of a case's fan-out (process property ``statusBoard``), one row per unit."""
+
+    case_id: str
+    process: str
+    counts: dict[str, int]
+    rows: list[BoardRow]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class TableView:
+    """A table the case data holds (process property ``exports``): column names and rows of plain values."""
+
+    case_id: str
+    name: str
+    columns: list[str]
+    rows: list[list[Any]]

@@ -44,7 +44,9 @@ class UserTask:
 def describe_user_task(task: Task, clock: Clock) -> UserTask:
     spec = task.task_spec
     properties = task_properties(task)
-    return UserTask(id=str(task.id), name=spec.bpmn_id, title=spec.bpmn_name or spec.bpmn_id, lane=spec.lane,
+    # property ``title``: an expression giving this instance's title, e.g. the item of a multi-instance
+    title = (_named(task, properties, "title") or spec.bpmn_name or spec.bpmn_id)[:300]
+    return UserTask(id=str(task.id), name=spec.bpmn_id, title=title, lane=spec.lane,
                     properties=properties, due_at=due_at_of(task, clock),
                     assignee=_named(task, properties, "assignee"), unit=_named(task, properties, "unit"))
 

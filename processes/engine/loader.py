@@ -72,6 +72,8 @@ def _bpmn_expression_tags() -> frozenset[str]:
 
 
 _EXPRESSION_TAGS = _bpmn_expression_tags()
+# Spiff properties whose value is an expression over the case data.
+EXPRESSION_PROPERTIES = ("dueAt", "assignee", "unit", "refuseWhen", "title", "factsFrom")
 # SpiffWorkflow's extension elements whose text it evaluates (expressions; the scripts are below).
 _SPIFF_EXPRESSION_TAGS = ("messagePayload", "expression", "payloadExpression")
 _SPIFF_SCRIPT_TAGS = ("preScript", "postScript")
@@ -136,6 +138,11 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # Property ``statusBoard``: the user-task ids of a fan-out whose instances, one per unit, make the case's
+    # status board (the first names the task and its due date; later ones are its escalations).
+    status_board: tuple[str, ...] = ()
+    # Property ``exports``: case data fields holding a table (a list of flat records) to export as CSV/XLSX.
+    exports: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -195,7 +202,7 @@ def _check_expressions(root: etree._Element, filename: str, problems: list[Inval
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") in ("dueAt", "assignee", "unit", "refuseWhen"):  # expressions over the case data
+        if node.get("name") in EXPRESSION_PROPERTIES:
             checks.append((node, node.get("value", ""), check_expression))
         elif node.get("name") == "dueIn":
             checks.append((node, node.get("value", ""), _check_duration))
@@ -427,7 +434,14 @@ def load_process(
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        status_board=_names(process, "statusBoard"),
+        exports=_names(process, "exports"),
     )
+
+
+def _names(process: etree._Element, name: str) -> tuple[str, ...]:
+    """A process property holding names separated by spaces or commas."""
+    return tuple(part for part in _properties(process).get(name, "").replace(",", " ").split() if part)
 
 
 def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnProcessSpec], set[str]]:

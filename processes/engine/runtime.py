@@ -8,7 +8,7 @@ completed) so the use case can write them to the case, the task index, the outbo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -52,6 +52,8 @@ class Run:
     # ("NAME.LANG" -> text); the shipped files for a version deployed before bundles.
     book: rulebook.Rulebook = rulebook.PACKAGE_RULES
     mail: Mapping[str, str] | None = None
+    # The organisation's unit codes, read only when an expression calls ``organisation_units()``.
+    units: Callable[[], list[str]] = list
 
     def today(self) -> dt.date:
         return local_date(self.clock.now())
@@ -59,6 +61,12 @@ class Run:
     def decide(self, task: Task, ruleset: str) -> dict[str, Any]:
         facts_data = unescape(task.data)
         where = f"rule set {ruleset!r} in task {task.task_spec.bpmn_id}"
+        facts_from = task_properties(task).get("factsFrom")
+        if facts_from:  # the facts are one mapping the expression gives, e.g. the item of a multi-instance
+            given = evaluate(facts_from, unescape(task.data), self.functions())
+            if not isinstance(given, dict):
+                raise EngineFailure(f"{where}: factsFrom must give a mapping of facts")
+            facts_data = {**facts_data, **unescape(given)}
         try:
             facts = {name: facts_data[name] for name in self.book.fact_names(ruleset) if name in facts_data}
             on, law_date_from = rulebook.law_date(self.book, ruleset, task_properties(task), facts_data, facts,
@@ -80,7 +88,7 @@ class Run:
             "template": str(params.get("template") or task.task_spec.bpmn_id),
             "recipient_user": self.starter if recipient == "starter" else recipient,
             "recipient_group": params.get("group"),
-            "unit": self.unit,
+            "unit": str(params.get("unit") or self.unit),  # parameter ``unit``: e.g. a fan-out instance's unit
             "task": task.task_spec.bpmn_id,
         })
 
@@ -94,7 +102,13 @@ class Run:
 
     def engine(self) -> SandboxScriptEngine:
         return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
-                                   functions={"param": rulebook.param_function(self.book, self.today)})
+                                   functions=self.functions())
+
+    def functions(self) -> dict[str, Callable[..., Any]]:
+        """The run's bound functions (``sandbox.BOUND_FUNCTIONS``)."""
+        return {"param": rulebook.param_function(self.book, self.today),
+                "today": lambda: self.today().isoformat(),
+                "organisation_units": lambda: list(self.units())}
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1

@@ -238,6 +238,7 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bool": bool,
     "set": set,
     "list": list,
+    "zip": zip,  # pairs items of lists already held (lazy: builds nothing larger than its inputs)
     "date": dt.date.fromisoformat,
     "datetime": dt.datetime.fromisoformat,
     "duration": _duration,
@@ -245,8 +246,9 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 # Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
 # unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
-# the case's process bundle (processes.engine.rulebook).
-BOUND_FUNCTIONS = frozenset({"param"})
+# the case's process bundle (processes.engine.rulebook); ``today()``: the run's date in Copenhagen (ISO text);
+# ``organisation_units()``: the code of every unit of the organisation below its root (e.g. a campaign to all).
+BOUND_FUNCTIONS = frozenset({"param", "today", "organisation_units"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({
@@ -503,6 +505,7 @@ def _evaluate(
 ) -> Any:
     tree = _checked_tree(expression)
     names = dict(context)
+    names.setdefault("data", context)  # the whole case data, e.g. data.get('units') for a field that may be unset
     names.setdefault("True", True)
     names.setdefault("False", False)
     names.setdefault("None", None)

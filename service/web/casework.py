@@ -238,6 +238,7 @@ def case(case_id: str) -> ResponseReturnValue:
         attachments=processes.list_attachments(database, case_id, actor=user),
         diagram={"passed": passed, "waiting": waiting}, passed_steps=processes.passed_step_names(xml, passed),
         messages=processes.case_messages(database, case_id, actor=user),
+        overviews=processes.case_overviews(database, case_id, actor=user),
     )
 
 

@@ -335,6 +335,12 @@ def test_the_shipped_forms_are_listed() -> None:
         "lone_work_leader_approval",
         "lone_work_supervisor_coapproval",
         "lone_work_young_worker_check",
+        "precursor_annual_report",
+        "precursor_campaign_start",
+        "precursor_coordinator_action",
+        "precursor_declaration",
+        "precursor_review",
+        "precursor_submission",
     ]
     assert all(form_exists(name) for name in form_names())
 
