@@ -130,6 +130,9 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # Property ``startedFrom`` = process keys (space or comma separated): a case of this process is started
+    # only from a running case of one of them, by that case's starter (processes/cases.py).
+    started_from: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -374,6 +377,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         raise InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element) from None
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         raise InvalidModel(f"{filename}: {exc}", filename=filename) from None
+    _lanes_inside_subprocesses(process, subprocess_specs)
     _check_spec_expressions([spec, *subprocess_specs.values()], filename)
     _check_task_lanes([spec, *subprocess_specs.values()], filename)
     _check_timer_start(spec, filename)
@@ -391,6 +395,8 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
+                           if key),
     )
 
 
@@ -417,6 +423,22 @@ def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnPro
                 found[name] = called
                 stack.append(name)
     return found, external
+
+
+def _lanes_inside_subprocesses(process: etree._Element, subprocess_specs: dict[str, BpmnProcessSpec]) -> None:
+    """A task inside an embedded sub-process sits in the lane whose ``flowNodeRef`` names it.
+
+    SpiffWorkflow gives every element of an embedded sub-process the sub-process's own lane, so an
+    escalation inside one could never reach another group; a lane of the process that names the inner
+    element takes precedence (elements no lane names keep the sub-process's lane).
+    """
+    named = {(ref.text or "").strip(): lane.get("name")
+             for lane in process.iter(f"{{{BPMN_NS}}}lane") for ref in lane.findall("bpmn:flowNodeRef", NS)}
+    for sub_spec in subprocess_specs.values():
+        for task_spec in sub_spec.task_specs.values():
+            lane = named.get(getattr(task_spec, "bpmn_id", None) or "")
+            if lane and hasattr(task_spec, "lane"):
+                task_spec.lane = lane
 
 
 def _check_task_lanes(specs: list[BpmnProcessSpec], filename: str) -> None:
