@@ -9,6 +9,10 @@ and delivers the outbox to a real SMTP server on loopback.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -180,3 +184,23 @@ def test_a_late_check_in_by_the_worker_stops_the_alarm_and_the_watch_goes_on(db,
     at(clock, 70)
     worker(db, clock, smtp_server)
     assert alarms(smtp_server) == ["bo@example.dtu.dk"]
+
+
+def test_two_worker_processes_at_once_alert_each_buddy_exactly_once(db, people, clock, approval, smtp_server, tmp_path):
+    """The installed `amflow worker --once --now` twice at the same moment on the same database: every
+    missed check-in fires once, and each buddy gets one alarm."""
+    sessions = [begin(db, people, clock, approval).id for _ in range(3)]
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AMFLOW_")}
+    environment.update(AMFLOW_DATABASE_URL=db.url, AMFLOW_SMTP_URL=smtp_server.url)
+    due = (T0 + dt.timedelta(minutes=41)).isoformat()
+    amflow = Path(sys.executable).parent / "amflow"
+    workers = [subprocess.Popen([str(amflow), "worker", "--once", "--now", due], env=environment, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    for worker_process in workers:
+        _out, err = worker_process.communicate(timeout=120)
+        assert worker_process.returncode == 0, err.decode()[-2000:]
+
+    assert alarms(smtp_server) == ["bo@example.dtu.dk"] * 3
+    for session_id in sessions:
+        history = get_case(db, session_id, actor=people["anna"]).history
+        assert [entry.kind for entry in history].count("timer_fired") == 1
