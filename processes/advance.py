@@ -27,7 +27,7 @@ from processes.engine.elements import Workflow, describe_user_task
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
-from processes.notify import outbox
+from processes.notify import channels, outbox
 from processes.routing import route
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord, Unit
@@ -138,12 +138,18 @@ def checked_data(form_name: str | None, data: Any, bundle: bundles.Bundle | None
 
 def new_case(
     session: Session, *, process: str, unit: str, data: Any, starter: str | None, clock: Clock,
-    parent_id: str | None = None, depth: int = 0,
+    parent_id: str | None = None, depth: int = 0, related: dict[str, Any] | None = None,
 ) -> Case:
-    """Create and run a case of the newest version of ``process`` inside the caller's transaction."""
+    """Create and run a case of the newest version of ``process`` inside the caller's transaction.
+
+    ``related`` (a case it is started from, see ``cases.start_case``) lands in the case data as ``related``
+    after the start form has checked the rest.
+    """
     version = latest_version(session, process)
     loaded = SPEC_CACHE.get(session, version.id)
     data = checked_data(loaded.parsed.start_form, data, bundles.for_version(session, version.id))
+    if related is not None:
+        data = {**data, "related": related}
     case = Case(
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
         status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
@@ -154,6 +160,8 @@ def new_case(
     detail = {"process": version.key, "version": version.version, "unit": unit, "data": data}
     if parent_id is not None:
         detail["parent_case"] = parent_id
+    if related is not None:
+        detail["related_case"] = related["case_id"]
     record(session, case_id=case.id, actor=None if parent_id else starter, kind=AuditKind.CASE_STARTED,
            detail=detail)
     advance_case(session, case, starting_with(data), clock=clock, depth=depth)
@@ -267,11 +275,14 @@ def _queue_notifications(
     session: Session, case: Case, run: runtime.Run, context: dict[str, Any], now: datetime
 ) -> None:
     for message in run.notifications:
-        written = outbox.queue(
-            session, case_id=case.id, unit=message["unit"], template=message["template"],
-            recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],
-            context=context, now=now, texts=run.mail,
-        )
+        try:
+            by = channels.channel(message.get("channel"))
+        except channels.UnknownChannel as exc:
+            raise EngineFailure(f"task {message['task']}: {exc}") from None
+        written = by.queue(session, channels.Notice(
+            template=message["template"], unit=message["unit"], recipient_user=message["recipient_user"],
+            recipient_group=message["recipient_group"], recipient_address=message.get("recipient_address"),
+        ), case_id=case.id, context=context, now=now, texts=run.mail)
         record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_QUEUED,
                detail={**message, "messages": written})
 

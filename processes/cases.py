@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from processes.access import case_view, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
-from processes.deployments import SPEC_CACHE, latest_version
+from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
 from processes.engine import events
 from processes.engine.elements import step_names
 from processes.engine.loader import ParsedProcess
@@ -23,8 +24,8 @@ from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
 from processes.store.db import Database, unit_of_work
-from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
-from processes.views import CaseView, HistoryPage, UserView
+from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord
+from processes.views import CaseStatus, CaseView, HistoryPage, ProcessView, UserView
 
 
 def _check_unit(actor: UserView, unit: str) -> None:
@@ -51,16 +52,71 @@ def _check_hand_start(parsed: ParsedProcess, actor: UserView) -> None:
 
 
 def start_case(
-    db: Database, *, process: str, unit: str, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK
+    db: Database, *, process: str, unit: str | None, data: Any, actor: UserView, clock: Clock = SYSTEM_CLOCK,
+    related_case: str | None = None,
 ) -> CaseView:
-    """Start the newest version of a process for a unit, with the start form's data."""
+    """Start the newest version of a process for a unit, with the start form's data.
+
+    A process with property ``startedFrom`` is started from a case (``related_case``): a running case of one
+    of the named processes, by its starter; the new case is in that case's unit and gets its data as
+    ``related`` (see ``_related``). ``unit`` may then be None.
+    """
     with unit_of_work(db) as session:
         version = latest_version(session, process)  # an unknown process is a 404 before a unit question is a 403
+        parsed = SPEC_CACHE.get(session, version.id).parsed
+        related = _related(session, parsed, related_case, actor)
+        if related is not None:
+            unit = related.unit
+        if not unit:
+            raise InvalidData("a unit is needed", fields={"unit": "required"})
         _check_unit(actor, unit)
-        _check_hand_start(SPEC_CACHE.get(session, version.id).parsed, actor)
-        case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock)
+        _check_hand_start(parsed, actor)
+        case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock,
+                        related=None if related is None else _related_data(session, related))
         session.flush()
         return case_view(session, case)
+
+
+def _related(session: Session, parsed: ParsedProcess, related_case: str | None, actor: UserView) -> Case | None:
+    """The case a ``startedFrom`` process is started from, checked; None for any other process."""
+    if not parsed.started_from:
+        if related_case is not None:
+            raise InvalidData(f"{parsed.key!r} is not started from another case",
+                              fields={"related_case": "this process is not started from a case"})
+        return None
+    wanted = f"start it from a running case of {', '.join(parsed.started_from)} that you started"
+    if not related_case:
+        raise InvalidData(f"{parsed.key!r} is started from another case", fields={"related_case": wanted})
+    found = session.get(Case, related_case) if len(related_case) <= 36 else None
+    if (found is None or found.process_key not in parsed.started_from or found.started_by != actor.username
+            or found.status != CaseStatus.RUNNING.value):
+        raise InvalidData(f"case {related_case!r} cannot start {parsed.key!r}", fields={"related_case": wanted})
+    return found
+
+
+def _related_data(session: Session, related: Case) -> dict[str, Any]:
+    """What the new case knows of the case it is started from: its id, process and data. A case that another
+    case started (a follow-up case) is seen with the data of the case that started it beneath its own."""
+    data = dict(related.data or {})
+    started = session.scalar(select(AuditEvent.detail).where(
+        AuditEvent.case_id == related.id, AuditEvent.kind == AuditKind.CASE_STARTED.value).limit(1))
+    parent_id = (started or {}).get("parent_case")
+    parent = session.get(Case, parent_id) if parent_id else None
+    if parent is not None:
+        data = {**(parent.data or {}), **data}
+    return {"case_id": related.id, "process": related.process_key, "data": data}
+
+
+def related_starts(db: Database, case_id: str, *, actor: UserView) -> list[ProcessView]:
+    """The processes the caller may start from this case now (``startedFrom`` names its process)."""
+    with reading(db, case_id, actor, "case") as (session, case):
+        if case.status != CaseStatus.RUNNING.value or case.started_by != actor.username:
+            return []
+        found = []
+        for row in latest_versions(session):
+            if case.process_key in SPEC_CACHE.get(session, row.id).parsed.started_from:
+                found.append(process_view(row))
+        return found
 
 
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:

@@ -179,18 +179,23 @@ def latest_version(session: Session, key: str) -> ProcessVersion:
     return row
 
 
+def latest_versions(session: Session) -> list[ProcessVersion]:
+    """The newest version of each process, by key."""
+    newest = (
+        select(ProcessVersion.key, func.max(ProcessVersion.version).label("version"))
+        .group_by(ProcessVersion.key).subquery()
+    )
+    return list(session.scalars(
+        select(ProcessVersion).join(
+            newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.version == newest.c.version)
+        ).order_by(ProcessVersion.key)
+    ))
+
+
 def list_processes(db: Database, *, actor: UserView | None = None) -> list[ProcessView]:
     """The newest version of each process, with the list of its versions."""
     with db.read() as session:
-        newest = (
-            select(ProcessVersion.key, func.max(ProcessVersion.version).label("version"))
-            .group_by(ProcessVersion.key).subquery()
-        )
-        rows = session.scalars(
-            select(ProcessVersion).join(
-                newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.version == newest.c.version)
-            ).order_by(ProcessVersion.key)
-        ).all()
+        rows = latest_versions(session)
         all_versions: dict[str, list[int]] = {}
         for key, version in session.execute(select(ProcessVersion.key, ProcessVersion.version)):
             all_versions.setdefault(key, []).append(version)

@@ -74,8 +74,12 @@ class StartCaseRequest(StrictSchema):
     """Body of `POST /cases`."""
 
     process = fields.String(required=True, validate=[_NAME, _NO_NUL], metadata={"description": "Process key"})
-    unit = fields.String(required=True, validate=[_CODE, _NO_NUL], metadata={"description": "Unit code, e.g. kemi"})
+    unit = fields.String(load_default=None, validate=[_CODE, _NO_NUL], metadata={
+        "description": "Unit code, e.g. kemi; required unless the case is started from another (related_case)"})
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={"description": "The start form's data"})
+    related_case = fields.String(load_default=None, validate=[validate.Length(max=36), _NO_NUL], metadata={
+        "description": "The case this one is started from: needed by a process with property startedFrom "
+                       "(a running case of a named process, started by the caller); the unit is then that case's"})
 
 
 class CompleteTaskRequest(StrictSchema):

@@ -143,6 +143,9 @@ class ParsedProcess:
     status_board: tuple[str, ...] = ()
     # Property ``exports``: case data fields holding a table (a list of flat records) to export as CSV/XLSX.
     exports: tuple[str, ...] = ()
+    # Property ``startedFrom`` = process keys (space or comma separated): a case of this process is started
+    # only from a running case of one of them, by that case's starter (processes/cases.py).
+    started_from: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -414,6 +417,7 @@ def load_process(
     except (SpiffWorkflowException, KeyError, ValueError) as exc:
         problems.append(InvalidModel(f"{filename}: {exc}", filename=filename))
         raise InvalidModel.of(problems, filename=filename) from None
+    _lanes_inside_subprocesses(process, subprocess_specs)
     _check_spec_expressions([spec, *subprocess_specs.values()], filename, problems)
     _check_task_lanes([spec, *subprocess_specs.values()], filename, problems)
     _check_timer_start(spec, filename, problems)
@@ -436,6 +440,8 @@ def load_process(
         called_processes=frozenset(called),
         status_board=_names(process, "statusBoard"),
         exports=_names(process, "exports"),
+        started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
+                           if key),
     )
 
 
@@ -467,6 +473,22 @@ def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnPro
                 found[name] = called
                 stack.append(name)
     return found, external
+
+
+def _lanes_inside_subprocesses(process: etree._Element, subprocess_specs: dict[str, BpmnProcessSpec]) -> None:
+    """A task inside an embedded sub-process sits in the lane whose ``flowNodeRef`` names it.
+
+    SpiffWorkflow gives every element of an embedded sub-process the sub-process's own lane, so an
+    escalation inside one could never reach another group; a lane of the process that names the inner
+    element takes precedence (elements no lane names keep the sub-process's lane).
+    """
+    named = {(ref.text or "").strip(): lane.get("name")
+             for lane in process.iter(f"{{{BPMN_NS}}}lane") for ref in lane.findall("bpmn:flowNodeRef", NS)}
+    for sub_spec in subprocess_specs.values():
+        for task_spec in sub_spec.task_specs.values():
+            lane = named.get(getattr(task_spec, "bpmn_id", None) or "")
+            if lane and hasattr(task_spec, "lane"):
+                task_spec.lane = lane
 
 
 def _map_lanes(process_spec: BpmnProcessSpec, known: _Known) -> None:

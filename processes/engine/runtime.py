@@ -22,7 +22,7 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 import rules
-from processes.clock import Clock, local_date
+from processes.clock import LOCAL_ZONE, Clock, local_date
 from processes.engine import rulebook
 from processes.engine.loader import ParsedProcess
 from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
@@ -83,13 +83,21 @@ class Run:
         return escape(dict(decision.decision))
 
     def notify(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``notify``: parameters ``recipient`` ('starter', a username or an e-mail address)
+        and/or ``group``, ``template``, and ``channel`` (default 'email', see ``processes.notify.channels``)."""
         recipient = params.get("recipient")
+        if recipient is not None and not isinstance(recipient, str):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: notify recipient must be text, not {recipient!r}")
+        recipient = self.starter if recipient == "starter" else (recipient or "").strip() or None
+        address = recipient if recipient and "@" in recipient else None
         self.notifications.append({
             "template": str(params.get("template") or task.task_spec.bpmn_id),
-            "recipient_user": self.starter if recipient == "starter" else recipient,
+            "recipient_user": None if address else recipient,
             "recipient_group": params.get("group"),
             "unit": str(params.get("unit") or self.unit),  # parameter ``unit``: e.g. a fan-out instance's unit
             "task": task.task_spec.bpmn_id,
+            **({"recipient_address": address} if address else {}),
+            **({"channel": str(params["channel"])} if params.get("channel") else {}),
         })
 
     def start_case(self, task: Task, params: dict[str, Any]) -> None:
@@ -107,8 +115,16 @@ class Run:
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The run's bound functions (``sandbox.BOUND_FUNCTIONS``)."""
         return {"param": rulebook.param_function(self.book, self.today),
-                "today": lambda: self.today().isoformat(),
+                "now": self.now_text, "today": self.today_text,
                 "organisation_units": lambda: list(self.units())}
+
+    def now_text(self) -> str:
+        """The sandbox's ``now()``: this run's clock, to the second, as Copenhagen time with its offset."""
+        return self.clock.now().astimezone(LOCAL_ZONE).replace(microsecond=0).isoformat()
+
+    def today_text(self) -> str:
+        """The sandbox's ``today()``: the date in Copenhagen, ``YYYY-MM-DD``."""
+        return self.today().isoformat()
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1

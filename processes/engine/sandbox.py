@@ -90,6 +90,13 @@ def _at_time(value: str, clock_time: str = "23:59") -> str:
     return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=LOCAL_ZONE).isoformat()
 
 
+def _add_minutes(value: Any, minutes: Any) -> str:
+    """``add_minutes("2026-11-30T20:00:00+01:00", 45)`` -> ``"2026-11-30T20:45:00+01:00"``: a moment (ISO
+    text or a datetime) plus whole minutes, as ISO text with the moment's own offset."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return (moment + dt.timedelta(minutes=int(minutes))).isoformat()
+
+
 def end_of_day(value: str) -> str:
     """23:59:59 on that date in Europe/Copenhagen."""
     day = _parse_moment(value)
@@ -221,6 +228,7 @@ def _sum(iterable: Any, start: Any = 0) -> Any:
 
 SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "add_days": _add_days,
+    "add_minutes": _add_minutes,
     "at_time": _at_time,
     "end_of_day": end_of_day,
     "len": len,
@@ -246,9 +254,10 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 # Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
 # unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
-# the case's process bundle (processes.engine.rulebook); ``today()``: the run's date in Copenhagen (ISO text);
+# the case's process bundle (processes.engine.rulebook). ``now()``: the run's clock as ISO text in
+# Europe/Copenhagen (what a check-in time or a deadline is computed from); ``today()``: its date, "YYYY-MM-DD";
 # ``organisation_units()``: the code of every unit of the organisation below its root (e.g. a campaign to all).
-BOUND_FUNCTIONS = frozenset({"param", "today", "organisation_units"})
+BOUND_FUNCTIONS = frozenset({"param", "now", "today", "organisation_units"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({

@@ -26,7 +26,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from processes.clock import LOCAL_ZONE
@@ -166,14 +166,24 @@ class _Recipient:
     language: str
 
 
+_ADDRESS = re.compile(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+")
+
+
+def is_address(value: str | None) -> bool:
+    """Whether a recipient is written as an e-mail address (``name@host.tld``) rather than a username."""
+    return bool(value) and _ADDRESS.fullmatch(str(value)) is not None
+
+
 def _recipients(
-    session: Session, *, user: str | None, group: str | None, unit: str | None,
+    session: Session, *, user: str | None, group: str | None, unit: str | None, address: str | None = None,
 ) -> list[_Recipient]:
-    """The active users addressed, in one query: the named user, and the group's members in the unit
-    (every member of a central group, whatever their units)."""
+    """The active users addressed, in one query: the named user, the user whose e-mail address is
+    ``address``, and the group's members in the unit (every member of a central group, whatever their units)."""
     wanted = []
     if user:
         wanted.append(User.username == user)
+    if address:
+        wanted.append(func.lower(User.email) == address.lower())
     if group:
         central_member = User.groups.any(and_(Group.code == group, Group.central.is_(True)))
         if unit:
@@ -208,7 +218,7 @@ def _summary(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def queue(
     session: Session, *, case_id: str | None, unit: str | None, template: str,
-    recipient_user: str | None = None, recipient_group: str | None = None,
+    recipient_user: str | None = None, recipient_group: str | None = None, recipient_address: str | None = None,
     context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None,
 ) -> int:
     """Write one pending Notification row per recipient, in the caller's transaction; return how many.
@@ -221,16 +231,27 @@ def queue(
     Subject and body are rendered now, in the recipient's language, from ``context`` plus
     ``recipient_name``, ``recipient_group`` and ``unit_name``; the row keeps ``context`` without ``data``.
     ``texts`` are the template versions of the case's process bundle (see ``render``).
+
+    ``recipient_address`` is an e-mail address (a buddy, DTU Security): the active user with that address
+    if there is one (their name and language), else the address itself, in Danish.
     """
     _template(template, DEFAULT_LANGUAGE, texts)  # an unknown template fails even when nobody is addressed
-    recipients = _recipients(session, user=recipient_user, group=recipient_group, unit=unit)
+    if recipient_address is not None and not is_address(recipient_address):
+        _skip(session, case_id, template=template, reason="not an e-mail address", now=now,
+              user=None, address=str(recipient_address)[:320])
+        recipient_address = None
+    recipients = _recipients(session, user=recipient_user, group=recipient_group, unit=unit,
+                             address=recipient_address)
+    if recipient_address and not any((r.email or "").lower() == recipient_address.lower() for r in recipients):
+        recipients.append(_Recipient(username="", name=recipient_address, email=recipient_address,
+                                     language=DEFAULT_LANGUAGE))
     if recipient_user and recipient_user not in {r.username for r in recipients}:
         _skip(session, case_id, template=template, reason="unknown or inactive user", now=now,
               user=recipient_user)
     if recipient_group and not recipients:
         _skip(session, case_id, template=template, reason="no active member of the group in the unit", now=now,
               user=None, group=recipient_group, unit=unit)
-    if not recipient_user and not recipient_group:
+    if not recipient_user and not recipient_group and not recipient_address:
         _skip(session, case_id, template=template, reason="no recipient given", now=now, user=None)
     data = _summary(context)
     written = 0
@@ -244,7 +265,7 @@ def queue(
             "recipient_name": recipient.name, "recipient_group": recipient_group,
         }, texts)
         session.add(Notification(
-            case_id=case_id, template=template, recipient_user=recipient.username,
+            case_id=case_id, template=template, recipient_user=recipient.username or None,
             recipient_group=recipient_group, unit=unit, to_address=recipient.email, language=language,
             subject=subject, body=body, message_id=f"<amflow-{uuid.uuid4().hex}@amflow.local>", data=data,
             status=MailStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,

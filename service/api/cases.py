@@ -21,7 +21,8 @@ def start_case() -> Any:
     """Start a case of a process in a unit with the start form's data."""
     body = json_body(StartCaseRequest())
     case = processes.start_case(
-        get_database(), process=body["process"], unit=body["unit"], data=body["data"], actor=current_user()
+        get_database(), process=body["process"], unit=body["unit"], data=body["data"], actor=current_user(),
+        related_case=body["related_case"],
     )
     metrics.count_steps("start")
     return CaseSchema().dump(case), 201, {"Location": url_for(".get_case", case_id=case.id)}

@@ -89,7 +89,9 @@ def _start_page(process: str, data: Mapping[str, Any], errors: Mapping[str, str]
         raise NotFound(f"no process {process!r} to start")
     page = _form_page(forms.get_form(found.start_form or ""), data, errors)
     unit = request.form.get("unit", "")
-    return render_template("web/casework/start.html", process=found, unit=unit, **page), status
+    related = request.values.get("related_case") or None  # started from this case (property startedFrom)
+    return render_template("web/casework/start.html", process=found, unit=unit, related_case=related,
+                           **page), status
 
 
 @bp.route("/start/<process>", methods=["GET", "POST"])
@@ -103,8 +105,9 @@ def start(process: str) -> ResponseReturnValue:
         raise NotFound(f"no process {process!r} to start")
     data = form_html.parse_submission(forms.get_form(start_form), request.form.items(multi=True))
     try:
-        case = processes.start_case(get_database(), process=process, unit=request.form.get("unit", ""),
-                                    data=data, actor=_user())
+        related = request.form.get("related_case") or None
+        case = processes.start_case(get_database(), process=process, unit=request.form.get("unit") or None,
+                                    data=data, actor=_user(), related_case=related)
     except InvalidData as error:
         return _start_page(process, data, error.fields, 422)
     metrics.count_steps("start")
@@ -231,15 +234,24 @@ def case(case_id: str) -> ResponseReturnValue:
     found = processes.get_case(database, case_id, actor=user)
     xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
     recent = processes.case_history(database, case_id, actor=user, hide_bookkeeping=True)
+    messages = processes.case_messages(database, case_id, actor=user)
     return render_template(
         "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
         history=_history(recent), history_next=recent.next_cursor,
         comments=processes.list_comments(database, case_id, actor=user),
         attachments=processes.list_attachments(database, case_id, actor=user),
         diagram={"passed": passed, "waiting": waiting}, passed_steps=processes.passed_step_names(xml, passed),
-        messages=processes.case_messages(database, case_id, actor=user),
+        messages=messages, one_tap=_one_tap(messages),
+        related_starts=processes.related_starts(database, case_id, actor=user),
         overviews=processes.case_overviews(database, case_id, actor=user),
     )
+
+
+def _one_tap(messages: list[processes.views.MessageView]) -> set[str]:
+    """The messages sent with one tap from the case page: their form asks for nothing (a check-in)."""
+    return {message.name for message in messages
+            if message.form_name and forms.form_exists(message.form_name)
+            and not forms.get_form(message.form_name).schema.get("required")}
 
 
 @bp.get("/cases/<case_id>/history")

@@ -32,6 +32,7 @@ TEMPLATES = (
     "task_assigned", "task_reminder", "task_escalated", "lone_work_registered", "lone_work_rejected",
     "lone_work_not_approved", "lone_work_approved", "lone_work_expiry_reminder", "lone_work_expired",
     "precursor_reminder", "precursor_escalated",
+    "lone_work_check_in_missed",
 )
 NOTHING = SendReport(sent=0, logged=0, retried=0, failed=0)
 

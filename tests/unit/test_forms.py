@@ -330,9 +330,13 @@ def test_an_unknown_or_malformed_form_name_is_not_found(name: Any) -> None:
 def test_the_shipped_forms_are_listed() -> None:
     assert form_names() == [
         "free_note",
+        "lone_work_acknowledge",
         "lone_work_amk_review",
         "lone_work_application",
+        "lone_work_check_in",
+        "lone_work_end_session",
         "lone_work_leader_approval",
+        "lone_work_session_start",
         "lone_work_supervisor_coapproval",
         "lone_work_young_worker_check",
         "precursor_annual_report",
