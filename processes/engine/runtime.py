@@ -52,6 +52,9 @@ class Run:
     # ("NAME.LANG" -> text); the shipped files for a version deployed before bundles.
     book: rulebook.Rulebook = rulebook.PACKAGE_RULES
     mail: Mapping[str, str] | None = None
+    # Functions bound to the organisation for this case's expressions (``next_level_leader``, see sandbox
+    # BOUND_FUNCTIONS); given by the caller, which has the database.
+    functions: Mapping[str, Any] = field(default_factory=dict)
 
     def today(self) -> dt.date:
         return local_date(self.clock.now())
@@ -94,7 +97,8 @@ class Run:
 
     def engine(self) -> SandboxScriptEngine:
         return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
-                                   functions={"param": rulebook.param_function(self.book, self.today)})
+                                   functions={**self.functions,
+                                              "param": rulebook.param_function(self.book, self.today)})
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1

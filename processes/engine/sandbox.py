@@ -245,8 +245,10 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 # Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
 # unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
-# the case's process bundle (processes.engine.rulebook).
-BOUND_FUNCTIONS = frozenset({"param"})
+# the case's process bundle (processes.engine.rulebook). ``next_level_leader(unit=None, passing=None)``: the
+# username of a leader of the nearest unit above the case's (or ``unit``'s) that has one, never ``passing``;
+# None when there is none (processes.routing binds it to the organisation).
+BOUND_FUNCTIONS = frozenset({"param", "next_level_leader"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({
