@@ -43,6 +43,7 @@ from processes.people.identity import (
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
 from processes.starts import StartPass, fire_due_starts
+from processes.statistics import StatisticsView, UnitStatistics, process_statistics, statistics_csv
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
 from processes.store.db import Database
 from processes.store.models import utcnow
@@ -127,12 +128,14 @@ __all__ = [
     "SendReport",
     "SmtpSettings",
     "StartPass",
+    "StatisticsView",
     "TaskFilter",
     "TaskPage",
     "TaskStatus",
     "TaskView",
     "TimerPass",
     "TokenView",
+    "UnitStatistics",
     "Upload",
     "UserView",
     "WorkerPass",
@@ -179,6 +182,7 @@ __all__ = [
     "load_demo",
     "operational_counts",
     "passed_step_names",
+    "process_statistics",
     "readiness",
     "renew_link",
     "replay_decision",
@@ -194,6 +198,7 @@ __all__ = [
     "send_pending",
     "start_case",
     "start_session",
+    "statistics_csv",
     "task_page",
     "unclaim_task",
     "user_for_session",

@@ -130,6 +130,17 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # Statistics and retention (issue #14), properties on the bpmn:process, each a comma-separated list:
+    # ``statistics`` = case data paths (``event_type``, ``classification.track``) counted per unit;
+    # ``statisticsTasks`` = user-task ids counted as done on time / late against their due time;
+    # ``statisticsReaders`` = groups that may read the statistics of their units (central: every unit);
+    # ``personalData`` = the case data fields erased ``retention`` (a parameter key naming an ISO duration)
+    # after the case closed.
+    statistics: tuple[str, ...] = ()
+    statistics_tasks: tuple[str, ...] = ()
+    statistics_readers: tuple[str, ...] = ()
+    personal_data: tuple[str, ...] = ()
+    retention: str | None = None
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -258,6 +269,29 @@ def _properties(node: etree._Element) -> dict[str, str]:
         prop.get("name"): prop.get("value", "")
         for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
     }
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for name in text.replace(",", " ").split() if name))
+
+
+def _statistics_and_retention(process: etree._Element, filename: str, groups: frozenset[str]) -> dict[str, Any]:
+    """The process's ``statistics``, ``statisticsTasks``, ``statisticsReaders``, ``personalData`` and
+    ``retention`` properties, checked (see ParsedProcess)."""
+    properties = _properties(process)
+    readers = _names(properties.get("statisticsReaders", ""))
+    unknown = sorted(set(readers) - groups)
+    if unknown:
+        raise InvalidModel(f"{filename}: statisticsReaders names unknown groups: {', '.join(unknown)}",
+                           filename=filename, element=process.get("id"))
+    personal = _names(properties.get("personalData", ""))
+    retention = properties.get("retention", "").strip() or None
+    if bool(personal) != bool(retention):
+        raise InvalidModel(f"{filename}: personalData and retention go together", filename=filename,
+                           element=process.get("id"))
+    return {"statistics": _names(properties.get("statistics", "")),
+            "statistics_tasks": _names(properties.get("statisticsTasks", "")),
+            "statistics_readers": readers, "personal_data": personal, "retention": retention}
 
 
 def _access(
@@ -391,6 +425,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        **_statistics_and_retention(process, filename, groups),
     )
 
 

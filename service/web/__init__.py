@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask
 
 from processes.views import UserView
-from service.web import auth, casework, links, queue
+from service.web import auth, casework, links, queue, statistics
 from service.web.errors import render_error_page
 from service.web.session import LANGUAGES, chosen_language, current_web_user
 
@@ -26,4 +26,5 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(queue.bp)
     app.register_blueprint(casework.bp)
     app.register_blueprint(links.bp)
+    app.register_blueprint(statistics.bp)
     app.context_processor(_template_globals)

@@ -20,9 +20,11 @@ from processes import (
     create_user,
     deploy_bundled,
     get_case,
+    process_statistics,
     run_pass,
     send_message,
     start_case,
+    statistics_csv,
 )
 from processes.errors import Forbidden, InvalidData
 from processes.store.models import AuditEvent
@@ -174,3 +176,33 @@ def test_a_near_miss_takes_the_short_path_to_the_amr(db, people):
     with db.read() as session:
         kinds = [row.kind for row in session.query(AuditEvent).filter_by(case_id=case.id)]
     assert "task_created" in kinds and kinds.count("decision") == 1
+
+
+def test_the_statistics_count_by_type_track_and_timeliness_without_names(db, people):
+    on_time = start_case(db, process="psych_accident_report", unit="kemi",
+                         data={**INTAKE, "compensation_possible": True}, actor=people["anna"], clock=at(2026, 3, 4))
+    complete_task(db, task_named(on_time, "easy_report").id,
+                  data={"receipt_number": "R1", "submitted_on": "2026-03-10"}, actor=people["ulla"],
+                  clock=at(2026, 3, 10))
+    late = start_case(db, process="psych_accident_report", unit="kemi",
+                      data={**INTAKE, "compensation_possible": True, "event_type": "robbery"}, actor=people["anna"],
+                      clock=at(2026, 3, 4))
+    complete_task(db, task_named(late, "easy_report").id, data={"receipt_number": "R2", "submitted_on": "2026-03-19"},
+                  actor=people["ulla"], clock=at(2026, 3, 18, 23, 0))  # 00:00 on the 19th in Copenhagen: late
+
+    view = process_statistics(db, "psych_accident_report", actor=people["karl"], unit="kemi", clock=at(2026, 3, 20))
+    [kemi] = view.units
+    assert kemi.cases == 2
+    assert kemi.by["event_type"] == {"robbery": 1, "threat_verbal": 1}
+    assert kemi.by["classification.track"] == {"accident": 2}
+    assert kemi.tasks["easy_report"] == {"on_time": 1, "late": 1, "open_overdue": 0}
+    text = statistics_csv(view)
+    assert "kemi,task:easy_report,late,1" in text
+    assert "visitor at the reception" not in text and "anna" not in text and "Building" not in text
+
+    assert process_statistics(db, "psych_accident_report", actor=people["ulla"]).units[0].cases == 2  # central
+    for outsider in ("eva", "lene", "hanne"):
+        with pytest.raises(Forbidden):
+            process_statistics(db, "psych_accident_report", actor=people[outsider], unit="kemi")
+    with pytest.raises(Forbidden):  # the AMK of kemi reads kemi's statistics only
+        process_statistics(db, "psych_accident_report", actor=people["karl"], unit="energi")
