@@ -14,7 +14,8 @@ nobody (None). The rules, in words:
   (the starter, or the user named by the case data field the process property ``subject`` names), the people
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
   groups the process property ``readers`` names (in the case's unit, or central). Central groups and admins
-  do not see it by default. Every read of it, allowed or refused, is recorded in ``case_reads``.
+  do not see it by default, nor its tasks (the admins' right to work every task stops at a restricted
+  case). Every read of it, allowed or refused, is recorded in ``case_reads``.
 - A signed link reads and works the tasks it names (the link page) and attaches files through their
   forms; it never reads the case itself, its comments or attachments, nor manages links.
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
@@ -26,6 +27,7 @@ nobody (None). The rules, in words:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,7 +108,7 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
     if isinstance(principal, LinkGrant):
         return _link_may(principal, action, target)
     if isinstance(target, TaskRecord | Case):
-        return (_user_may_task(principal, action, target) if isinstance(target, TaskRecord)
+        return (_user_may_task(session, principal, action, target) if isinstance(target, TaskRecord)
                 else _user_may_case(session, principal, action, target))
     if isinstance(target, StatisticsOf):
         return action is Action.READ and _user_may_statistics(session, principal, target)
@@ -117,10 +119,23 @@ def _user_may_reports(actor: UserView, action: Action, target: Target) -> bool:
     return target == REPORTS and action is Action.READ and bool(set(actor.groups) & REPORT_GROUPS)
 
 
-def _user_may_task(actor: UserView, action: Action, task: TaskRecord) -> bool:
+def _user_may_task(session: Session, actor: UserView, action: Action, task: TaskRecord) -> bool:
     if action is Action.READ:
-        return may_work(actor, task) or task.completed_by == actor.username
-    return action is Action.WORK and task.status in OPEN and may_work(actor, task)
+        return _may_work(session, actor, task) or task.completed_by == actor.username
+    return action is Action.WORK and task.status in OPEN and _may_work(session, actor, task)
+
+
+def _may_work(session: Session, actor: UserView, task: TaskRecord) -> bool:
+    """``may_work``, except that the admins' bypass does not reach the tasks of a restricted case."""
+    if not may_work(actor, task):
+        return False
+    if "admins" not in actor.groups:
+        return True
+    as_member = dataclasses.replace(actor, groups=[group for group in actor.groups if group != "admins"])
+    if may_work(as_member, task):
+        return True
+    case = session.get(Case, task.case_id)
+    return case is None or not is_restricted(session, case)
 
 
 def _user_may_case(session: Session, actor: UserView, action: Action, case: Case) -> bool:
