@@ -42,6 +42,7 @@ from processes.people.identity import (
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS
 from processes.people.throttle import LoginLimits
+from processes.retention import ErasurePass, erase_expired
 from processes.starts import StartPass, fire_due_starts
 from processes.statistics import StatisticsView, UnitStatistics, process_statistics, statistics_csv
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
@@ -113,6 +114,7 @@ __all__ = [
     "Clock",
     "CommentView",
     "Database",
+    "ErasurePass",
     "FixedClock",
     "HistoryPage",
     "IssuedToken",
@@ -161,6 +163,7 @@ __all__ = [
     "deploy_file",
     "describe_rules",
     "end_session",
+    "erase_expired",
     "errors",
     "fire_due_starts",
     "fire_due_timers",
