@@ -93,6 +93,7 @@ class Server:
 
     url: str
     log: Path
+    database_url: str = ""  # its database, for `amflow worker --once --now ...` run beside it by a test
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +128,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, databases: Any) -> Iterator
                     pytest.fail(f"amflow serve did not answer {url}/login in time:\n{log_path.read_text()}",
                                 pytrace=False)
                 time.sleep(0.2)
-            yield Server(url, log_path)
+            yield Server(url, log_path, database_url)
         finally:
             process.terminate()
             try:
