@@ -43,8 +43,10 @@ from processes.people.identity import (
 )
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group
 from processes.people.throttle import LoginLimits
+from processes.retention import ErasurePass, erase_expired
 from processes.spiffarena import import_spiffarena
 from processes.starts import StartPass, fire_due_starts
+from processes.statistics import StatisticsView, UnitStatistics, process_statistics, statistics_csv
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
 from processes.store.db import Database
 from processes.store.models import utcnow
@@ -114,6 +116,7 @@ __all__ = [
     "Clock",
     "CommentView",
     "Database",
+    "ErasurePass",
     "FixedClock",
     "HistoryPage",
     "IssuedToken",
@@ -129,12 +132,14 @@ __all__ = [
     "SendReport",
     "SmtpSettings",
     "StartPass",
+    "StatisticsView",
     "TaskFilter",
     "TaskPage",
     "TaskStatus",
     "TaskView",
     "TimerPass",
     "TokenView",
+    "UnitStatistics",
     "Upload",
     "UserView",
     "WorkerPass",
@@ -164,6 +169,7 @@ __all__ = [
     "deploy_file",
     "describe_rules",
     "end_session",
+    "erase_expired",
     "errors",
     "fire_due_starts",
     "fire_due_timers",
@@ -186,6 +192,7 @@ __all__ = [
     "load_demo",
     "operational_counts",
     "passed_step_names",
+    "process_statistics",
     "readiness",
     "related_starts",
     "renew_link",
@@ -202,6 +209,7 @@ __all__ = [
     "send_pending",
     "start_case",
     "start_session",
+    "statistics_csv",
     "task_page",
     "unclaim_task",
     "user_for_session",

@@ -14,19 +14,23 @@ nobody (None). The rules, in words:
   (the starter, or the user named by the case data field the process property ``subject`` names), the people
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
   groups the process property ``readers`` names (in the case's unit, or central). Central groups and admins
-  do not see it by default. Every read of it, allowed or refused, is recorded in ``case_reads``.
+  do not see it by default, nor its tasks (the admins' right to work every task stops at a restricted
+  case). Every read of it, allowed or refused, is recorded in ``case_reads``.
 - A signed link reads and works the tasks it names (the link page) and attaches files through their
   forms; it never reads the case itself, its comments or attachments, nor manages links.
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
   restricted) create, renew and revoke its links.
-- The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins.
+- The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins; a process's statistics
+  (``StatisticsOf``) also for the groups its ``statisticsReaders`` names, in their own units.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
 from sqlalchemy.orm import Session
@@ -37,7 +41,16 @@ from processes.people.identity import may_work, sees_all_units
 from processes.people.organisation import CENTRAL_GROUPS
 from processes.store.audit import RECENT_HISTORY, history
 from processes.store.db import Database
-from processes.store.models import Attachment, Case, CaseRead, Comment, DecisionRecord, Incident, TaskRecord
+from processes.store.models import (
+    Attachment,
+    Case,
+    CaseRead,
+    Comment,
+    DecisionRecord,
+    Incident,
+    ProcessVersion,
+    TaskRecord,
+)
 from processes.views import (
     OPEN_TASK_STATUSES,
     CaseStatus,
@@ -56,7 +69,17 @@ REPORT_GROUPS = frozenset({"process-owners", "arbejdsmiljo", "admins"})
 REPORTS = "reports"
 
 Principal = UserView | LinkGrant | None
-Target = Case | TaskRecord | Comment | Attachment | str | None
+
+
+@dataclass(frozen=True)
+class StatisticsOf:
+    """The statistics of a process in one unit (``unit`` None: in every unit)."""
+
+    process: str
+    unit: str | None
+
+
+Target = Case | TaskRecord | Comment | Attachment | StatisticsOf | str | None
 
 
 class Action(enum.StrEnum):
@@ -84,23 +107,56 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
                 and may(session, principal, action, case))
     if isinstance(principal, LinkGrant):
         return _link_may(principal, action, target)
-    if isinstance(target, TaskRecord):
-        return _user_may_task(principal, action, target)
-    if isinstance(target, Case):
-        return _user_may_case(session, principal, action, target)
-    return target == REPORTS and action is Action.READ and bool(set(principal.groups) & REPORT_GROUPS)
+    if isinstance(target, TaskRecord | Case):
+        return (_user_may_task(session, principal, action, target) if isinstance(target, TaskRecord)
+                else _user_may_case(session, principal, action, target))
+    if isinstance(target, StatisticsOf):
+        return action is Action.READ and _user_may_statistics(session, principal, target)
+    return _user_may_reports(principal, action, target)
 
 
-def _user_may_task(actor: UserView, action: Action, task: TaskRecord) -> bool:
+def _user_may_reports(actor: UserView, action: Action, target: Target) -> bool:
+    return target == REPORTS and action is Action.READ and bool(set(actor.groups) & REPORT_GROUPS)
+
+
+def _user_may_task(session: Session, actor: UserView, action: Action, task: TaskRecord) -> bool:
     if action is Action.READ:
-        return may_work(actor, task) or task.completed_by == actor.username
-    return action is Action.WORK and task.status in OPEN and may_work(actor, task)
+        return _may_work(session, actor, task) or task.completed_by == actor.username
+    return action is Action.WORK and task.status in OPEN and _may_work(session, actor, task)
+
+
+def _may_work(session: Session, actor: UserView, task: TaskRecord) -> bool:
+    """``may_work``, except that the admins' bypass does not reach the tasks of a restricted case."""
+    if not may_work(actor, task):
+        return False
+    if "admins" not in actor.groups:
+        return True
+    as_member = dataclasses.replace(actor, groups=[group for group in actor.groups if group != "admins"])
+    if may_work(as_member, task):
+        return True
+    case = session.get(Case, task.case_id)
+    return case is None or not is_restricted(session, case)
 
 
 def _user_may_case(session: Session, actor: UserView, action: Action, case: Case) -> bool:
     if action in (Action.READ, Action.COMMENT, Action.ATTACH):
         return may_read_case(session, case, actor)
     return action is Action.MANAGE_LINKS and _handles(session, case, actor)
+
+
+def _user_may_statistics(session: Session, actor: UserView, target: StatisticsOf) -> bool:
+    """The reports' groups see every process's statistics; the groups a process names in
+    ``statisticsReaders`` see its statistics of their own units (a central group: of every unit)."""
+    if set(actor.groups) & REPORT_GROUPS:
+        return True
+    version = session.scalar(select(ProcessVersion.id).where(ProcessVersion.key == target.process)
+                             .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None:
+        return False
+    readers = set(SPEC_CACHE.get(session, version).parsed.statistics_readers) & set(actor.groups)
+    if readers & CENTRAL_GROUPS:
+        return True
+    return bool(readers) and target.unit is not None and target.unit in actor.units
 
 
 def _link_may(link: LinkGrant, action: Action, target: Target) -> bool:

@@ -28,7 +28,7 @@ from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_st
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import channels, outbox
-from processes.routing import route
+from processes.routing import organisation_functions, route
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
@@ -49,7 +49,8 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction."""
     bundle = bundles.for_version(session, case.process_version_id)
     run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock, book=bundle,
-                      mail=bundle.mail, units=lambda: organisation_units(session))
+                      mail=bundle.mail, units=lambda: organisation_units(session),
+                      organisation=organisation_functions(session, case))
     workflow, loaded, resolved = _restore(session, case, run)
     calls_before = resolved.snapshot(workflow)
     move(workflow, run)
@@ -190,7 +191,8 @@ def _restore(session: Session, case: Case, run: runtime.Run) -> tuple[Workflow, 
 @contextmanager
 def restored_workflow(session: Session, case: Case, clock: Clock) -> Iterator[Workflow]:
     """The case's workflow as it is now, to be read (not run, not saved) inside the block."""
-    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock)
+    run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock,
+                      organisation=organisation_functions(session, case))
     workflow, _loaded, _resolved = _restore(session, case, run)
     try:
         yield workflow
@@ -238,7 +240,7 @@ def _sync_task_index(
     for task_id, task in ready.items():
         if task_id in known:
             continue
-        user_task = describe_user_task(task, run.clock)
+        user_task = describe_user_task(task, run.clock, run.functions())
         to = route(session, case, user_task)  # the lane's group in a unit, or one named person
         row = TaskRecord(
             id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,

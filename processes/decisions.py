@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 import rules
 from processes import bundles
-from processes.access import case_for_reading
+from processes.access import reading
 from processes.errors import InvalidData, NotFound
 from processes.store.db import Database
 from processes.store.models import DecisionRecord
@@ -45,8 +45,7 @@ def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
 def replay_decision(db: Database, case_id: str, *, index: int, actor: UserView) -> dict[str, Any]:
     """Decide the case's ``index``-th decision (0 = the first) again from what it stored: its facts, its
     date, its rule-set and parameter versions. ``same`` tells whether the outcome is the stored one."""
-    with db.read() as session:
-        case = case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, f"decision {index}") as (session, case):
         rows = list(session.scalars(
             select(DecisionRecord).where(DecisionRecord.case_id == case.id).order_by(DecisionRecord.id)))
         if not 0 <= index < len(rows):

@@ -33,6 +33,11 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str]]] = [
     ("lise", "Lise Prækursorkoordinator (CAS AB)", ["precursor-coordinator", "employees"], ["cas-ab"]),
     ("kim", "Kim Kontaktperson (prækursorer, DTU Kemi)", ["employees"], ["kemi"]),
     # --- end of drug-precursor reporting ------------------------------------------------------------------
+    # --- psychological work accidents (issue #14): the leader above a department's leader (C-R9: takes the
+    # leader's tasks when the nearest leader is the one reported) and a colleague who witnesses an event
+    ("dorthe", "Dorthe Direktør (leder over institutterne, DTU)", ["leaders", "employees"], ["dtu"]),
+    ("mette", "Mette Medarbejder (kollega og vidne, DTU Kemi)", ["employees"], ["kemi"]),
+    # --- end of the psychological work-accident block
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from processes.access import case_for_reading, case_view
+from processes.access import case_for_reading, case_view, reading
 from processes.advance import advance_case, delivering, restored_workflow
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import events
@@ -23,8 +23,7 @@ from processes.views import CaseStatus, CaseView, MessageView, UserView
 
 def case_messages(db: Database, case_id: str, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> list[MessageView]:
     """The messages the case can take now (none once it has ended), each with its form's name."""
-    with db.read() as session:
-        case = case_for_reading(session, case_id, actor)
+    with reading(db, case_id, actor, "messages") as (session, case):
         if case.status != CaseStatus.RUNNING.value:
             return []
         with restored_workflow(session, case, clock) as workflow:

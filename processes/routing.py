@@ -11,13 +11,19 @@ The step (``advance._sync_task_index``) asks :func:`route` for each new task row
   person's first log-in (``identity.create_user`` hands it to the new account; the case's handlers may
   also give the person a signed link, processes.links). A name that is neither a user nor an e-mail
   address leaves the task with the lane's group, and the history says why.
+- expressions may call ``next_level_leader(unit=None, passing=None)`` (:func:`organisation_functions`): the
+  first leader (by username) of the nearest unit above the case's unit (or ``unit``) that has leaders,
+  never ``passing``; None when there is none (the task then stays with the lane's group). Used when the
+  nearest leader must not handle a case, e.g. because the case is about them.
 - a task assigned to a person has no group: no group's queue shows it, and its case is visible to that
   person only (besides the case's other readers).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,6 +31,7 @@ from sqlalchemy.orm import Session
 from processes.engine.elements import UserTask
 from processes.engine.loader import INITIATOR_LANE
 from processes.errors import EngineFailure
+from processes.people.organisation import next_level_leader
 from processes.store.models import Case, Unit, User
 
 
@@ -68,3 +75,15 @@ def person_named(session: Session, name: str) -> str | None:
     by_email = session.scalar(select(User.username).where(func.lower(User.email) == address,
                                                           User.active.is_(True)).order_by(User.id).limit(1))
     return by_email or address
+
+
+def organisation_functions(session: Session, case: Case) -> dict[str, Callable[..., Any]]:
+    """The functions of the organisation a case's expressions may call (sandbox ``BOUND_FUNCTIONS``)."""
+
+    def leader_above(unit: str | None = None, passing: str | None = None) -> str | None:
+        if not isinstance(unit, str | None) or not isinstance(passing, str | None):
+            raise EngineFailure("next_level_leader(unit, passing) takes texts")
+        leaders = next_level_leader(session, unit or case.unit, passing=passing or None)
+        return leaders[0] if leaders else None
+
+    return {"next_level_leader": leader_above}

@@ -24,6 +24,7 @@ from processes.clock import Clock
 from processes.engine import runtime
 from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
+from processes.retention import ErasurePass, erase_expired
 from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
@@ -131,11 +132,13 @@ def fire_due_timers(db: Database, *, clock: Clock, limit: int = MAX_TIMERS_PER_P
 
 @dataclass(frozen=True)
 class WorkerPass:
-    """One pass of the worker: cases started by time, timers fired, then the outbox delivered."""
+    """One pass of the worker: cases started by time, timers fired, the outbox delivered, then the personal
+    data of closed cases past their retention period erased."""
 
     timers: TimerPass
     mail: SendReport
     starts: StartPass = field(default_factory=StartPass)
+    erasures: ErasurePass = field(default_factory=ErasurePass)
 
 
 MAIL_BATCH = 100
@@ -190,4 +193,6 @@ def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str
         totals = [total + count for total, count in zip(totals, batch, strict=True)]
         if sum(batch) < MAIL_BATCH:
             break
-    return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals), starts=starts)
+    erasures = erase_expired(db, clock=clock)
+    return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals), starts=starts,
+                      erasures=erasures)

@@ -138,7 +138,8 @@ def _summary(result: processes.WorkerPass) -> str:
     timers, mail = result.timers, result.mail
     return (f"timers fired={timers.fired} retried={timers.retried} incidents={timers.incidents}; "
             f"mail sent={mail.sent} logged={mail.logged} retried={mail.retried} failed={mail.failed}; "
-            f"cases started={result.starts.started} failed={result.starts.failed}")
+            f"cases started={result.starts.started} failed={result.starts.failed}; "
+            f"cases erased={result.erasures.erased}")
 
 
 def _loop(database: processes.Database, smtp_url: str | None, mail_from: str, interval: float) -> None:

@@ -123,6 +123,10 @@ OPERATIONS: dict[str, Operation] = {
         errors=(400, 401, 404, 413, 422),
         unprocessable="The facts are not the ones the rule set takes, or no parameters apply on that date.",
     ),
+    "api.statistics.process_statistics": Operation(
+        "statistics", schemas.StatisticsSchema(), query=schemas.StatisticsQuery, errors=(400, 401, 403, 404, 422),
+        unprocessable="The process declares no statistics.",
+    ),
     "api.meta.openapi": Operation("meta", None, errors=()),
 }
 

@@ -163,6 +163,13 @@ class TaskQuery(StrictSchema):
     )
 
 
+class StatisticsQuery(StrictSchema):
+    """Query parameters of `GET /statistics/{process}`."""
+
+    unit = fields.String(validate=validate.Length(min=1, max=64), metadata={
+        "description": "One unit's code (e.g. `kemi`). Leave out for every unit the caller may read."})
+
+
 class HistoryQuery(StrictSchema):
     """Query parameters of `GET /cases/{case_id}/history`."""
 
@@ -423,3 +430,27 @@ class LinkSchema(Schema):
 
 class LinkListSchema(Schema):
     items = fields.List(fields.Nested(LinkSchema))
+
+
+class UnitStatisticsSchema(Schema):
+    """One unit's counts: no names, no free text."""
+
+    unit = fields.String(metadata={"description": "The unit's code"})
+    cases = fields.Integer(metadata={"description": "The process's cases in the unit"})
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                            metadata={"description": "Cases by status (running, completed, ...)"})
+    by = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                     metadata={"description": "Per declared data path (`event_type`, `classification.track`): "
+                                              "cases by value; `-` when unset, `other` for a long or multi-line text"})
+    tasks = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                        metadata={"description": "Per declared task: `on_time`, `late` (completed after its due "
+                                                 "time) and `open_overdue`"})
+
+
+class StatisticsSchema(Schema):
+    """A process's statistics per unit, as on the statistics page and in its CSV download."""
+
+    process = fields.String()
+    dimensions = fields.List(fields.String(), metadata={"description": "The case data paths counted"})
+    task_names = fields.List(fields.String(), metadata={"description": "The tasks whose timeliness is counted"})
+    units = fields.List(fields.Nested(UnitStatisticsSchema))

@@ -7,7 +7,9 @@ became ready is a ``UserTask``, an end event is known by its id, an element by i
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
@@ -41,17 +43,19 @@ class UserTask:
     unit: str | None = None  # property ``unit``: an expression naming the task's unit (default: the case's)
 
 
-def describe_user_task(task: Task, clock: Clock) -> UserTask:
+def describe_user_task(task: Task, clock: Clock, functions: Mapping[str, Any] | None = None) -> UserTask:
+    """``functions`` are the run's bound functions (e.g. ``next_level_leader``) the expressions may call."""
     spec = task.task_spec
     properties = task_properties(task)
     # property ``title``: an expression giving this instance's title, e.g. the item of a multi-instance
-    title = (_named(task, properties, "title") or spec.bpmn_name or spec.bpmn_id)[:300]
+    title = (_named(task, properties, "title", functions) or spec.bpmn_name or spec.bpmn_id)[:300]
     return UserTask(id=str(task.id), name=spec.bpmn_id, title=title, lane=spec.lane,
                     properties=properties, due_at=due_at_of(task, clock),
-                    assignee=_named(task, properties, "assignee"), unit=_named(task, properties, "unit"))
+                    assignee=_named(task, properties, "assignee", functions),
+                    unit=_named(task, properties, "unit", functions))
 
 
-def _named(task: Task, properties: dict[str, str], name: str) -> str | None:
+def _named(task: Task, properties: dict[str, str], name: str, functions: Mapping[str, Any] | None) -> str | None:
     """The text an expression property evaluates to over the task's data, or None when it is not given.
 
     The case data is there by name and whole as ``data`` (``data.get('kontaktperson')``). An empty result
@@ -63,7 +67,7 @@ def _named(task: Task, properties: dict[str, str], name: str) -> str | None:
         return None
     context = unescape(task.data)
     try:
-        value = evaluate(expression, {**context, "data": context})
+        value = evaluate(expression, {**context, "data": context}, functions)
     except Exception as exc:
         raise EngineFailure(f"the {name} of task {task.task_spec.bpmn_id} could not be computed: {exc}") from None
     if value is None or value == "":

@@ -146,6 +146,17 @@ class ParsedProcess:
     # Property ``startedFrom`` = process keys (space or comma separated): a case of this process is started
     # only from a running case of one of them, by that case's starter (processes/cases.py).
     started_from: tuple[str, ...] = ()
+    # Statistics and retention (issue #14), properties on the bpmn:process, each a comma-separated list:
+    # ``statistics`` = case data paths (``event_type``, ``classification.track``) counted per unit;
+    # ``statisticsTasks`` = user-task ids counted as done on time / late against their due time;
+    # ``statisticsReaders`` = groups that may read the statistics of their units (central: every unit);
+    # ``personalData`` = the case data fields erased ``retention`` (a parameter key naming an ISO duration)
+    # after the case closed.
+    statistics: tuple[str, ...] = ()
+    statistics_tasks: tuple[str, ...] = ()
+    statistics_readers: tuple[str, ...] = ()
+    personal_data: tuple[str, ...] = ()
+    retention: str | None = None
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -286,6 +297,29 @@ class _Known:
 
     def group_of_lane(self, lane: str) -> str:
         return self.lanes.get(lane, lane)
+
+
+def _split_names(text: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for name in text.replace(",", " ").split() if name))
+
+
+def _statistics_and_retention(process: etree._Element, filename: str, groups: frozenset[str]) -> dict[str, Any]:
+    """The process's ``statistics``, ``statisticsTasks``, ``statisticsReaders``, ``personalData`` and
+    ``retention`` properties, checked (see ParsedProcess)."""
+    properties = _properties(process)
+    readers = _split_names(properties.get("statisticsReaders", ""))
+    unknown = sorted(set(readers) - groups)
+    if unknown:
+        raise InvalidModel(f"{filename}: statisticsReaders names unknown groups: {', '.join(unknown)}",
+                           filename=filename, element=process.get("id"))
+    personal = _split_names(properties.get("personalData", ""))
+    retention = properties.get("retention", "").strip() or None
+    if bool(personal) != bool(retention):
+        raise InvalidModel(f"{filename}: personalData and retention go together", filename=filename,
+                           element=process.get("id"))
+    return {"statistics": _split_names(properties.get("statistics", "")),
+            "statistics_tasks": _split_names(properties.get("statisticsTasks", "")),
+            "statistics_readers": readers, "personal_data": personal, "retention": retention}
 
 
 def _access(
@@ -442,6 +476,7 @@ def load_process(
         exports=_names(process, "exports"),
         started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
                            if key),
+        **_statistics_and_retention(process, filename, known.groups),
     )
 
 

@@ -54,6 +54,9 @@ class Run:
     mail: Mapping[str, str] | None = None
     # The organisation's unit codes, read only when an expression calls ``organisation_units()``.
     units: Callable[[], list[str]] = list
+    # Functions bound to the organisation for this case's expressions (``next_level_leader``, see sandbox
+    # BOUND_FUNCTIONS); given by the caller, which has the database.
+    organisation: Mapping[str, Any] = field(default_factory=dict)
 
     def today(self) -> dt.date:
         return local_date(self.clock.now())
@@ -114,7 +117,7 @@ class Run:
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The run's bound functions (``sandbox.BOUND_FUNCTIONS``)."""
-        return {"param": rulebook.param_function(self.book, self.today),
+        return {**self.organisation, "param": rulebook.param_function(self.book, self.today),
                 "now": self.now_text, "today": self.today_text,
                 "organisation_units": lambda: list(self.units())}
 

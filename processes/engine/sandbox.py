@@ -256,8 +256,10 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 # unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
 # the case's process bundle (processes.engine.rulebook). ``now()``: the run's clock as ISO text in
 # Europe/Copenhagen (what a check-in time or a deadline is computed from); ``today()``: its date, "YYYY-MM-DD";
-# ``organisation_units()``: the code of every unit of the organisation below its root (e.g. a campaign to all).
-BOUND_FUNCTIONS = frozenset({"param", "now", "today", "organisation_units"})
+# ``organisation_units()``: the code of every unit of the organisation below its root (e.g. a campaign to all);
+# ``next_level_leader(unit=None, passing=None)``: the username of a leader of the nearest unit above the case's
+# (or ``unit``'s) that has one, never ``passing``; None when there is none (processes.routing binds it).
+BOUND_FUNCTIONS = frozenset({"param", "now", "today", "organisation_units", "next_level_leader"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({

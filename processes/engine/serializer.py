@@ -293,3 +293,29 @@ def unescape(value: Any) -> Any:
     if isinstance(value, list):
         return [unescape(item) for item in value]
     return value
+
+
+def erase_fields(state: str, names: frozenset[str]) -> tuple[str, int]:
+    """The run state with the data fields ``names`` removed from the workflow's and every task's data (its
+    ``data`` and the ``updates`` of its ``delta``, also in sub-processes); returns (the new state, how many
+    values were removed). Nothing else changes, so the state still restores."""
+    removed = 0
+
+    def walk(node: Any) -> None:
+        nonlocal removed
+        if isinstance(node, dict):
+            delta = node.get("delta")  # a task's data is stored as its changes to its parent's
+            for data in (node.get("data"), delta.get("updates") if isinstance(delta, dict) else None):
+                if isinstance(data, dict):
+                    for name in names & data.keys():
+                        del data[name]
+                        removed += 1
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    dct = json.loads(state)
+    walk(dct)
+    return json.dumps(dct), removed

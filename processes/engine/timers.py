@@ -79,3 +79,24 @@ def next_due(workflow: BpmnWorkflow) -> dt.datetime | None:
             if event.event_type in TIMER_EVENT_TYPES and (moment := _as_datetime(event.value)) is not None:
                 times.append(moment)
     return min(times).astimezone(dt.UTC) if times else None
+
+
+def before(moment: dt.datetime, duration: str) -> dt.datetime:
+    """``moment`` minus the ISO-8601 ``duration`` (``P5Y``, ``P18M``, ``P30D``, ``PT12H``): years and months
+    on the calendar (31 March minus one month is 28/29 February), the rest in elapsed time.
+
+    ValueError if ``duration`` is not an ISO-8601 duration.
+    """
+    try:
+        parts = TimerEventDefinition.parse_iso_duration(duration.strip())
+    except Exception:  # Spiff raises a bare Exception("Invalid duration")
+        raise ValueError(f"{duration!r} is not an ISO-8601 duration such as P5Y or P30D") from None
+    months = int(parts.get("years", 0)) * 12 + int(parts.get("months", 0))
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    last_day = (dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    shifted = moment.replace(year=year, month=month, day=min(moment.day, last_day))
+    return shifted - dt.timedelta(weeks=parts.get("weeks", 0), days=parts.get("days", 0),
+                                  hours=parts.get("hours", 0), minutes=parts.get("minutes", 0),
+                                  seconds=parts.get("seconds", 0))

@@ -51,6 +51,8 @@ class AuditKind(enum.StrEnum):
     MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
     PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"
     CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
+    PERSONAL_DATA_ERASED = ("personal_data_erased", "Personoplysninger slettet efter opbevaringsperioden",
+                            "Personal data erased after the retention period")
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})

@@ -209,8 +209,11 @@ class Case(Base):
     created_at: Mapped[Timestamp]
     updated_at: Mapped[Timestamp]
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # when the worker erased the personal data its process declares, after the retention period (retention.py)
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
     __mapper_args__ = {"version_id_col": revision}
+    __table_args__ = (Index("ix_cases_erasure", "process_version_id", "erased_at", "completed_at"),)
 
 
 class TaskRecord(Base):

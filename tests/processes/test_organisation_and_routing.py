@@ -95,3 +95,31 @@ def test_a_task_goes_to_the_person_the_data_names_and_no_group_sees_it(db, owner
     assert [(t.group, t.assignee) for t in nobody.tasks] == [("amk", None)]
     assert {t.id for t in list_tasks(db, actor=contact)[0]} == {by_email.tasks[0].id, by_name.tasks[0].id}
     assert [t.id for t in list_tasks(db, actor=kemi_amk)[0]] == [nobody.tasks[0].id]
+
+
+def test_an_assignee_expression_may_name_the_next_level_leader(db, owner, anna):
+    """``next_level_leader()`` in an expression: the leader of the unit above, unless ``passing`` is them."""
+    _deploy(db, owner, """<spiffworkflow:property name="assignee"
+              value="next_level_leader(passing=data.get('reported')) if data.get('escalate') else None" />""")
+    create_user(db, "lene", password=None, groups=["leaders"], units=["kemi"])
+    create_user(db, "rektor", password=None, groups=["leaders"], units=["dtu"])
+    create_user(db, "prorektor", password=None, groups=["leaders"], units=["dtu"])
+
+    escalated = start_case(db, process="routed", unit="kemi", data={"escalate": True}, actor=anna)
+    passing = start_case(db, process="routed", unit="kemi", data={"escalate": True, "reported": "prorektor"},
+                         actor=anna)
+    plain = start_case(db, process="routed", unit="kemi", data={}, actor=anna)
+
+    assert [(t.group, t.assignee) for t in escalated.tasks] == [(None, "prorektor")]
+    assert [(t.group, t.assignee) for t in passing.tasks] == [(None, "rektor")]
+    assert [(t.group, t.assignee) for t in plain.tasks] == [("amk", None)]
+
+
+def test_next_level_leader_of_a_named_unit(db, owner, anna):
+    _deploy(db, owner, """<spiffworkflow:property name="assignee" value="next_level_leader(unit='cas-ab')" />""")
+    case = start_case(db, process="routed", unit="kemi", data={}, actor=anna)
+    assert [(t.group, t.assignee) for t in case.tasks] == [("amk", None)]  # nobody above CAS AB: the lane
+
+    create_user(db, "cas_chef", password=None, groups=["leaders"], units=["cas"])
+    case = start_case(db, process="routed", unit="kemi", data={}, actor=anna)
+    assert [t.assignee for t in case.tasks] == ["cas_chef"]
