@@ -95,9 +95,12 @@ def delivering(name: str, payload: Any, *, then: Callable[[dict[str, Any]], None
     return move
 
 
-def completing(task_id: str, data: dict[str, Any], *, then: Callable[[], None]) -> Move:
-    """A person completes a user task with its form data; ``then`` records the completion."""
+def completing(task_id: str, data: dict[str, Any], *, then: Callable[[], None], language: str = "da") -> Move:
+    """A person completes a user task with its form data; ``then`` records the completion.
+
+    ``language`` is the person's: a refusal (``refuseWhen``) speaks it."""
     def move(workflow: Workflow, run: runtime.Run) -> None:
+        run.language = language
         if runtime.complete_user_task(workflow, task_id, data, run) is None:
             raise Conflict("the task is not ready in the workflow")
         then()

@@ -52,6 +52,8 @@ class Run:
     # ("NAME.LANG" -> text); the shipped files for a version deployed before bundles.
     book: rulebook.Rulebook = rulebook.PACKAGE_RULES
     mail: Mapping[str, str] | None = None
+    # The language of the person whose action moves the case ("da" for the worker): refusals and labels use it.
+    language: str = "da"
 
     def today(self) -> dt.date:
         return local_date(self.clock.now())
@@ -94,7 +96,12 @@ class Run:
 
     def engine(self) -> SandboxScriptEngine:
         return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
-                                   functions={"param": rulebook.param_function(self.book, self.today)})
+                                   functions=self.functions())
+
+    def functions(self) -> dict[str, Any]:
+        """The sandbox's functions bound to this case: ``param`` and ``labels``."""
+        return {"param": rulebook.param_function(self.book, self.today),
+                "labels": rulebook.labels_function(self.book, lambda: self.language)}
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1
@@ -254,7 +261,7 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY or not task.task_spec.manual:
         return None
-    refused = refusal(task, data)
+    refused = refusal(task, data, language=run.language, functions=run.functions())
     if refused:
         raise InvalidData(f"task {task.task_spec.bpmn_id} refuses the submission: "
                           + "; ".join(f"{field}: {message}" for field, message in refused.items()), fields=refused)
@@ -268,12 +275,16 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
     return task
 
 
-def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
+def refusal(
+    task: Task, data: Mapping[str, Any], *, language: str = "da", functions: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """Field -> message for a submission the user task's ``refuseWhen`` property refuses; empty if none.
 
     ``refuseWhen`` is a sandboxed expression over the case data with the submitted form data laid over it
-    (each by name, the merged data whole as ``data``, the submission alone as ``submitted``), evaluated
-    before the task completes. It gives nothing (None, False, an empty mapping) to let the submission
+    (each by name, the merged data whole as ``data``, the submission alone as ``submitted``, the acting
+    person's language as ``language``; ``labels(form, field, values)`` names values as that form does), evaluated
+    before the task completes. A message may be text or ``{"da": ..., "en": ...}`` (the person's language is
+    taken). It gives nothing (None, False, an empty mapping) to let the submission
     through, or a mapping field -> message (or list of messages) to refuse it, e.g.
     ``{"decision": "..."} if decision == "approve" and missing else {}``. An expression that fails, or
     gives anything else, stops the step: a model error must not let a refused submission through.
@@ -285,7 +296,8 @@ def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
     merged = {**unescape(task.data), **submitted}
     where = f"the refuseWhen of task {task.task_spec.bpmn_id}"
     try:
-        value = evaluate(expression, {**merged, "data": merged, "submitted": submitted})
+        value = evaluate(expression, {**merged, "data": merged, "submitted": submitted, "language": language},
+                         functions)
     except Exception as exc:
         raise EngineFailure(f"{where} could not be computed: {exc}") from None
     if not value:
@@ -293,7 +305,8 @@ def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise EngineFailure(f"{where} gave {value!r}, not a mapping of field to message")
     refused: dict[str, str] = {}
-    for field_name, message in value.items():
+    for field_name, given in value.items():
+        message = given.get(language) or given.get("en") or given.get("da") if isinstance(given, Mapping) else given
         messages = [message] if isinstance(message, str) else message
         if not isinstance(field_name, str) or not isinstance(messages, list | tuple) or not all(
                 isinstance(item, str) for item in messages):

@@ -245,8 +245,9 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 
 # Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
 # unknown to an expression evaluated without them. ``param(key, on=date)``: an effective-dated parameter of
-# the case's process bundle (processes.engine.rulebook).
-BOUND_FUNCTIONS = frozenset({"param"})
+# the case's process bundle (processes.engine.rulebook); ``labels(form, field, values)``: the values' labels
+# in the acting person's language, as the form's UI schema names them.
+BOUND_FUNCTIONS = frozenset({"param", "labels"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({

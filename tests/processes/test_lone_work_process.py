@@ -35,13 +35,15 @@ APPLICATION = {
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
     "instruction_completed": True,
+    "instruction_date": "2026-11-20",
+    "instruction_by": "Karl Koordinator",
 }
 REVIEW = {
     "risk_assessment": [{"hazard": "Brand", "consequence": "Forbrænding", "measure": "Stinkskab",
                          "residual_risk": "low"}],
     "mitigations_adequate": True,
 }
-APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2027-06-30"}
+APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2026-12-18"}
 
 
 @pytest.fixture
@@ -93,7 +95,7 @@ def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, p
     case = complete_task(db, approval.id, data=APPROVE, actor=people["lene"])
     assert case.status == "completed"
     assert case.data["decision"] == "approve"
-    assert case.data["valid_until"] == "2027-06-30"
+    assert case.data["valid_until"] == "2026-12-18"
     assert case.data["lone_work"]["label"] == "risikofyldt"
     assert ("lone_work_approved", "anna", None) in notifications(db, case.id)
     assert outbox(db, case.id) == [
@@ -203,8 +205,8 @@ def test_the_leader_can_reject_with_a_reason(db, people):
 def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_expires(db, people):
     """B-R9 / B.8: the approval carries a validity end date; remind 30 days before, expire at its end."""
     clock = FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
-    case = start_case(db, process="lone_work_approval", unit="kemi", data=APPLICATION, actor=people["anna"],
-                      clock=clock)
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, "end_date": "2027-08-31"},
+                      actor=people["anna"], clock=clock)
     case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
     case = complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-06-30"},
                          actor=people["lene"], clock=clock)
