@@ -19,7 +19,7 @@ from processes import (
     list_tasks,
     start_case,
 )
-from processes.errors import Forbidden
+from processes.errors import Forbidden, InvalidData
 from processes.store.models import AuditEvent, Case, CaseTimer, Notification
 
 APPLICATION = {
@@ -230,3 +230,124 @@ def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_e
     assert notifications(db, validity_id)[2:] == [
         ("lone_work_expired", "anna", None), ("lone_work_expired", None, "leaders")]
     assert get_case(db, validity_id, actor=people["anna"]).status == "completed"
+
+
+# --- B-R6: the instruction is recorded before an approval or a registration takes effect -----------------
+
+INSTRUCTED = {"instructed_on": "2026-11-30", "instructed_by": "Karl Koordinator",
+              "instruction_covered": "Stinkskab, nødbruser, alarm og nødprocedure"}
+NOT_INSTRUCTED = {"instruction_completed": False, "instruction_date": None, "instruction_by": None}
+
+
+def without(data, *names):
+    return {key: value for key, value in data.items() if key not in names}
+
+
+def mails(db, case_id, template):
+    with db.read() as session:
+        return [row.body for row in session.query(Notification).filter_by(case_id=case_id, template=template)]
+
+
+@pytest.mark.parametrize(("group", "changes"), [
+    pytest.param("G1", {"hazards": [], "mitigations": []}, id="G1 registration"),
+    pytest.param("G2", {}, id="G2 approval"),
+])
+def test_an_instruction_recorded_in_the_application_needs_no_instruction_task_and_the_letter_names_it(
+        db, people, group, changes):
+    """B-R6: the applicant ticked it and gave the date and the instructor: no instruction task."""
+    case = start(db, people, **changes)
+    assert case.decisions[0].decision["group"] == group
+    assert case.decisions[0].decision["instruction_required"] is False
+    if group == "G2":
+        case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+        case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    assert case.status == "completed"
+    assert "instruction" not in [entry.detail.get("task") for entry in case.history if entry.kind == "task_created"]
+    letter = "lone_work_registered" if group == "G1" else "lone_work_approved"
+    [body, *_] = mails(db, case.id, letter)
+    assert "2026-11-20" in body and "Karl Koordinator" in body
+
+
+@pytest.mark.parametrize(("group", "changes"), [
+    pytest.param("G1", {"hazards": [], "mitigations": []}, id="G1 registration"),
+    pytest.param("G2", {}, id="G2 approval"),
+])
+def test_without_a_recorded_instruction_the_case_waits_for_the_amk_to_give_it_and_the_letter_says_so(
+        db, people, group, changes):
+    """B-R6 / § 11(2): no date or instructor in the application -> the unit's AMK instructs and records it."""
+    case = start_case(db, process="lone_work_approval", unit="kemi", actor=people["anna"],
+                      data=without({**APPLICATION, **changes, "instruction_completed": False},
+                                   "instruction_date", "instruction_by"))
+    assert case.decisions[0].decision["instruction_required"] is True
+    if group == "G2":
+        case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+        case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    instruction = only_task(case)
+    assert (instruction.name, instruction.group, instruction.unit) == ("instruction", "amk", "kemi")
+    assert case.status == "running"
+    letter = "lone_work_registered" if group == "G1" else "lone_work_approved"
+    assert mails(db, case.id, letter) == []  # nobody is told before the instruction is recorded
+    with pytest.raises(Forbidden):
+        complete_task(db, instruction.id, data=INSTRUCTED, actor=people["anna"])
+
+    case = complete_task(db, instruction.id, data=INSTRUCTED, actor=people["karl"])
+
+    assert case.status == "completed"
+    assert (case.data["instruction_completed"], case.data["instruction_date"], case.data["instruction_by"]) == (
+        True, "2026-11-30", "Karl Koordinator")
+    [body, *_] = mails(db, case.id, letter)
+    assert "2026-11-30" in body and "Karl Koordinator" in body and "nødprocedure" in body
+
+
+# --- B-R9: validity at most the rules' latest_valid_until ----------------------------------------------
+
+@pytest.mark.parametrize(("valid_until", "refused"), [
+    pytest.param("2026-12-18", False, id="the end date itself"),
+    pytest.param("2026-12-10", False, id="before the end date"),
+    pytest.param("2026-12-19", True, id="a day past the end date"),
+    pytest.param("2027-06-30", True, id="months past the end date"),
+    pytest.param("2026-11-30", True, id="before the start date"),
+])
+def test_the_leaders_valid_until_is_held_to_the_latest_the_rules_allow_b_r9(db, people, valid_until, refused):
+    case = start(db, people)
+    assert case.decisions[0].decision["latest_valid_until"] == "2026-12-18"
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    approval = only_task(case)
+    if not refused:
+        assert complete_task(db, approval.id, data={**APPROVE, "valid_until": valid_until},
+                             actor=people["lene"]).status == "completed"
+        return
+    with pytest.raises(InvalidData) as raised:
+        complete_task(db, approval.id, data={**APPROVE, "valid_until": valid_until}, actor=people["lene"])
+    assert list(raised.value.fields) == ["valid_until"]
+    assert get_case(db, case.id, actor=people["lene"]).tasks[0].id == approval.id
+
+
+def test_a_year_long_application_is_held_to_twelve_months_from_the_start_b_r9(db, people):
+    case = start(db, people, end_date="2028-06-30")
+    assert case.decisions[0].decision["latest_valid_until"] == "2027-11-30"
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    with pytest.raises(InvalidData) as raised:
+        complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-12-01"}, actor=people["lene"])
+    assert "2027-11-30" in raised.value.fields["valid_until"]  # Lene reads Danish
+    assert "12 måneder" in raised.value.fields["valid_until"]
+
+
+# --- B-R5 refusals name the measures as the form does, in the person's language ------------------------
+
+def test_a_refusal_names_the_missing_measures_by_their_labels_in_the_persons_language_b_r5(db, people):
+    case = start(db, people, mitigations=["check_in_calls"])
+    assert case.data["lone_work"]["missing_mitigations"] == ["alarm_device", "phone_coverage_checked"]
+    review = only_task(case)
+    with pytest.raises(InvalidData) as raised:  # Karl reads English
+        complete_task(db, review.id, data=REVIEW, actor=people["karl"])
+    message = raised.value.fields["mitigations_adequate"]
+    assert "Lone-worker (man-down) alarm device; Mobile coverage checked" in message
+    assert "phone_coverage_checked" not in message and "alarm_device" not in message
+    case = complete_task(db, review.id, data={**REVIEW, "mitigations_adequate": False}, actor=people["karl"])
+    with pytest.raises(InvalidData) as raised:  # Lene reads Danish
+        complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    message = raised.value.fields["decision"]
+    assert message.startswith("Kan ikke godkendes")
+    assert "Mand-ned-alarm eller anden alarmenhed; Mobildækning kontrolleret" in message
+    assert "phone_coverage_checked" not in message and "alarm_device" not in message
