@@ -218,18 +218,21 @@ def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_e
         # 08:00 in Copenhagen (summer time, +02:00) 30 days before 30 June 2027
         assert session.get(CaseTimer, validity_id).due_at == dt.datetime(2027, 5, 31, 6, 0, tzinfo=dt.UTC)
 
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "active"
     clock.at = dt.datetime(2027, 5, 31, 5, 59, tzinfo=dt.UTC)
     assert fire_due_timers(db, clock=clock).fired == 0
     clock.at = dt.datetime(2027, 5, 31, 6, 0, 1, tzinfo=dt.UTC)
     assert fire_due_timers(db, clock=clock).fired == 1
     assert notifications(db, validity_id) == [
         ("lone_work_expiry_reminder", "anna", None), ("lone_work_expiry_reminder", None, "leaders")]
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "expiring"
 
     clock.at = dt.datetime(2027, 6, 30, 21, 59, 59, 500000, tzinfo=dt.UTC)  # 23:59:59.5 in Copenhagen
     assert fire_due_timers(db, clock=clock).fired == 1
     assert notifications(db, validity_id)[2:] == [
         ("lone_work_expired", "anna", None), ("lone_work_expired", None, "leaders")]
     assert get_case(db, validity_id, actor=people["anna"]).status == "completed"
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "expired"
 
 
 # --- B-R6: the instruction is recorded before an approval or a registration takes effect -----------------
@@ -351,3 +354,4 @@ def test_a_refusal_names_the_missing_measures_by_their_labels_in_the_persons_lan
     assert message.startswith("Kan ikke godkendes")
     assert "Mand-ned-alarm eller anden alarmenhed; Mobildækning kontrolleret" in message
     assert "phone_coverage_checked" not in message and "alarm_device" not in message
+
