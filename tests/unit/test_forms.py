@@ -327,6 +327,7 @@ def test_the_shipped_forms_are_listed() -> None:
         "free_note",
         "lone_work_amk_review",
         "lone_work_application",
+        "lone_work_instruction",
         "lone_work_leader_approval",
         "lone_work_supervisor_coapproval",
         "lone_work_young_worker_check",
