@@ -28,9 +28,11 @@ from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.spiff.specs.defaults import SubWorkflowTask as SpiffSubWorkflowTask
 
 import forms
 import rules
+from processes.engine.event_subprocesses import EventSubprocessParser
 from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
@@ -112,6 +114,7 @@ class AmflowParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (RuleTaskParser, RuleTask),
+        full_tag("subProcess"): (EventSubprocessParser, SpiffSubWorkflowTask),  # event sub-processes: ours
     }
 
 

@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 import rules
 from processes.clock import Clock, local_date
-from processes.engine import rulebook
+from processes.engine import event_subprocesses, rulebook
 from processes.engine.loader import ParsedProcess
 from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
 from processes.engine.serializer import UnsafeValue, escape, unescape
@@ -131,6 +131,8 @@ def advance(workflow: BpmnWorkflow, run: Run) -> None:
     try:
         with using_clock(run.clock):
             workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
+            while event_subprocesses.close_idle(workflow):  # only event sub-processes not started are left
+                workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
     except EngineFailure:
         raise
     except (SpiffWorkflowException, SandboxViolation, UnsafeValue) as exc:
@@ -150,6 +152,7 @@ def _after(task: Task, run: Run) -> None:
     run.count_step(task)
     if task.task_spec.bpmn_id:  # Spiff's own bookkeeping tasks (Root, Start, End) have none
         run.passed.append(task.task_spec.bpmn_id)
+    event_subprocesses.on_task_completed(task)
     prune(task)
 
 
