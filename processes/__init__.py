@@ -6,7 +6,7 @@ every use case owns its transaction.
 """
 
 from processes import errors, views
-from processes.cases import case_diagram, case_history, get_case, passed_step_names, start_case
+from processes.cases import case_diagram, case_history, get_case, list_cases, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
@@ -170,6 +170,7 @@ __all__ = [
     "grant_for",
     "link_page",
     "list_attachments",
+    "list_cases",
     "list_comments",
     "list_filters",
     "list_links",

@@ -42,7 +42,7 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-SERVICE_OPERATORS = frozenset({"notify", "start_case"})
+SERVICE_OPERATORS = frozenset({"notify", "start_case", "send_message"})
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
 
 _XML_PARSER = etree.XMLParser(
@@ -133,6 +133,8 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # property ``listColumns``: the case data fields a list of the process's cases shows (and filters on)
+    list_columns: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -318,9 +320,24 @@ def _service_task_problem(task: etree._Element, _groups: frozenset[str]) -> str 
     return None
 
 
-def _event_form_problem(event: etree._Element, _groups: frozenset[str]) -> str | None:
-    name = forms.form_name_from_properties(_properties(event))
-    return None if name is None or forms.form_exists(name) else f"form {name!r} does not exist"
+def _event_form_problem(event: etree._Element, groups: frozenset[str]) -> str | None:
+    properties = _properties(event)
+    name = forms.form_name_from_properties(properties)
+    if name is not None and not forms.form_exists(name):
+        return f"form {name!r} does not exist"
+    unknown = sorted(set(senders_of(properties)) - groups - MESSAGE_SENDER_WORDS)
+    if unknown:
+        return (f"senders names unknown groups: {', '.join(unknown)} (a group code, "
+                f"{' or '.join(sorted(MESSAGE_SENDER_WORDS))})")
+    return None
+
+
+MESSAGE_SENDER_WORDS = frozenset({"starter", "process"})
+
+
+def senders_of(properties: dict[str, str]) -> tuple[str, ...]:
+    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``process``)."""
+    return tuple(code for code in properties.get("senders", "").replace(",", " ").split() if code)
 
 
 def _end_event_problem(end: etree._Element, _groups: frozenset[str]) -> str | None:
@@ -394,6 +411,8 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        list_columns=tuple(name for name in _properties(process).get("listColumns", "").replace(",", " ").split()
+                           if name),
     )
 
 

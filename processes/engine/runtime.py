@@ -46,6 +46,7 @@ class Run:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     started_cases: list[dict[str, Any]] = field(default_factory=list)
+    sent_messages: list[dict[str, Any]] = field(default_factory=list)  # to other cases (operator send_message)
     passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
     # The rule sets and parameters of the case's process version (its bundle), and its mail templates
@@ -87,21 +88,44 @@ class Run:
         })
 
     def start_case(self, task: Task, params: dict[str, Any]) -> None:
-        """Service operator ``start_case``: start another process for the same unit and starter."""
+        """Service operator ``start_case``: start another process for the same unit and starter.
+
+        ``data`` is checked by the process's start form; ``context`` (optional) is put into the new case's
+        data as it is, beside the form's fields: what the case came from (``{'previous_case': case_id()}``).
+        """
         data = params.get("data") or {}
-        if not isinstance(data, dict):
-            raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data must be a dict")
+        context = params.get("context") or {}
+        if not isinstance(data, dict) or not isinstance(context, dict):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data and context must be dicts")
         self.started_cases.append({"process": str(params.get("process")), "data": unescape(data),
+                                   "context": unescape(context), "task": task.task_spec.bpmn_id})
+
+    def send_message(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``send_message``: message ``message`` with ``data`` into case ``case`` (an id).
+
+        Delivered in the same transaction after this run, as if posted to that case; a ``case`` that
+        evaluates to nothing sends nothing (``data.get('previous_case')`` on a case that has none).
+        """
+        target = params.get("case")
+        if target in (None, ""):
+            return
+        payload = params.get("data") or {}
+        if not isinstance(target, str) or not isinstance(payload, dict) or not params.get("message"):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: send_message needs a case id, a message name "
+                                "and a dict of data")
+        self.sent_messages.append({"case": target, "message": str(params["message"]), "data": unescape(payload),
                                    "task": task.task_spec.bpmn_id})
 
     def engine(self) -> SandboxScriptEngine:
-        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
+        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case,
+                                                           "send_message": self.send_message}, rules=self,
                                    functions=self.functions())
 
     def functions(self) -> dict[str, Any]:
-        """The sandbox's functions bound to this case: ``param`` and ``labels``."""
+        """The sandbox's functions bound to this case: ``param``, ``labels`` and ``case_id()`` (its id)."""
         return {"param": rulebook.param_function(self.book, self.today),
-                "labels": rulebook.labels_function(self.book, lambda: self.language)}
+                "labels": rulebook.labels_function(self.book, lambda: self.language),
+                "case_id": lambda: self.case_id}
 
     def count_step(self, _task: Task) -> None:
         self.steps += 1
