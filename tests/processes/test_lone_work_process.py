@@ -11,12 +11,15 @@ import pytest
 
 from processes import (
     FixedClock,
+    case_messages,
     complete_task,
     create_user,
     deploy_bundled,
     fire_due_timers,
     get_case,
+    list_cases,
     list_tasks,
+    send_message,
     start_case,
 )
 from processes.errors import Forbidden, InvalidData
@@ -355,3 +358,106 @@ def test_a_refusal_names_the_missing_measures_by_their_labels_in_the_persons_lan
     assert "Mand-ned-alarm eller anden alarmenhed; Mobildækning kontrolleret" in message
     assert "phone_coverage_checked" not in message and "alarm_device" not in message
 
+
+
+# --- B-R9: revocation, a reported change and re-assessment, the unit's list of approvals ----------------
+
+def approved_validity(db, people, clock, **changes):
+    """An approved G2 application; the id of its validity case."""
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, **changes},
+                      actor=people["anna"], clock=clock)
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
+    case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"], clock=clock)
+    assert case.status == "completed"
+    [spawned] = [entry.detail for entry in case.history if entry.kind == "case_spawned"]
+    return spawned["case"]
+
+
+@pytest.fixture
+def clock():
+    """Before the reminder of an approval valid until 18 December 2026."""
+    return FixedClock(dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize("who", ["lene", "anna"])
+def test_the_leader_revokes_or_the_applicant_withdraws_and_the_validity_case_ends_revoked(db, people, clock, who):
+    validity_id = approved_validity(db, people, clock)
+    # the unit's leader reads the validity case (process property readers) and may revoke it
+    offered = {message.name for message in case_messages(db, validity_id, actor=people[who], clock=clock)}
+    assert offered == {"revoke approval", "report a change"}
+    assert case_messages(db, validity_id, actor=people["karl"], clock=clock) == []  # the AMK reads, not revokes
+    with pytest.raises(Forbidden):
+        send_message(db, validity_id, "revoke approval", data={"revocation_reason": "x"}, actor=people["karl"],
+                     clock=clock)
+    case = send_message(db, validity_id, "revoke approval", data={"revocation_reason": "Stinkskabet er defekt"},
+                        actor=people[who], clock=clock)
+    assert case.status == "completed"
+    assert case.data["approval_status"] == "revoked"
+    assert case.data["revocation_reason"] == "Stinkskabet er defekt"
+    assert notifications(db, validity_id)[-2:] == [
+        ("lone_work_revoked", "anna", None), ("lone_work_revoked", None, "leaders")]
+    assert "Stinkskabet er defekt" in mails(db, validity_id, "lone_work_revoked")[0]
+    with db.read() as session:
+        assert session.get(CaseTimer, validity_id) is None  # no reminder, no expiry any more
+
+
+def test_a_reported_change_starts_a_reassessment_with_the_old_answers_which_supersedes_the_approval(
+        db, people, clock):
+    validity_id = approved_validity(db, people, clock)
+    with pytest.raises(InvalidData):
+        send_message(db, validity_id, "report a change", data={"change_kinds": ["kitchen"]}, actor=people["anna"],
+                     clock=clock)
+    validity = send_message(db, validity_id, "report a change",
+                            data={"change_kinds": ["room", "chemicals"], "change_description": "Nyt lokale 114"},
+                            actor=people["lene"], clock=clock)
+    assert validity.status == "running"
+    assert validity.data["approval_status"] == "active"  # until the re-assessment is decided
+    [spawned] = [entry.detail for entry in validity.history if entry.kind == "case_spawned"]
+    assert spawned["process"] == "lone_work_approval"
+    again = get_case(db, spawned["case"], actor=people["anna"])
+    assert again.started_by == "anna"
+    assert {key: again.data[key] for key in APPLICATION} == APPLICATION  # the old answers
+    assert again.data["previous_case"] == validity_id
+    assert again.data["previous_approval"]["valid_until"] == "2026-12-18"
+    assert again.data["previous_approval"]["change_kinds"] == ["room", "chemicals"]
+    assert case_messages(db, validity_id, actor=people["anna"], clock=clock)  # the users never see the internal one
+    assert "supersede approval" not in {m.name for m in case_messages(db, validity_id, actor=people["lene"],
+                                                                     clock=clock)}
+    # the re-assessment is decided: a new approval; the old one is superseded and ends
+    again = complete_task(db, only_task(again).id, data=REVIEW, actor=people["karl"], clock=clock)
+    again = complete_task(db, only_task(again).id, data={**APPROVE, "valid_until": "2026-12-10"},
+                          actor=people["lene"], clock=clock)
+    assert again.status == "completed"
+    old = get_case(db, validity_id, actor=people["lene"])
+    assert (old.status, old.data["approval_status"], old.data["superseded_by"]) == ("completed", "superseded", again.id)
+    [sent] = [entry.detail for entry in again.history if entry.kind == "message_sent"]
+    assert (sent["case"], sent["delivered"]) == (validity_id, True)
+    [new_validity] = [entry.detail["case"] for entry in again.history if entry.kind == "case_spawned"]
+    assert get_case(db, new_validity, actor=people["anna"]).data["approval_status"] == "active"
+
+
+def test_a_first_application_supersedes_nothing(db, people, clock):
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, "hazards": ["high_voltage"]},
+                      actor=people["anna"], clock=clock)
+    assert case.status == "rejected"
+    assert [entry for entry in case.history if entry.kind == "message_sent"] == []
+
+
+def test_the_units_approvals_are_listed_with_their_status_for_its_leaders_and_amk(db, people, clock):
+    first = approved_validity(db, people, clock)
+    second = approved_validity(db, people, clock, task_description="Laser i kælderen")
+    send_message(db, first, "revoke approval", data={"revocation_reason": "Fratrådt"}, actor=people["lene"],
+                 clock=clock)
+    emil = create_user(db, "emil", password="emil-password", groups=["leaders"], units=["energi"])
+    for who in ("lene", "karl"):
+        listed = list_cases(db, process="lone_work_validity", unit="kemi", actor=people[who])
+        assert listed.columns == ("approval_status", "valid_until", "applicant_name", "task_description", "group")
+        assert [(row.id, row.columns["approval_status"], row.columns["valid_until"]) for row in listed.rows] == [
+            (second, "active", "2026-12-18"), (first, "revoked", "2026-12-18")]
+    active = list_cases(db, process="lone_work_validity", unit="kemi", actor=people["lene"],
+                        where={"approval_status": "active"})
+    assert [row.id for row in active.rows] == [second]
+    assert list_cases(db, process="lone_work_validity", unit="kemi", actor=emil).rows == []  # another unit's leader
+    with pytest.raises(InvalidData) as refused:
+        list_cases(db, process="lone_work_validity", actor=people["lene"], where={"hazards": "x"})
+    assert "hazards" in refused.value.fields
