@@ -445,6 +445,7 @@ def test_a_first_application_supersedes_nothing(db, people, clock):
 
 def test_the_units_approvals_are_listed_with_their_status_for_its_leaders_and_amk(db, people, clock):
     first = approved_validity(db, people, clock)
+    clock.at += dt.timedelta(minutes=5)  # newest first
     second = approved_validity(db, people, clock, task_description="Laser i kælderen")
     send_message(db, first, "revoke approval", data={"revocation_reason": "Fratrådt"}, actor=people["lene"],
                  clock=clock)
