@@ -41,6 +41,8 @@ G2_APPLICATION = {
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "instruction_completed": True,
+    "instruction_date": "2026-11-20",  # B-R6: recorded, so no instruction task
+    "instruction_by": "Karl Koordinator",
 }
 AMK_REVIEW = {
     "risk_assessment": [{"hazard": "Brand", "consequence": "Forbrænding", "measure": "Stinkskab, slukker",

@@ -7,7 +7,15 @@ every use case owns its transaction.
 
 from processes import errors, views
 from processes.boards import case_board, case_overviews, case_table
-from processes.cases import case_diagram, case_history, get_case, passed_step_names, related_starts, start_case
+from processes.cases import (
+    case_diagram,
+    case_history,
+    get_case,
+    list_cases,
+    passed_step_names,
+    related_starts,
+    start_case,
+)
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
@@ -183,6 +191,7 @@ __all__ = [
     "import_spiffarena",
     "link_page",
     "list_attachments",
+    "list_cases",
     "list_comments",
     "list_filters",
     "list_links",

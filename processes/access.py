@@ -8,8 +8,11 @@ nobody (None). The rules, in words:
 - A task of lane G in unit U is for the members of G in U (central groups: every unit); a task assigned to
   one named person (``assignTo`` = starter, or property ``assignee``) is that person's only: its row has no
   group, so no queue of a group shows it. Admins may work every task.
-- A case may be read by its starter, by whoever may see one of its tasks (open or done), and by the central
-  groups; comments and attachments go with the case.
+- A case may be read by its starter, by whoever may see one of its tasks (open or done), by the central
+  groups, and by the members of the groups the process property ``readers`` names (in the case's unit, or
+  central); comments and attachments go with the case.
+- A message is posted into a case by whoever may read it, unless the event waiting for it names its
+  ``senders`` (``starter``, group codes, ``process`` for other cases only): ``may_send_message``.
 - A *restricted* case (process property ``sensitivity`` = ``restricted``) may be read only by its subject
   (the starter, or the user named by the case data field the process property ``subject`` names), the people
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
@@ -199,20 +202,37 @@ def is_restricted(session: Session, case: Case) -> bool:
 def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
     restricted, readers, subject_field = case_rules(session, case)
     if not restricted:
-        if case.started_by == actor.username or sees_all_units(actor):
+        if case.started_by == actor.username or sees_all_units(actor) or _reads_as_group(case, actor, readers):
             return True
         return _has_task(session, case, _working_clause(actor))
     subject = case.data.get(subject_field) if subject_field and isinstance(case.data, dict) else None
     if actor.username in (case.started_by, subject):
         return True
-    for group in set(readers) & set(actor.groups):
-        if group in CENTRAL_GROUPS or case.unit in actor.units:
-            return True
+    if _reads_as_group(case, actor, readers):
+        return True
     held = or_(TaskRecord.assignee == actor.username, TaskRecord.completed_by == actor.username)
     if _has_task(session, case, held):
         return True
     open_for_me = and_(TaskRecord.status.in_(OPEN), _working_clause(actor))
     return _has_task(session, case, open_for_me)
+
+
+def may_send_message(session: Session, case: Case, actor: Principal, senders: tuple[str, ...]) -> bool:
+    """Whether the user may post a message into the case: whoever may read it, unless the waiting event's
+    property ``senders`` names who may (``starter``; group codes, in the case's unit or central; ``process``
+    alone: only another case's ``send_message`` task, never a person)."""
+    if not isinstance(actor, UserView) or not may_read_case(session, case, actor):
+        return False
+    if not senders:
+        return True
+    if "starter" in senders and case.started_by == actor.username:
+        return True
+    return any(group in CENTRAL_GROUPS or case.unit in actor.units for group in set(senders) & set(actor.groups))
+
+
+def _reads_as_group(case: Case, actor: UserView, readers: tuple[str, ...]) -> bool:
+    """A member of one of the process's ``readers`` groups, in the case's unit (or a central group)."""
+    return any(group in CENTRAL_GROUPS or case.unit in actor.units for group in set(readers) & set(actor.groups))
 
 
 def _handles(session: Session, case: Case, actor: UserView) -> bool:

@@ -70,6 +70,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     _save_state(case, workflow, now)
     runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
     _update_status(session, case, status, now)
+    _send_messages(session, case, run, depth)
 
 
 # --- the moves --------------------------------------------------------------------------------------------
@@ -101,9 +102,12 @@ def delivering(name: str, payload: Any, *, then: Callable[[dict[str, Any]], None
     return move
 
 
-def completing(task_id: str, data: dict[str, Any], *, then: Callable[[], None]) -> Move:
-    """A person completes a user task with its form data; ``then`` records the completion."""
+def completing(task_id: str, data: dict[str, Any], *, then: Callable[[], None], language: str = "da") -> Move:
+    """A person completes a user task with its form data; ``then`` records the completion.
+
+    ``language`` is the person's: a refusal (``refuseWhen``) speaks it."""
     def move(workflow: Workflow, run: runtime.Run) -> None:
+        run.language = language
         if runtime.complete_user_task(workflow, task_id, data, run) is None:
             raise Conflict("the task is not ready in the workflow")
         then()
@@ -140,17 +144,20 @@ def checked_data(form_name: str | None, data: Any, bundle: bundles.Bundle | None
 def new_case(
     session: Session, *, process: str, unit: str, data: Any, starter: str | None, clock: Clock,
     parent_id: str | None = None, depth: int = 0, related: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Case:
     """Create and run a case of the newest version of ``process`` inside the caller's transaction.
 
     ``related`` (a case it is started from, see ``cases.start_case``) lands in the case data as ``related``
-    after the start form has checked the rest.
+    after the start form has checked the rest; ``context`` (from a ``start_case`` task) joins the data then too.
     """
     version = latest_version(session, process)
     loaded = SPEC_CACHE.get(session, version.id)
     data = checked_data(loaded.parsed.start_form, data, bundles.for_version(session, version.id))
     if related is not None:
         data = {**data, "related": related}
+    if context:
+        data = {**data, **context}
     case = Case(
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
         status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
@@ -296,12 +303,44 @@ def _start_children(session: Session, case: Case, run: runtime.Run, depth: int) 
             raise EngineFailure(f"cases start cases more than {MAX_CASE_NESTING} levels deep")
         try:
             child = new_case(session, process=request["process"], unit=case.unit, data=request["data"],
-                             starter=case.started_by, clock=run.clock, parent_id=case.id, depth=depth + 1)
+                             starter=case.started_by, clock=run.clock, parent_id=case.id, depth=depth + 1,
+                             context=request.get("context") or {})
         except (NotFound, InvalidData) as exc:
             raise EngineFailure(f"task {request['task']} could not start {request['process']!r}: {exc.message}",
                                 fields=exc.fields) from None
         record(session, case_id=case.id, actor=None, kind=AuditKind.CASE_SPAWNED,
                detail={"task": request["task"], "process": request["process"], "case": child.id})
+
+
+def _send_messages(session: Session, case: Case, run: runtime.Run, depth: int) -> None:
+    """Messages a ``send_message`` service task sent to other cases, delivered in the same transaction.
+
+    The sender's state is saved first, so a reply to it finds it waiting. A case that no longer waits for
+    the message (it ended, or took another path) is not an error of the sender: the history of the sender
+    says so, and nothing of the target changes.
+    """
+    for request in run.sent_messages:
+        if depth >= MAX_CASE_NESTING:
+            raise EngineFailure(f"cases send messages to cases more than {MAX_CASE_NESTING} levels deep")
+        detail = {"task": request["task"], "message": request["message"], "case": request["case"]}
+        target = session.get(Case, request["case"])
+        if target is None:
+            raise EngineFailure(f"task {request['task']}: there is no case {request['case']!r} to send to")
+        problem = None
+        if target.status != CaseStatus.RUNNING.value:
+            problem = f"the case is {target.status}"
+        else:
+            def received(payload: dict[str, Any], target_id: str = target.id, name: str = request["message"]) -> None:
+                record(session, case_id=target_id, actor=None, kind=AuditKind.MESSAGE_RECEIVED,
+                       detail={"message": name, "data": payload, "from_case": case.id})
+            try:
+                with session.begin_nested():
+                    advance_case(session, target, delivering(request["message"], request["data"], then=received),
+                                 clock=run.clock, depth=depth + 1)
+            except Conflict as exc:
+                problem = exc.message
+        record(session, case_id=case.id, actor=None, kind=AuditKind.MESSAGE_SENT,
+               detail={**detail, "delivered": problem is None, **({"problem": problem} if problem else {})})
 
 
 def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: datetime) -> None:

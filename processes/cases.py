@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.access import case_view, reading
+from processes.access import Action, case_view, may, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
@@ -25,7 +25,7 @@ from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
 from processes.store.db import Database, unit_of_work
 from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord
-from processes.views import CaseStatus, CaseView, HistoryPage, ProcessView, UserView
+from processes.views import CaseList, CaseRow, CaseStatus, CaseView, HistoryPage, ProcessView, UserView
 
 
 def _check_unit(actor: UserView, unit: str) -> None:
@@ -117,6 +117,51 @@ def related_starts(db: Database, case_id: str, *, actor: UserView) -> list[Proce
             if case.process_key in SPEC_CACHE.get(session, row.id).parsed.started_from:
                 found.append(process_view(row))
         return found
+
+
+MAX_LISTED = 500
+_SCANNED = 5_000
+
+
+def list_cases(
+    db: Database, *, process: str, actor: UserView, unit: str | None = None,
+    where: dict[str, str] | None = None, limit: int = 200,
+) -> CaseList:
+    """The cases of a process the caller may read, newest first, each with the case data fields the process
+    lists (its property ``listColumns``), e.g. the approvals of a unit with their status and end date.
+
+    ``where`` keeps the cases whose listed field (or ``status``) has the given value. Who sees which case is
+    ``access.may``'s decision on each (its starter, its handlers, the process's ``readers`` groups in its
+    unit, the central groups). A restricted process's cases are never listed (every read of one is recorded).
+    """
+    with db.read() as session:
+        version = latest_version(session, process)
+        parsed = SPEC_CACHE.get(session, version.id).parsed
+        if parsed.sensitivity == "restricted":
+            raise Forbidden(f"the cases of {process!r} are restricted: they are not listed")
+        columns = parsed.list_columns
+        where = dict(where or {})
+        unknown = sorted(set(where) - {*columns, "status"})
+        if unknown:
+            raise InvalidData(f"the cases of {process!r} are filtered by {', '.join(('status', *columns))} only",
+                              fields=dict.fromkeys(unknown, "not a listed field"))
+        query = select(Case).where(Case.process_key == process).order_by(Case.created_at.desc(), Case.id)
+        if unit is not None:
+            query = query.where(Case.unit == unit)
+        rows: list[CaseRow] = []
+        for case in session.scalars(query.limit(_SCANNED)):
+            data = case.data if isinstance(case.data, dict) else {}
+            values = {"status": case.status, **{name: data.get(name) for name in columns}}
+            if any(str(values.get(name)) != value for name, value in where.items()):
+                continue
+            if not may(session, actor, Action.READ, case):
+                continue
+            rows.append(CaseRow(id=case.id, process=case.process_key, unit=case.unit, status=CaseStatus(case.status),
+                                started_by=case.started_by, created_at=case.created_at,
+                                columns={name: data.get(name) for name in columns}))
+            if len(rows) >= min(limit, MAX_LISTED):
+                break
+        return CaseList(process=process, columns=columns, rows=rows)
 
 
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from processes.access import case_for_reading, case_view, reading
+from processes.access import case_for_reading, case_view, may_send_message, reading
 from processes.advance import advance_case, delivering, restored_workflow
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import events
-from processes.errors import Conflict
+from processes.errors import Conflict, Forbidden
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.views import CaseStatus, CaseView, MessageView, UserView
@@ -28,7 +28,8 @@ def case_messages(db: Database, case_id: str, *, actor: UserView, clock: Clock =
             return []
         with restored_workflow(session, case, clock) as workflow:
             waiting = events.waiting_messages(workflow)
-    return [MessageView(name=message.name, title=message.title, form_name=message.form) for message in waiting]
+        offered = [message for message in waiting if may_send_message(session, case, actor, message.senders)]
+    return [MessageView(name=message.name, title=message.title, form_name=message.form) for message in offered]
 
 
 def send_message(
@@ -39,6 +40,10 @@ def send_message(
         case = case_for_reading(session, case_id, actor)
         if case.status != CaseStatus.RUNNING.value:
             raise Conflict(f"the case is {case.status}: it takes no messages")
+        with restored_workflow(session, case, clock) as workflow:
+            senders = {message.name: message.senders for message in events.waiting_messages(workflow)}
+        if name in senders and not may_send_message(session, case, actor, senders[name]):
+            raise Forbidden(f"you may not send message {name!r} into this case")
 
         def delivered(payload: dict[str, Any]) -> None:
             record(session, case_id=case.id, actor=actor.username, kind=AuditKind.MESSAGE_RECEIVED,

@@ -145,7 +145,8 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, 
         record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
                detail={"task": row.name, "title": row.title, "data": data})
 
-    advance_case(session, case, completing(task_id, data, then=completed), clock=clock)
+    advance_case(session, case, completing(task_id, data, then=completed, language=getattr(actor, "language", "da")),
+                 clock=clock)
     return case
 
 

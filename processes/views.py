@@ -251,3 +251,25 @@ class TableView:
     name: str
     columns: list[str]
     rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """A case in a list of a process's cases: who, where, its status and the columns the process declares."""
+
+    id: str
+    process: str
+    unit: str
+    status: CaseStatus
+    started_by: str | None
+    created_at: datetime
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CaseList:
+    """The cases of a process that the caller may read, with the case data fields it lists (``listColumns``)."""
+
+    process: str
+    columns: tuple[str, ...]
+    rows: list[CaseRow]

@@ -113,6 +113,11 @@ def _not_empty(value: Any, _parameter: Any) -> bool:
     return len(value) > 0
 
 
+def _given(value: Any, _parameter: Any) -> bool:
+    """The fact has a value: not left out (None), not empty text or an empty list."""
+    return value is not None and value not in ("", [], {})
+
+
 def _intersects(value: Any, parameter: Any) -> bool:
     return not set(value).isdisjoint(parameter)
 
@@ -127,6 +132,7 @@ def _at_least(value: Any, parameter: Any) -> bool:
 
 DERIVED_OPS: dict[str, Callable[[Any, Any], bool]] = {
     "not_empty": _not_empty,
+    "given": _given,
     "intersects": _intersects,
     "less_than": _less_than,
     "at_least": _at_least,

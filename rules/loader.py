@@ -214,7 +214,7 @@ def _parameter_problems(
 def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
     facts = {spec.name: spec for spec in ruleset.facts}
     problems: Problems = {}
-    wanted = {"not_empty": "list", "intersects": "list", "less_than": "integer", "at_least": "integer",
+    wanted = {"not_empty": "list", "given": "any", "intersects": "list", "less_than": "integer", "at_least": "integer",
               **computed.DERIVED_FACT_TYPES, **lookup.DERIVED_OP_FACT_TYPES}
     for item in ruleset.derived:
         path = f"derived.{item.name}"
@@ -223,6 +223,8 @@ def _derived_problems(ruleset: RuleSet, parameters: ParameterTable) -> Problems:
             problems[path] = "a derived fact cannot have the name of a fact"
         elif spec is None:
             problems[path] = f"unknown fact {item.fact!r}"
+        elif item.op == "given":  # any type: whether a value is there at all
+            continue
         elif spec.type != wanted[item.op] and not (spec.type == "number" and wanted[item.op] == "integer"):
             problems[path] = f"{item.op} needs a fact of type {wanted[item.op]}, {item.fact!r} is of type {spec.type}"
         elif item.parameter:

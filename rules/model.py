@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rules.lookup import Lookup
 
 FactType = Literal["boolean", "integer", "number", "string", "list", "date", "time", "time_windows"]
-DerivedOp = Literal["not_empty", "intersects", "less_than", "at_least", "greater_than", "at_most", "one_of"]
+DerivedOp = Literal["not_empty", "given", "intersects", "less_than", "at_least", "greater_than", "at_most", "one_of"]
 POSTED_TYPES = ("boolean", "integer", "string")
 
 

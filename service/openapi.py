@@ -71,6 +71,10 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
+    "api.processes.list_cases": Operation(
+        "cases", schemas.CaseListSchema(), query=schemas.CaseListQuery, errors=(400, 401, 403, 404, 422),
+        unprocessable="A filter names a field the process does not list.",
+    ),
     "api.cases.case_history": Operation(
         "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
     ),

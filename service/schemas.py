@@ -300,6 +300,40 @@ class IncidentSchema(Schema):
     resolved_at = fields.DateTime(allow_none=True)
 
 
+class CaseListQuery(StrictSchema):
+    """Query parameters of `GET /processes/{key}/cases`."""
+
+    unit = fields.String(validate=validate.Length(min=1, max=100),
+                         metadata={"description": "Only the cases of this unit"})
+    where = fields.String(
+        validate=validate.Regexp(r"^[A-Za-z_][A-Za-z0-9_]{0,99}:[^,]{0,200}(,[A-Za-z_][A-Za-z0-9_]{0,99}:[^,]{0,200})*$",
+                                 error="Not field:value[,field:value]."),
+        metadata={"description": "Keep the cases whose listed field (or `status`) has the value, e.g. "
+                                 "`approval_status:active`; several separated by commas"},
+    )
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+
+
+class CaseRowSchema(Schema):
+    """A case in a list of a process's cases."""
+
+    id = fields.String()
+    process = fields.String()
+    unit = fields.String()
+    status = fields.String(validate=validate.OneOf([status.value for status in CaseStatus]))
+    started_by = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    columns = fields.Dict(metadata={"description": "The case data fields the process lists (its `listColumns`)"})
+
+
+class CaseListSchema(Schema):
+    """The cases of a process the caller may read, newest first."""
+
+    process = fields.String()
+    columns = fields.List(fields.String(), metadata={"description": "The process's `listColumns`"})
+    rows = fields.List(fields.Nested(CaseRowSchema))
+
+
 class CaseSchema(Schema):
     """A case with its open tasks, decisions and history."""
 

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 
 from processes.clock import Clock
+from processes.engine.event_subprocesses import event_subprocess_end_events
 from processes.engine.loader import ParsedProcess
 from processes.engine.runtime import due_at_of, task_properties
 from processes.engine.sandbox import evaluate
@@ -80,10 +81,11 @@ def _named(task: Task, properties: dict[str, str], name: str, functions: Mapping
 def end_statuses(parsed: ParsedProcess) -> dict[str, str]:
     """End event id -> the case status its ``caseStatus`` property names (default ``completed``)."""
     statuses = {}
-    for spec in parsed.spec.task_specs.values():
-        if isinstance(spec, EndEvent):
-            properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
-            statuses[spec.bpmn_id] = properties.get("caseStatus", "completed")
+    ends = [spec for spec in parsed.spec.task_specs.values() if isinstance(spec, EndEvent)]
+    # an interrupting event sub-process ends the case at its end event
+    for spec in [*ends, *event_subprocess_end_events(parsed.spec, parsed.subprocess_specs)]:
+        properties = (getattr(spec, "extensions", None) or {}).get("properties", {})
+        statuses[spec.bpmn_id] = properties.get("caseStatus", "completed")
     return statuses
 
 

@@ -67,6 +67,9 @@ class WaitingMessage:
     element: str
     title: str
     form: str | None
+    # property ``senders``: who may post it (group codes, ``starter``; ``process`` = only other cases);
+    # empty: whoever may read the case
+    senders: tuple[str, ...] = ()
 
 
 def _properties(task_spec: TaskSpec) -> dict[str, str]:
@@ -103,6 +106,7 @@ def waiting_messages(workflow: BpmnWorkflow) -> list[WaitingMessage]:
             seen[definition.name] = WaitingMessage(
                 name=definition.name, element=spec.bpmn_id or spec.name, title=spec.bpmn_name or definition.name,
                 form=_form_of(_properties(spec)),
+                senders=tuple(code for code in _properties(spec).get("senders", "").replace(",", " ").split() if code),
             )
     return list(seen.values())
 

@@ -33,9 +33,11 @@ from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.specs.WorkflowSpec import WorkflowSpec
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.spiff.specs.defaults import SubWorkflowTask as SpiffSubWorkflowTask
 
 import forms
 import rules
+from processes.engine.event_subprocesses import EventSubprocessParser
 from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
@@ -45,7 +47,7 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-SERVICE_OPERATORS = frozenset({"notify", "start_case"})
+SERVICE_OPERATORS = frozenset({"notify", "start_case", "send_message"})
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
 INITIATOR_LANE = "Process Initiator"  # SpiffArena's lane for whoever started the case: the starter gets its tasks
 
@@ -120,6 +122,7 @@ class AmflowParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = {
         **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
         full_tag("businessRuleTask"): (RuleTaskParser, RuleTask),
+        full_tag("subProcess"): (EventSubprocessParser, SpiffSubWorkflowTask),  # event sub-processes: ours
     }
 
 
@@ -157,6 +160,8 @@ class ParsedProcess:
     statistics_readers: tuple[str, ...] = ()
     personal_data: tuple[str, ...] = ()
     retention: str | None = None
+    # property ``listColumns``: the case data fields a list of the process's cases shows (and filters on)
+    list_columns: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -378,8 +383,23 @@ def _service_task_problem(task: etree._Element, _known: _Known) -> str | None:
 
 
 def _event_form_problem(event: etree._Element, known: _Known) -> str | None:
-    name = forms.form_name_from_properties(_properties(event))
-    return None if name is None or known.form_exists(name) else f"form {name!r} does not exist"
+    properties = _properties(event)
+    name = forms.form_name_from_properties(properties)
+    if name is not None and not known.form_exists(name):
+        return f"form {name!r} does not exist"
+    unknown = sorted(set(senders_of(properties)) - known.groups - MESSAGE_SENDER_WORDS)
+    if unknown:
+        return (f"senders names unknown groups: {', '.join(unknown)} (a group code, "
+                f"{' or '.join(sorted(MESSAGE_SENDER_WORDS))})")
+    return None
+
+
+MESSAGE_SENDER_WORDS = frozenset({"starter", "process"})
+
+
+def senders_of(properties: dict[str, str]) -> tuple[str, ...]:
+    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``process``)."""
+    return tuple(code for code in properties.get("senders", "").replace(",", " ").split() if code)
 
 
 def _end_event_problem(end: etree._Element, _known: _Known) -> str | None:
@@ -477,6 +497,8 @@ def load_process(
         started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
                            if key),
         **_statistics_and_retention(process, filename, known.groups),
+        list_columns=tuple(name for name in _properties(process).get("listColumns", "").replace(",", " ").split()
+                           if name),
     )
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+import forms
 import rules
 from processes.clock import LOCAL_ZONE
 from processes.errors import EngineFailure
@@ -31,6 +32,10 @@ class Rulebook(Protocol):
     ) -> rules.Decision: ...
 
     def parameter(self, key: str, on: dt.date) -> Any: ...
+
+    def form(self, name: str) -> forms.Form | None:
+        """The form ``name`` of the case's version (or the shipped one); None if there is none."""
+        ...
 
     def versions(self, ruleset: str) -> tuple[str | None, str | None]:
         """(rule-set version, parameters version): the SHA-256 of each document, None for the shipped files."""
@@ -53,6 +58,9 @@ class PackageRules:
 
     def parameter(self, key: str, on: dt.date) -> Any:
         return rules.parameter(key, on)
+
+    def form(self, name: str) -> forms.Form | None:
+        return forms.get_form(name) if forms.form_exists(name) else None
 
     def versions(self, ruleset: str) -> tuple[str | None, str | None]:
         return None, None
@@ -109,3 +117,28 @@ def param_function(book: Rulebook, today: Callable[[], dt.date]) -> Callable[...
             raise ValueError(exc.message) from None
 
     return param
+
+
+def labels_function(book: Rulebook, language: Callable[[], str]) -> Callable[..., Any]:
+    """The sandbox's ``labels(form, field, values)``: each value's label in ``language()`` (the acting person's),
+    as the form's UI schema names it (``x-enum-labels`` of the field); a value without a label stays as it is.
+
+    So a message can name measures as the person saw them in the form, not by their codes.
+    """
+
+    def labels(form_name: Any, field_name: Any, values: Any) -> list[str]:
+        if not isinstance(form_name, str) or not isinstance(field_name, str):
+            raise ValueError("labels() needs a form name and a field name")
+        items = [values] if isinstance(values, str) else list(values or [])
+        found = book.form(form_name)
+        if found is None:
+            raise ValueError(f"labels(): no form {form_name!r}")
+        ui = ((found.ui or {}).get("fields") or {}).get(field_name) or {}
+        named = ui.get("x-enum-labels") or {}
+        shown, chosen = [], language()
+        for item in items:
+            words = named.get(item) if isinstance(item, str) else None
+            shown.append(str(words.get(chosen) or words.get("en") or item) if isinstance(words, dict) else str(item))
+        return shown
+
+    return labels

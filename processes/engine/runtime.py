@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 import rules
 from processes.clock import LOCAL_ZONE, Clock, local_date
-from processes.engine import rulebook
+from processes.engine import event_subprocesses, rulebook
 from processes.engine.loader import ParsedProcess
 from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
 from processes.engine.serializer import UnsafeValue, escape, unescape
@@ -46,6 +46,7 @@ class Run:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     started_cases: list[dict[str, Any]] = field(default_factory=list)
+    sent_messages: list[dict[str, Any]] = field(default_factory=list)  # to other cases (operator send_message)
     passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
     # The rule sets and parameters of the case's process version (its bundle), and its mail templates
@@ -57,6 +58,8 @@ class Run:
     # Functions bound to the organisation for this case's expressions (``next_level_leader``, see sandbox
     # BOUND_FUNCTIONS); given by the caller, which has the database.
     organisation: Mapping[str, Any] = field(default_factory=dict)
+    # The language of the person whose action moves the case ("da" for the worker): refusals and labels use it.
+    language: str = "da"
 
     def today(self) -> dt.date:
         return local_date(self.clock.now())
@@ -104,20 +107,45 @@ class Run:
         })
 
     def start_case(self, task: Task, params: dict[str, Any]) -> None:
-        """Service operator ``start_case``: start another process for the same unit and starter."""
+        """Service operator ``start_case``: start another process for the same unit and starter.
+
+        ``data`` is checked by the process's start form; ``context`` (optional) is put into the new case's
+        data as it is, beside the form's fields: what the case came from (``{'previous_case': case_id()}``).
+        """
         data = params.get("data") or {}
-        if not isinstance(data, dict):
-            raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data must be a dict")
+        context = params.get("context") or {}
+        if not isinstance(data, dict) or not isinstance(context, dict):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data and context must be dicts")
         self.started_cases.append({"process": str(params.get("process")), "data": unescape(data),
+                                   "context": unescape(context), "task": task.task_spec.bpmn_id})
+
+    def send_message(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``send_message``: message ``message`` with ``data`` into case ``case`` (an id).
+
+        Delivered in the same transaction after this run, as if posted to that case; a ``case`` that
+        evaluates to nothing sends nothing (``data.get('previous_case')`` on a case that has none).
+        """
+        target = params.get("case")
+        if target in (None, ""):
+            return
+        payload = params.get("data") or {}
+        if not isinstance(target, str) or not isinstance(payload, dict) or not params.get("message"):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: send_message needs a case id, a message name "
+                                "and a dict of data")
+        self.sent_messages.append({"case": target, "message": str(params["message"]), "data": unescape(payload),
                                    "task": task.task_spec.bpmn_id})
 
     def engine(self) -> SandboxScriptEngine:
-        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
+        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case,
+                                             "send_message": self.send_message}, rules=self,
                                    functions=self.functions())
 
-    def functions(self) -> dict[str, Callable[..., Any]]:
-        """The run's bound functions (``sandbox.BOUND_FUNCTIONS``)."""
+    def functions(self) -> dict[str, Any]:
+        """The run's bound functions (``sandbox.BOUND_FUNCTIONS``): the organisation's, ``param``, ``labels``,
+        ``case_id()``, ``now()``, ``today()`` and ``organisation_units()``."""
         return {**self.organisation, "param": rulebook.param_function(self.book, self.today),
+                "labels": rulebook.labels_function(self.book, lambda: self.language),
+                "case_id": lambda: self.case_id,
                 "now": self.now_text, "today": self.today_text,
                 "organisation_units": lambda: list(self.units())}
 
@@ -157,6 +185,8 @@ def advance(workflow: BpmnWorkflow, run: Run) -> None:
     try:
         with using_clock(run.clock):
             workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
+            while event_subprocesses.close_idle(workflow):  # only event sub-processes not started are left
+                workflow.do_engine_steps(did_complete_task=lambda task: _after(task, run))
     except EngineFailure:
         raise
     except (SpiffWorkflowException, SandboxViolation, UnsafeValue) as exc:
@@ -176,6 +206,7 @@ def _after(task: Task, run: Run) -> None:
     run.count_step(task)
     if task.task_spec.bpmn_id:  # Spiff's own bookkeeping tasks (Root, Start, End) have none
         run.passed.append(task.task_spec.bpmn_id)
+    event_subprocesses.on_task_completed(task)
     prune(task)
 
 
@@ -287,7 +318,7 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
     task = workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY or not task.task_spec.manual:
         return None
-    refused = refusal(task, data)
+    refused = refusal(task, data, language=run.language, functions=run.functions())
     if refused:
         raise InvalidData(f"task {task.task_spec.bpmn_id} refuses the submission: "
                           + "; ".join(f"{field}: {message}" for field, message in refused.items()), fields=refused)
@@ -301,12 +332,16 @@ def complete_user_task(workflow: BpmnWorkflow, task_id: str, data: dict[str, Any
     return task
 
 
-def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
+def refusal(
+    task: Task, data: Mapping[str, Any], *, language: str = "da", functions: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
     """Field -> message for a submission the user task's ``refuseWhen`` property refuses; empty if none.
 
     ``refuseWhen`` is a sandboxed expression over the case data with the submitted form data laid over it
-    (each by name, the merged data whole as ``data``, the submission alone as ``submitted``), evaluated
-    before the task completes. It gives nothing (None, False, an empty mapping) to let the submission
+    (each by name, the merged data whole as ``data``, the submission alone as ``submitted``, the acting
+    person's language as ``language``; ``labels(form, field, values)`` names values as that form does), evaluated
+    before the task completes. A message may be text or ``{"da": ..., "en": ...}`` (the person's language is
+    taken). It gives nothing (None, False, an empty mapping) to let the submission
     through, or a mapping field -> message (or list of messages) to refuse it, e.g.
     ``{"decision": "..."} if decision == "approve" and missing else {}``. An expression that fails, or
     gives anything else, stops the step: a model error must not let a refused submission through.
@@ -318,7 +353,8 @@ def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
     merged = {**unescape(task.data), **submitted}
     where = f"the refuseWhen of task {task.task_spec.bpmn_id}"
     try:
-        value = evaluate(expression, {**merged, "data": merged, "submitted": submitted})
+        value = evaluate(expression, {**merged, "data": merged, "submitted": submitted, "language": language},
+                         functions)
     except Exception as exc:
         raise EngineFailure(f"{where} could not be computed: {exc}") from None
     if not value:
@@ -326,7 +362,8 @@ def refusal(task: Task, data: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise EngineFailure(f"{where} gave {value!r}, not a mapping of field to message")
     refused: dict[str, str] = {}
-    for field_name, message in value.items():
+    for field_name, given in value.items():
+        message = given.get(language) or given.get("en") or given.get("da") if isinstance(given, Mapping) else given
         messages = [message] if isinstance(message, str) else message
         if not isinstance(field_name, str) or not isinstance(messages, list | tuple) or not all(
                 isinstance(item, str) for item in messages):

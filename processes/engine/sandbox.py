@@ -258,8 +258,11 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
 # Europe/Copenhagen (what a check-in time or a deadline is computed from); ``today()``: its date, "YYYY-MM-DD";
 # ``organisation_units()``: the code of every unit of the organisation below its root (e.g. a campaign to all);
 # ``next_level_leader(unit=None, passing=None)``: the username of a leader of the nearest unit above the case's
-# (or ``unit``'s) that has one, never ``passing``; None when there is none (processes.routing binds it).
-BOUND_FUNCTIONS = frozenset({"param", "now", "today", "organisation_units", "next_level_leader"})
+# (or ``unit``'s) that has one, never ``passing``; None when there is none (processes.routing binds it);
+# ``labels(form, field, values)``: the values' labels in the acting person's language, as the form's UI schema
+# names them; ``case_id()``: the case's id.
+BOUND_FUNCTIONS = frozenset({"param", "now", "today", "organisation_units", "next_level_leader", "labels",
+                             "case_id"})
 
 # Methods an expression may call on a value: read-only ones only (str.format can read attributes: not allowed).
 SAFE_METHODS = frozenset({
@@ -548,6 +551,14 @@ def _storable(value: Any) -> Any:
     return value
 
 
+def _with_data(names: dict[str, Any]) -> dict[str, Any]:
+    """The case data also whole as ``data`` (unless a field is named so), as ``refuseWhen`` has it: a field
+    that a case may lack is read as ``data.get('previous_case')``."""
+    if "data" not in names:
+        names["data"] = dict(names)
+    return names
+
+
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """The script environment SpiffWorkflow calls for every expression and script.
 
@@ -559,13 +570,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         self.functions = dict(functions or {})
 
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
-        return evaluate(expression, {**(external_context or {}), **context}, self.functions)
+        return evaluate(expression, _with_data({**(external_context or {}), **context}), self.functions)
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         budget = _Budget()  # one budget for the whole script
         for name, expression in parse_script(script):
             context[name] = _storable(
-                _evaluate(expression, {**(external_context or {}), **context}, budget, self.functions))
+                _evaluate(expression, _with_data({**(external_context or {}), **context}), budget, self.functions))
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:

@@ -30,11 +30,13 @@ from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import EventSubprocess as SpiffEventSubprocess
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from processes.engine.event_subprocesses import CaseEventSubprocess
 from processes.engine.specs import CaseMessageEventDefinition, RuleTask, RuleTaskConverter
 
 SERIALIZER_VERSION = f"amflow-1/spiff-{SPIFF_SERIALIZER_VERSION}"
@@ -156,6 +158,7 @@ def _make_serializer() -> BpmnWorkflowSerializer:
     config[Task] = LeanTaskConverter
     config[RuleTask] = RuleTaskConverter
     config[CaseMessageEventDefinition] = config[SpiffMessageEventDefinition]  # Spiff's, for our subclass
+    config[CaseEventSubprocess] = config[SpiffEventSubprocess]
     return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
 
 

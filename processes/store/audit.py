@@ -49,6 +49,7 @@ class AuditKind(enum.StrEnum):
     LINK_RENEWED = "link_renewed", "Link til sagen fornyet", "Link to the case renewed"
     LINK_REVOKED = "link_revoked", "Link til sagen tilbagekaldt", "Link to the case revoked"
     MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
+    MESSAGE_SENT = "message_sent", "Meddelelse sendt til en anden sag", "Message sent to another case"
     PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"
     CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
     PERSONAL_DATA_ERASED = ("personal_data_erased", "Personoplysninger slettet efter opbevaringsperioden",

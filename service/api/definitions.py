@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint
 
 import processes
-from service.api.parsing import uploaded_bpmn
+from service.api.parsing import query_args, uploaded_bpmn
 from service.auth import current_user, require_group
 from service.extensions import get_database
-from service.schemas import ProcessSchema
+from service.schemas import CaseListQuery, CaseListSchema, ProcessSchema
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -30,3 +30,14 @@ def deploy_process() -> Any:
     xml, filename = uploaded_bpmn()
     process = processes.deploy(get_database(), xml, filename, actor=current_user())
     return ProcessSchema().dump(process), 201
+
+
+@bp.get("/<key>/cases")
+def list_cases(key: str) -> Any:
+    """The cases of a process the caller may read, newest first, with the case data fields it lists
+    (its property `listColumns`), e.g. a unit's lone-work approvals and their status."""
+    query = query_args(CaseListQuery())
+    where = dict(item.split(":", 1) for item in query["where"].split(",")) if query.get("where") else None
+    found = processes.list_cases(get_database(), process=key, actor=current_user(), unit=query.get("unit"),
+                                 where=where, limit=query["limit"])
+    return CaseListSchema().dump(found)

@@ -56,6 +56,7 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/tasks/{task_id}/complete", "post"),
         ("/api/v1/processes", "get"),
         ("/api/v1/processes", "post"),
+        ("/api/v1/processes/{key}/cases", "get"),  # issue #13: a unit's approvals (listColumns)
         ("/api/v1/decisions/{ruleset}", "post"),
         ("/api/v1/openapi.json", "get"),
         ("/api/v1/me", "get"),

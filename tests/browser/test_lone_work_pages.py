@@ -314,7 +314,7 @@ G2_APPLICATION: dict[str, Any] = {
     "start_date": "2026-09-01", "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"], "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
-    "instruction_completed": True,
+    "instruction_completed": True, "instruction_date": "2026-08-25", "instruction_by": "Karl Koordinator",
 }
 
 

@@ -47,6 +47,7 @@ CORPUS: dict[str, dict] = {
     "standard_loop_notes": {},
     "embedded_subprocess_notes": {},
     "event_subprocess_notes": {},
+    "event_subprocess_messages": {},
     "mi_parallel_notes": {"people": ["a", "b", "c"]},
     "mi_sequential_notes": {"people": ["a", "b"]},
     "timer_escalation": {},
@@ -71,6 +72,7 @@ MUST_DO = {
     "timer_escalation": {"task handle"},
     "call_parent": {"task ask", "task review"},
     "correlated_reply": {"message reply"},
+    "event_subprocess_messages": {"task confirm"},
 }
 
 

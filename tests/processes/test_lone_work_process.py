@@ -11,15 +11,18 @@ import pytest
 
 from processes import (
     FixedClock,
+    case_messages,
     complete_task,
     create_user,
     deploy_bundled,
     fire_due_timers,
     get_case,
+    list_cases,
     list_tasks,
+    send_message,
     start_case,
 )
-from processes.errors import Forbidden
+from processes.errors import Forbidden, InvalidData
 from processes.store.models import AuditEvent, Case, CaseTimer, Notification
 
 APPLICATION = {
@@ -35,13 +38,15 @@ APPLICATION = {
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
     "instruction_completed": True,
+    "instruction_date": "2026-11-20",
+    "instruction_by": "Karl Koordinator",
 }
 REVIEW = {
     "risk_assessment": [{"hazard": "Brand", "consequence": "Forbrænding", "measure": "Stinkskab",
                          "residual_risk": "low"}],
     "mitigations_adequate": True,
 }
-APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2027-06-30"}
+APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2026-12-18"}
 
 
 @pytest.fixture
@@ -93,7 +98,7 @@ def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, p
     case = complete_task(db, approval.id, data=APPROVE, actor=people["lene"])
     assert case.status == "completed"
     assert case.data["decision"] == "approve"
-    assert case.data["valid_until"] == "2027-06-30"
+    assert case.data["valid_until"] == "2026-12-18"
     assert case.data["lone_work"]["label"] == "risikofyldt"
     assert ("lone_work_approved", "anna", None) in notifications(db, case.id)
     assert outbox(db, case.id) == [
@@ -203,8 +208,8 @@ def test_the_leader_can_reject_with_a_reason(db, people):
 def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_expires(db, people):
     """B-R9 / B.8: the approval carries a validity end date; remind 30 days before, expire at its end."""
     clock = FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
-    case = start_case(db, process="lone_work_approval", unit="kemi", data=APPLICATION, actor=people["anna"],
-                      clock=clock)
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, "end_date": "2027-08-31"},
+                      actor=people["anna"], clock=clock)
     case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
     case = complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-06-30"},
                          actor=people["lene"], clock=clock)
@@ -216,15 +221,244 @@ def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_e
         # 08:00 in Copenhagen (summer time, +02:00) 30 days before 30 June 2027
         assert session.get(CaseTimer, validity_id).due_at == dt.datetime(2027, 5, 31, 6, 0, tzinfo=dt.UTC)
 
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "active"
     clock.at = dt.datetime(2027, 5, 31, 5, 59, tzinfo=dt.UTC)
     assert fire_due_timers(db, clock=clock).fired == 0
     clock.at = dt.datetime(2027, 5, 31, 6, 0, 1, tzinfo=dt.UTC)
     assert fire_due_timers(db, clock=clock).fired == 1
     assert notifications(db, validity_id) == [
         ("lone_work_expiry_reminder", "anna", None), ("lone_work_expiry_reminder", None, "leaders")]
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "expiring"
 
     clock.at = dt.datetime(2027, 6, 30, 21, 59, 59, 500000, tzinfo=dt.UTC)  # 23:59:59.5 in Copenhagen
     assert fire_due_timers(db, clock=clock).fired == 1
     assert notifications(db, validity_id)[2:] == [
         ("lone_work_expired", "anna", None), ("lone_work_expired", None, "leaders")]
     assert get_case(db, validity_id, actor=people["anna"]).status == "completed"
+    assert get_case(db, validity_id, actor=people["anna"]).data["approval_status"] == "expired"
+
+
+# --- B-R6: the instruction is recorded before an approval or a registration takes effect -----------------
+
+INSTRUCTED = {"instructed_on": "2026-11-30", "instructed_by": "Karl Koordinator",
+              "instruction_covered": "Stinkskab, nødbruser, alarm og nødprocedure"}
+NOT_INSTRUCTED = {"instruction_completed": False, "instruction_date": None, "instruction_by": None}
+
+
+def without(data, *names):
+    return {key: value for key, value in data.items() if key not in names}
+
+
+def mails(db, case_id, template):
+    with db.read() as session:
+        return [row.body for row in session.query(Notification).filter_by(case_id=case_id, template=template)]
+
+
+@pytest.mark.parametrize(("group", "changes"), [
+    pytest.param("G1", {"hazards": [], "mitigations": []}, id="G1 registration"),
+    pytest.param("G2", {}, id="G2 approval"),
+])
+def test_an_instruction_recorded_in_the_application_needs_no_instruction_task_and_the_letter_names_it(
+        db, people, group, changes):
+    """B-R6: the applicant ticked it and gave the date and the instructor: no instruction task."""
+    case = start(db, people, **changes)
+    assert case.decisions[0].decision["group"] == group
+    assert case.decisions[0].decision["instruction_required"] is False
+    if group == "G2":
+        case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+        case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    assert case.status == "completed"
+    assert "instruction" not in [entry.detail.get("task") for entry in case.history if entry.kind == "task_created"]
+    letter = "lone_work_registered" if group == "G1" else "lone_work_approved"
+    [body, *_] = mails(db, case.id, letter)
+    assert "2026-11-20" in body and "Karl Koordinator" in body
+
+
+@pytest.mark.parametrize(("group", "changes"), [
+    pytest.param("G1", {"hazards": [], "mitigations": []}, id="G1 registration"),
+    pytest.param("G2", {}, id="G2 approval"),
+])
+def test_without_a_recorded_instruction_the_case_waits_for_the_amk_to_give_it_and_the_letter_says_so(
+        db, people, group, changes):
+    """B-R6 / § 11(2): no date or instructor in the application -> the unit's AMK instructs and records it."""
+    case = start_case(db, process="lone_work_approval", unit="kemi", actor=people["anna"],
+                      data=without({**APPLICATION, **changes, "instruction_completed": False},
+                                   "instruction_date", "instruction_by"))
+    assert case.decisions[0].decision["instruction_required"] is True
+    if group == "G2":
+        case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+        case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    instruction = only_task(case)
+    assert (instruction.name, instruction.group, instruction.unit) == ("instruction", "amk", "kemi")
+    assert case.status == "running"
+    letter = "lone_work_registered" if group == "G1" else "lone_work_approved"
+    assert mails(db, case.id, letter) == []  # nobody is told before the instruction is recorded
+    with pytest.raises(Forbidden):
+        complete_task(db, instruction.id, data=INSTRUCTED, actor=people["anna"])
+
+    case = complete_task(db, instruction.id, data=INSTRUCTED, actor=people["karl"])
+
+    assert case.status == "completed"
+    assert (case.data["instruction_completed"], case.data["instruction_date"], case.data["instruction_by"]) == (
+        True, "2026-11-30", "Karl Koordinator")
+    [body, *_] = mails(db, case.id, letter)
+    assert "2026-11-30" in body and "Karl Koordinator" in body and "nødprocedure" in body
+
+
+# --- B-R9: validity at most the rules' latest_valid_until ----------------------------------------------
+
+@pytest.mark.parametrize(("valid_until", "refused"), [
+    pytest.param("2026-12-18", False, id="the end date itself"),
+    pytest.param("2026-12-10", False, id="before the end date"),
+    pytest.param("2026-12-19", True, id="a day past the end date"),
+    pytest.param("2027-06-30", True, id="months past the end date"),
+    pytest.param("2026-11-30", True, id="before the start date"),
+])
+def test_the_leaders_valid_until_is_held_to_the_latest_the_rules_allow_b_r9(db, people, valid_until, refused):
+    case = start(db, people)
+    assert case.decisions[0].decision["latest_valid_until"] == "2026-12-18"
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    approval = only_task(case)
+    if not refused:
+        assert complete_task(db, approval.id, data={**APPROVE, "valid_until": valid_until},
+                             actor=people["lene"]).status == "completed"
+        return
+    with pytest.raises(InvalidData) as raised:
+        complete_task(db, approval.id, data={**APPROVE, "valid_until": valid_until}, actor=people["lene"])
+    assert list(raised.value.fields) == ["valid_until"]
+    assert get_case(db, case.id, actor=people["lene"]).tasks[0].id == approval.id
+
+
+def test_a_year_long_application_is_held_to_twelve_months_from_the_start_b_r9(db, people):
+    case = start(db, people, end_date="2028-06-30")
+    assert case.decisions[0].decision["latest_valid_until"] == "2027-11-30"
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
+    with pytest.raises(InvalidData) as raised:
+        complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-12-01"}, actor=people["lene"])
+    assert "2027-11-30" in raised.value.fields["valid_until"]  # Lene reads Danish
+    assert "12 måneder" in raised.value.fields["valid_until"]
+
+
+# --- B-R5 refusals name the measures as the form does, in the person's language ------------------------
+
+def test_a_refusal_names_the_missing_measures_by_their_labels_in_the_persons_language_b_r5(db, people):
+    case = start(db, people, mitigations=["check_in_calls"])
+    assert case.data["lone_work"]["missing_mitigations"] == ["alarm_device", "phone_coverage_checked"]
+    review = only_task(case)
+    with pytest.raises(InvalidData) as raised:  # Karl reads English
+        complete_task(db, review.id, data=REVIEW, actor=people["karl"])
+    message = raised.value.fields["mitigations_adequate"]
+    assert "Lone-worker (man-down) alarm device; Mobile coverage checked" in message
+    assert "phone_coverage_checked" not in message and "alarm_device" not in message
+    case = complete_task(db, review.id, data={**REVIEW, "mitigations_adequate": False}, actor=people["karl"])
+    with pytest.raises(InvalidData) as raised:  # Lene reads Danish
+        complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"])
+    message = raised.value.fields["decision"]
+    assert message.startswith("Kan ikke godkendes")
+    assert "Mand-ned-alarm eller anden alarmenhed; Mobildækning kontrolleret" in message
+    assert "phone_coverage_checked" not in message and "alarm_device" not in message
+
+
+
+# --- B-R9: revocation, a reported change and re-assessment, the unit's list of approvals ----------------
+
+def approved_validity(db, people, clock, **changes):
+    """An approved G2 application; the id of its validity case."""
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, **changes},
+                      actor=people["anna"], clock=clock)
+    case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
+    case = complete_task(db, only_task(case).id, data=APPROVE, actor=people["lene"], clock=clock)
+    assert case.status == "completed"
+    [spawned] = [entry.detail for entry in case.history if entry.kind == "case_spawned"]
+    return spawned["case"]
+
+
+@pytest.fixture
+def clock():
+    """Before the reminder of an approval valid until 18 December 2026."""
+    return FixedClock(dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize("who", ["lene", "anna"])
+def test_the_leader_revokes_or_the_applicant_withdraws_and_the_validity_case_ends_revoked(db, people, clock, who):
+    validity_id = approved_validity(db, people, clock)
+    # the unit's leader reads the validity case (process property readers) and may revoke it
+    offered = {message.name for message in case_messages(db, validity_id, actor=people[who], clock=clock)}
+    assert offered == {"revoke approval", "report a change"}
+    assert case_messages(db, validity_id, actor=people["karl"], clock=clock) == []  # the AMK reads, not revokes
+    with pytest.raises(Forbidden):
+        send_message(db, validity_id, "revoke approval", data={"revocation_reason": "x"}, actor=people["karl"],
+                     clock=clock)
+    case = send_message(db, validity_id, "revoke approval", data={"revocation_reason": "Stinkskabet er defekt"},
+                        actor=people[who], clock=clock)
+    assert case.status == "completed"
+    assert case.data["approval_status"] == "revoked"
+    assert case.data["revocation_reason"] == "Stinkskabet er defekt"
+    assert notifications(db, validity_id)[-2:] == [
+        ("lone_work_revoked", "anna", None), ("lone_work_revoked", None, "leaders")]
+    assert "Stinkskabet er defekt" in mails(db, validity_id, "lone_work_revoked")[0]
+    with db.read() as session:
+        assert session.get(CaseTimer, validity_id) is None  # no reminder, no expiry any more
+
+
+def test_a_reported_change_starts_a_reassessment_with_the_old_answers_which_supersedes_the_approval(
+        db, people, clock):
+    validity_id = approved_validity(db, people, clock)
+    with pytest.raises(InvalidData):
+        send_message(db, validity_id, "report a change", data={"change_kinds": ["kitchen"]}, actor=people["anna"],
+                     clock=clock)
+    validity = send_message(db, validity_id, "report a change",
+                            data={"change_kinds": ["room", "chemicals"], "change_description": "Nyt lokale 114"},
+                            actor=people["lene"], clock=clock)
+    assert validity.status == "running"
+    assert validity.data["approval_status"] == "active"  # until the re-assessment is decided
+    [spawned] = [entry.detail for entry in validity.history if entry.kind == "case_spawned"]
+    assert spawned["process"] == "lone_work_approval"
+    again = get_case(db, spawned["case"], actor=people["anna"])
+    assert again.started_by == "anna"
+    assert {key: again.data[key] for key in APPLICATION} == APPLICATION  # the old answers
+    assert again.data["previous_case"] == validity_id
+    assert again.data["previous_approval"]["valid_until"] == "2026-12-18"
+    assert again.data["previous_approval"]["change_kinds"] == ["room", "chemicals"]
+    assert case_messages(db, validity_id, actor=people["anna"], clock=clock)  # the users never see the internal one
+    assert "supersede approval" not in {m.name for m in case_messages(db, validity_id, actor=people["lene"],
+                                                                     clock=clock)}
+    # the re-assessment is decided: a new approval; the old one is superseded and ends
+    again = complete_task(db, only_task(again).id, data=REVIEW, actor=people["karl"], clock=clock)
+    again = complete_task(db, only_task(again).id, data={**APPROVE, "valid_until": "2026-12-10"},
+                          actor=people["lene"], clock=clock)
+    assert again.status == "completed"
+    old = get_case(db, validity_id, actor=people["lene"])
+    assert (old.status, old.data["approval_status"], old.data["superseded_by"]) == ("completed", "superseded", again.id)
+    [sent] = [entry.detail for entry in again.history if entry.kind == "message_sent"]
+    assert (sent["case"], sent["delivered"]) == (validity_id, True)
+    [new_validity] = [entry.detail["case"] for entry in again.history if entry.kind == "case_spawned"]
+    assert get_case(db, new_validity, actor=people["anna"]).data["approval_status"] == "active"
+
+
+def test_a_first_application_supersedes_nothing(db, people, clock):
+    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, "hazards": ["high_voltage"]},
+                      actor=people["anna"], clock=clock)
+    assert case.status == "rejected"
+    assert [entry for entry in case.history if entry.kind == "message_sent"] == []
+
+
+def test_the_units_approvals_are_listed_with_their_status_for_its_leaders_and_amk(db, people, clock):
+    first = approved_validity(db, people, clock)
+    clock.at += dt.timedelta(minutes=5)  # newest first
+    second = approved_validity(db, people, clock, task_description="Laser i kælderen")
+    send_message(db, first, "revoke approval", data={"revocation_reason": "Fratrådt"}, actor=people["lene"],
+                 clock=clock)
+    emil = create_user(db, "emil", password="emil-password", groups=["leaders"], units=["energi"])
+    for who in ("lene", "karl"):
+        listed = list_cases(db, process="lone_work_validity", unit="kemi", actor=people[who])
+        assert listed.columns == ("approval_status", "valid_until", "applicant_name", "task_description", "group")
+        assert [(row.id, row.columns["approval_status"], row.columns["valid_until"]) for row in listed.rows] == [
+            (second, "active", "2026-12-18"), (first, "revoked", "2026-12-18")]
+    active = list_cases(db, process="lone_work_validity", unit="kemi", actor=people["lene"],
+                        where={"approval_status": "active"})
+    assert [row.id for row in active.rows] == [second]
+    assert list_cases(db, process="lone_work_validity", unit="kemi", actor=emil).rows == []  # another unit's leader
+    with pytest.raises(InvalidData) as refused:
+        list_cases(db, process="lone_work_validity", actor=people["lene"], where={"hazards": "x"})
+    assert "hazards" in refused.value.fields

@@ -165,6 +165,7 @@ def test_the_lone_work_process_has_its_lanes_forms_and_outcomes() -> None:
         "supervisor_coapproval": ("leaders", "lone_work_supervisor_coapproval"),
         "leader_approval": ("leaders", "lone_work_leader_approval"),
         "applicant_revise": ("employees", "lone_work_application"),
+        "instruction": ("amk", "lone_work_instruction"),
     }
     assert by_id["applicant_revise"].extensions["properties"]["assignTo"] == "starter"
     assert by_id["classify"].extensions["calledDecisionId"] == "lone_work"
@@ -213,8 +214,12 @@ def walk(decision: dict[str, Any], answers: dict[str, list[dict[str, Any]]]) -> 
     return visited, engine.sent, next(end for end in ends if end and end.startswith("end_"))
 
 
-def rules(route: str, *, young: bool = False, student: bool = False) -> dict[str, Any]:
-    return {"route": route, "young_worker_check": young, "supervisor_coapproval": student}
+def rules(route: str, *, young: bool = False, student: bool = False, instruction: bool = False) -> dict[str, Any]:
+    return {"route": route, "young_worker_check": young, "supervisor_coapproval": student,
+            "instruction_required": instruction}
+
+
+INSTRUCT = {"instruction": [{"instructed_on": "2026-11-30", "instructed_by": "Karl", "instruction_covered": "Alt"}]}
 
 
 REVIEW = {"amk_review": [{"mitigations_adequate": True}]}
@@ -227,6 +232,12 @@ APPROVE = {"leader_approval": [{"decision": "approve", "valid_until": "2027-06-3
         (rules("none"), {}, [], [], "end_not_lone_work"),
         (rules("register"), {}, [], ["lone_work_registered"], "end_registered"),
         (rules("reject"), {}, [], ["lone_work_rejected"], "end_rejected"),
+        pytest.param(rules("register", instruction=True), INSTRUCT, ["instruction"], ["lone_work_registered"],
+                     "end_registered", id="B-R6 G1 without a recorded instruction waits for it"),
+        pytest.param(rules("review_and_approval", instruction=True), {**REVIEW, **APPROVE, **INSTRUCT},
+                     ["amk_review", "leader_approval", "instruction"],
+                     ["lone_work_approved", "start:lone_work_validity"], "end_approved",
+                     id="B-R6 G2 approved without a recorded instruction waits for it"),
         (
             rules("review_and_approval"),
             {**REVIEW, **APPROVE},

@@ -335,6 +335,7 @@ def test_the_shipped_forms_are_listed() -> None:
         "lone_work_application",
         "lone_work_check_in",
         "lone_work_end_session",
+        "lone_work_instruction",
         "lone_work_leader_approval",
         "lone_work_session_start",
         "lone_work_supervisor_coapproval",

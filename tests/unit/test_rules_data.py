@@ -224,6 +224,8 @@ def test_a_new_dated_value_takes_effect_on_its_date_without_touching_the_rules(t
         "applicant_role": "employee",
         "applicant_age": 19,
         "instruction_completed": True,
+        "instruction_date": "2026-06-01",
+        "instruction_by": "Karl Koordinator",
     }
     before = catalog.decide("lone_work", facts, on=datetime.date(2026, 12, 31))
     after = catalog.decide("lone_work", facts, on=datetime.date(2027, 1, 1))

@@ -60,6 +60,8 @@ def lone_work(**changes: Any) -> dict[str, Any]:
         "applicant_age": 35,
         "mitigations": [],
         "instruction_completed": True,
+        "instruction_date": "2025-05-20",
+        "instruction_by": "Karl Koordinator",
     }
     facts.update(changes)
     return facts
@@ -260,7 +262,16 @@ FLAGS = [
         {"instruction_completed": False, "hazards": ["pressurised_gas"]}, "instruction_required", True, "B-R6",
         id="B-R6 G2 not instructed",
     ),
-    pytest.param({"instruction_completed": True}, "instruction_required", False, None, id="B-R6 instructed"),
+    pytest.param({"instruction_completed": True}, "instruction_required", False, None,
+                 id="B-R6 instructed, date and instructor recorded"),
+    pytest.param({"instruction_date": None}, "instruction_required", True, "B-R6",
+                 id="B-R6 instructed but no date recorded"),
+    pytest.param({"instruction_by": None}, "instruction_required", True, "B-R6",
+                 id="B-R6 instructed but nobody named as instructor"),
+    pytest.param({"instruction_date": None, "instruction_by": None, "hazards": ["pressurised_gas"]},
+                 "instruction_required", True, "B-R6", id="B-R6 G2 ticked as instructed with nothing recorded"),
+    pytest.param({"instruction_completed": False, "hazards": ["cryogenics"]}, "instruction_required", True, "B-R6",
+                 id="B-R6 a recorded date does not count without the tick"),
     pytest.param(
         {"instruction_completed": False, "another_competent_person_within_reach": True},
         "instruction_required", False, None, id="B-R6 not lone work",
@@ -394,6 +405,8 @@ def test_the_contract_names_the_facts_of_the_issue() -> None:
         "applicant_age",
         "mitigations",
         "instruction_completed",
+        "instruction_date",
+        "instruction_by",
     )
 
 

@@ -38,6 +38,8 @@ G2_APPLICATION: dict[str, Any] = {
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "check_in_interval_minutes": 30,
     "instruction_completed": True,
+    "instruction_date": "2026-08-15",
+    "instruction_by": "Karl Koordinator",
 }
 AMK_REVIEW: dict[str, Any] = {
     "risk_assessment": [
@@ -297,7 +299,7 @@ def test_missing_mandatory_measures_block_the_review_and_the_approval_with_the_m
     page = text(refused_review)
     assert refused_review.status_code == 422
     error = re.search(r'<p class="field__error" id="f-mitigations_adequate-error"[^>]*>([^<]*)</p>', page)
-    assert error and "security_informed" in error[1]
+    assert error and "Vagten er orienteret" in error[1] and "security_informed" not in error[1]
     assert amk.get(f"/tasks/{review}").status_code == 200  # still open
 
     reviewed = work(amk, review, {**AMK_REVIEW, "mitigations_adequate": False})
@@ -309,7 +311,7 @@ def test_missing_mandatory_measures_block_the_review_and_the_approval_with_the_m
     page = text(refused_approval)
     assert refused_approval.status_code == 422
     error = re.search(r'<p class="field__error" id="f-decision-error"[^>]*>([^<]*)</p>', page)
-    assert error and "security_informed" in error[1]
+    assert error and "Vagten er orienteret" in error[1] and "security_informed" not in error[1]
     assert 'data-status="running"' in text(leader.get(f"/cases/{case_id}"))
     sent_back = work(leader, approval, {"decision": "send_back", "reason": "Tell security first."})
     assert sent_back.status_code == 303  # the way on: back to the applicant
