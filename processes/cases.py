@@ -21,7 +21,7 @@ from processes.engine.elements import step_names
 from processes.engine.loader import ParsedProcess
 from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
-from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
+from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history, write_pending
 from processes.store.db import Database, unit_of_work
 from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
 from processes.views import CaseView, HistoryPage, UserView
@@ -58,7 +58,8 @@ def start_case(
         version = latest_version(session, process)  # an unknown process is a 404 before a unit question is a 403
         _check_unit(actor, unit)
         _check_hand_start(SPEC_CACHE.get(session, version.id).parsed, actor)
-        case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock)
+        case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock,
+                        version=version)
         session.flush()
         return case_view(session, case)
 
@@ -110,6 +111,7 @@ def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, l
         row = session.get(ProcessVersion, case.process_version_id)
         assert row is not None
         passed: list[str] = []
+        write_pending(session)
         for kind, detail in session.execute(
             select(AuditEvent.kind, AuditEvent.detail)
             .where(AuditEvent.case_id == case_id,

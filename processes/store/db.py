@@ -25,6 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from processes.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+OPEN_ROWS_KNOWN = "amflow_open_task_rows"
+"""A session's ``info`` key: case id -> the case's task rows that were open when a step (advance_case) in the
+session had written them, so the case view right after the step needs no query for them."""
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:
