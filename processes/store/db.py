@@ -89,7 +89,8 @@ class Database:
     open their own transactions, exactly as without a request: so a request's authentication and its use case
     are one transaction, and nothing else changes. A read request (``write=False``) never takes writes:
     a ``write()`` block in it opens its own transaction (on SQLite a read transaction cannot safely become a
-    write one).
+    write one). A ``write()`` block inside a block that joined a write request is part of the same
+    transaction (on SQLite a transaction of its own would wait for the request's write lock).
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -116,6 +117,11 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session in one write transaction: commit on success, roll back on any exception."""
         scope = self._request.get()
+        if scope is not None and scope.write and scope.joined and not scope.spent:
+            # inside a block that joined the request's write transaction: on SQLite that transaction holds the
+            # write lock, so a transaction of its own would wait for it forever; this block is part of it
+            yield scope.session
+            return
         if scope is not None and scope.usable_for(write=True):
             with self._joined(scope) as session:
                 yield session

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 import processes
+from processes.store.models import AuditEvent
 
 W1_SHAPE = Path(__file__).resolve().parents[2] / "bench" / "w1_shape.bpmn"
 
@@ -133,3 +134,16 @@ def test_a_refused_completion_changes_nothing_and_the_next_request_works(api, au
     assert (again.get_json()["status"], again.get_json()["assignee"]) == (task["status"], "anna")
     history = processes.get_case(database, case.get_json()["id"], actor=processes.get_user(database, "anna")).history
     assert [entry.kind for entry in history].count(processes.AuditKind.TASK_COMPLETED) == 0
+
+
+def test_a_write_inside_a_read_block_of_a_write_request_joins_its_transaction(app, database):
+    """On SQLite a write request holds the write lock from its first query: a block nested in a block of the
+    request must not open a transaction of its own (it would wait for that lock), it joins."""
+    with app.test_request_context(method="POST"), database.request(write=True), database.read() as outer:
+        anna = processes.get_user(database, "anna")  # a read of its own, as before
+        with database.write() as inner:
+            assert inner is outer
+            processes.store.audit.record(inner, case_id=None, actor=anna.username,
+                                         kind=processes.AuditKind.PROCESS_DEPLOYED, detail={"nested": True})
+    with database.read() as session:
+        assert session.scalar(select(AuditEvent.detail).where(AuditEvent.actor == "anna")) == {"nested": True}
