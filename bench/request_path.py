@@ -17,7 +17,17 @@ complete each task, read the case). Printed, each with its baseline from the sam
     .venv/bin/python bench/request_path.py --skip-served --database-url postgresql://...   # parts 1 and 3
 """
 
+# ruff: noqa: E402  (the path is set before the imports: see below)
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if sys.path and Path(sys.path[0]).resolve() == HERE:  # bench/queue.py must not shadow the standard library's queue
+    sys.path[0] = str(HERE.parent)
+else:
+    sys.path.insert(0, str(HERE.parent))
 
 import argparse
 import json
@@ -25,7 +35,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,17 +43,13 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-import processes  # noqa: E402
-from processes import demo  # noqa: E402
-from service import create_app, get_database  # noqa: E402
+import processes
+from processes import demo
+from service import create_app, get_database
 
 BPMN = HERE / "w1_shape.bpmn"
 PROCESS = "w1_shape"
