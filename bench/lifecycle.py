@@ -12,6 +12,12 @@ same run: ``GET /api/v1/me`` (authentication and one small query, no engine work
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    del sys.path[0]  # bench/queue.py must not shadow the standard library's queue (ThreadPoolExecutor needs it)
+
 import argparse
 import json
 import os
@@ -19,7 +25,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +32,6 @@ import urllib.error
 import urllib.request
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 G2_APPLICATION = {
     "applicant_name": "Anna Ansat",

@@ -43,7 +43,7 @@ from processes.errors import Conflict, Forbidden, NotFound
 from processes.people.identity import may_work, sees_all_units
 from processes.people.organisation import CENTRAL_GROUPS
 from processes.store.audit import RECENT_HISTORY, history
-from processes.store.db import Database
+from processes.store.db import OPEN_ROWS_KNOWN, Database
 from processes.store.models import (
     Attachment,
     Case,
@@ -354,8 +354,11 @@ def case_view(session: Session, case: Case) -> CaseView:
     """The case as its readers see it; every part is bounded, so reading it costs the same at any age."""
     decisions = list(session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
                                      .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS)))
-    open_rows = session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
-                                .order_by(TaskRecord.created_at, TaskRecord.id))
+    known = session.info.get(OPEN_ROWS_KNOWN, {}).pop(case.id, None)  # a step just wrote them: no query
+    open_rows = (sorted((row for row in known if row.status in OPEN), key=lambda row: (row.created_at, row.id))
+                 if known is not None else
+                 session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
+                                 .order_by(TaskRecord.created_at, TaskRecord.id)))
     version = SPEC_CACHE.get(session, case.process_version_id).version
     recent, older = history(session, case.id, limit=RECENT_HISTORY)
     return CaseView(

@@ -30,7 +30,8 @@ from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import channels, outbox
 from processes.routing import organisation_functions, route
 from processes.store.audit import AuditKind, record
-from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord, Unit
+from processes.store.db import OPEN_ROWS_KNOWN
+from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, ProcessVersion, TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
 
 OPEN = [status.value for status in OPEN_TASK_STATUSES]
@@ -52,6 +53,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
                       mail=bundle.mail, units=lambda: organisation_units(session),
                       organisation=organisation_functions(session, case))
     workflow, loaded, resolved = _restore(session, case, run)
+    had_timer = case.state != "" and next_due(workflow) is not None  # the case has a wake-up row
     calls_before = resolved.snapshot(workflow)
     move(workflow, run)
     runtime.advance(workflow, run)
@@ -61,11 +63,12 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     _record_decisions(session, case, run, now)
     _record_engine_steps(session, case, run)
     still_open = _sync_task_index(session, case, workflow, run, context=context)
+    session.info.setdefault(OPEN_ROWS_KNOWN, {})[case.id] = still_open  # the case view after the step reuses them
     _queue_notifications(session, case, run, _about_the_waiting_task(context, still_open), now)
     _start_children(session, case, run, depth)
     calls.record_calls(session, case, workflow, resolved, calls_before)
     status = runtime.case_status(workflow, loaded.end_statuses)  # before compaction drops the end events
-    _schedule_wakeup(session, case, workflow, now)
+    _schedule_wakeup(session, case, workflow, now, had_timer=had_timer)
     runtime.compact(workflow)
     _save_state(case, workflow, now)
     runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
@@ -144,14 +147,16 @@ def checked_data(form_name: str | None, data: Any, bundle: bundles.Bundle | None
 def new_case(
     session: Session, *, process: str, unit: str, data: Any, starter: str | None, clock: Clock,
     parent_id: str | None = None, depth: int = 0, related: dict[str, Any] | None = None,
-    context: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None, version: ProcessVersion | None = None,
 ) -> Case:
-    """Create and run a case of the newest version of ``process`` inside the caller's transaction.
+    """Create and run a case of the newest version of ``process`` (``version``, if the caller has just read
+    it) inside the caller's transaction.
 
     ``related`` (a case it is started from, see ``cases.start_case``) lands in the case data as ``related``
     after the start form has checked the rest; ``context`` (from a ``start_case`` task) joins the data then too.
     """
-    version = latest_version(session, process)
+    if version is None or version.key != process:
+        version = latest_version(session, process)
     loaded = SPEC_CACHE.get(session, version.id)
     data = checked_data(loaded.parsed.start_form, data, bundles.for_version(session, version.id))
     if related is not None:
@@ -343,9 +348,15 @@ def _send_messages(session: Session, case: Case, run: runtime.Run, depth: int) -
                detail={**detail, "delivered": problem is None, **({"problem": problem} if problem else {})})
 
 
-def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: datetime) -> None:
-    """Keep the case's row in the wake-up table in step with its earliest waiting timer."""
+def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: datetime, *, had_timer: bool) -> None:
+    """Keep the case's row in the wake-up table in step with its earliest waiting timer.
+
+    The row exists exactly while the saved state has a waiting timer (every step, and only a step, writes
+    both), so a case that waited for no timer and waits for none now has no row to look up.
+    """
     due = next_due(workflow)
+    if due is None and not had_timer:
+        return
     timer = session.get(CaseTimer, case.id)
     if due is None:
         if timer is not None:

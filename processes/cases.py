@@ -22,7 +22,7 @@ from processes.engine.elements import step_names
 from processes.engine.loader import ParsedProcess
 from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
-from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
+from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history, write_pending
 from processes.store.db import Database, unit_of_work
 from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord
 from processes.views import CaseList, CaseRow, CaseStatus, CaseView, HistoryPage, ProcessView, UserView
@@ -72,7 +72,7 @@ def start_case(
         _check_unit(actor, unit)
         _check_hand_start(parsed, actor)
         case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock,
-                        related=None if related is None else _related_data(session, related))
+                        related=None if related is None else _related_data(session, related), version=version)
         session.flush()
         return case_view(session, case)
 
@@ -211,6 +211,7 @@ def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, l
         row = session.get(ProcessVersion, case.process_version_id)
         assert row is not None
         passed: list[str] = []
+        write_pending(session)
         for kind, detail in session.execute(
             select(AuditEvent.kind, AuditEvent.detail)
             .where(AuditEvent.case_id == case_id,

@@ -42,13 +42,23 @@ def bearer_token() -> str:
     return token.strip()
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def load_user() -> None:
-    """Before each API request: resolve the bearer token to `g.user`, unless the view is public."""
+    """Before each API request: resolve the bearer token to `g.user`, unless the view is public.
+
+    The token is checked in the request's one transaction, which the use case then joins (see
+    `processes.Database.request`): a request is one BEGIN ... COMMIT, not one for the token and one for the
+    work. A request that may change something (not GET/HEAD/OPTIONS) opens it as a write transaction.
+    """
     view = current_app.view_functions.get(request.endpoint or "")
     if view is None or is_public(view):
         return
     token = bearer_token()
-    g.user = processes.user_for_token(get_database(), token)
+    database = get_database()
+    database.begin_request(write=request.method not in SAFE_METHODS)
+    g.user = processes.user_for_token(database, token)
     g.bearer_token = token
 
 

@@ -8,6 +8,8 @@ the committed state. On PostgreSQL the optimistic version counter on the case ro
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import itertools
 import threading
 from collections.abc import Iterator
 from importlib import resources
@@ -23,6 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from processes.errors import Conflict
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+OPEN_ROWS_KNOWN = "amflow_open_task_rows"
+"""A session's ``info`` key: case id -> the case's task rows that were open when a step (advance_case) in the
+session had written them, so the case view right after the step needs no query for them."""
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:
@@ -43,11 +48,49 @@ def _configure_sqlite(engine: Engine, *, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
+class RequestTransaction:
+    """The one transaction of a request (see ``Database.request``): the blocks of the request join it."""
+
+    def __init__(self, session: Session, *, write: bool) -> None:
+        self.session = session
+        self.write = write
+        self.joined = False  # a block of the request is using the session now
+        self.spent = False  # committed or rolled back: later blocks open their own transactions
+
+    def usable_for(self, write: bool) -> bool:
+        return not self.spent and not self.joined and (self.write or not write)
+
+    def end(self, *, commit: bool) -> None:
+        """Commit (or roll back) and close, unless a block already did."""
+        if self.spent:
+            return
+        self.spent = True
+        try:
+            if commit:
+                self.session.commit()
+            else:
+                self.session.rollback()
+        finally:
+            self.session.close()
+
+
+_SCOPE_NAMES = itertools.count()
+
+
 class Database:
     """The engine(s) and session factories for one database URL.
 
     ``write()`` is the unit of work of a use case: it commits when the block ends without an exception and
     rolls back otherwise. ``read()`` is for queries that change nothing.
+
+    ``request()`` makes one transaction of a whole request (authentication and the use case): the first
+    ``read()`` or ``write()`` blocks of the request join it instead of opening their own. A ``write()`` block
+    that joins commits it when it ends, a block that fails rolls it back, and either way the blocks after it
+    open their own transactions, exactly as without a request: so a request's authentication and its use case
+    are one transaction, and nothing else changes. A read request (``write=False``) never takes writes:
+    a ``write()`` block in it opens its own transaction (on SQLite a read transaction cannot safely become a
+    write one). A ``write()`` block inside a block that joined a write request is part of the same
+    transaction (on SQLite a transaction of its own would wait for the request's write lock).
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -67,18 +110,79 @@ class Database:
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._upgrade_lock = threading.Lock()
+        self._request: contextvars.ContextVar[RequestTransaction | None] = contextvars.ContextVar(
+            f"amflow_request_transaction_{next(_SCOPE_NAMES)}", default=None)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction: commit on success, roll back on any exception."""
+        scope = self._request.get()
+        if scope is not None and scope.write and scope.joined and not scope.spent:
+            # inside a block that joined the request's write transaction: on SQLite that transaction holds the
+            # write lock, so a transaction of its own would wait for it forever; this block is part of it
+            yield scope.session
+            return
+        if scope is not None and scope.usable_for(write=True):
+            with self._joined(scope) as session:
+                yield session
+            scope.end(commit=True)
+            return
         with self._write_sessions() as session, session.begin():
             yield session
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for reading; whatever it holds is rolled back at the end."""
+        """A session for reading, committed at the end (so it is the same as write() but for SQLite's lock)."""
+        scope = self._request.get()
+        if scope is not None and scope.usable_for(write=False):
+            with self._joined(scope) as session:
+                yield session
+            return
         with self._read_sessions() as session, session.begin():
             yield session
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _joined(scope: RequestTransaction) -> Iterator[Session]:
+        scope.joined = True
+        try:
+            yield scope.session
+        except BaseException:
+            scope.end(commit=False)
+            raise
+        finally:
+            scope.joined = False
+
+    def begin_request(self, *, write: bool) -> RequestTransaction:
+        """Start the one transaction of a request in this thread/context; end it with ``end_request``.
+
+        ``write``: the request may change something (on SQLite its transaction starts with BEGIN IMMEDIATE,
+        like every write transaction, so it is serialised with the other writers from its first query).
+        """
+        self.end_request(commit=False)
+        scope = RequestTransaction((self._write_sessions if write else self._read_sessions)(), write=write)
+        scope.session.begin()
+        self._request.set(scope)
+        return scope
+
+    def end_request(self, *, commit: bool = True) -> None:
+        """End the request's transaction if no block ended it (commit: what the blocks read or wrote stands)."""
+        scope = self._request.get()
+        if scope is None:
+            return
+        self._request.set(None)
+        scope.end(commit=commit)
+
+    @contextlib.contextmanager
+    def request(self, *, write: bool) -> Iterator[RequestTransaction]:
+        """``begin_request`` ... ``end_request`` as a block (rolled back if the block raises)."""
+        scope = self.begin_request(write=write)
+        try:
+            yield scope
+        except BaseException:
+            self.end_request(commit=False)
+            raise
+        self.end_request(commit=True)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent)."""
