@@ -34,6 +34,7 @@ import rules
 from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
+from processes.engine.titles import check_template
 from processes.errors import EngineFailure, InvalidModel
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -130,6 +131,11 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # What lists show of a case (issue #17): properties caseTitle, caseSummary, caseBadge on the bpmn:process,
+    # templates over the case data (processes.engine.titles)
+    case_title: str | None = None
+    case_summary: str | None = None
+    case_badge: str | None = None
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -189,7 +195,8 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") in ("dueAt", "assignee", "unit", "refuseWhen"):  # expressions over the case data
+        # expressions over the case data
+        if node.get("name") in ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen"):
             checks.append((node, node.get("value", ""), check_expression))
         elif node.get("name") == "dueIn":
             checks.append((node, node.get("value", ""), _check_duration))
@@ -363,6 +370,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
     _check_elements(root, filename, groups)
     _check_expressions(root, filename)
     sensitivity, readers, subject = _access(process, filename, groups)
+    templates = _case_templates(process, filename)
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -391,7 +399,27 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        case_title=templates.get("caseTitle"),
+        case_summary=templates.get("caseSummary"),
+        case_badge=templates.get("caseBadge"),
     )
+
+
+CASE_TEMPLATES = ("caseTitle", "caseSummary", "caseBadge")
+
+
+def _case_templates(process: etree._Element, filename: str) -> dict[str, str]:
+    """The process's caseTitle, caseSummary and caseBadge templates, checked (only {field} placeholders)."""
+    found: dict[str, str] = {}
+    for name, value in _properties(process).items():
+        if name in CASE_TEMPLATES and value.strip():
+            try:
+                check_template(value)
+            except SandboxViolation as exc:
+                raise InvalidModel(f"{filename}: property {name}: {exc}", filename=filename,
+                                   element=process.get("id")) from None
+            found[name] = value.strip()
+    return found
 
 
 def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnProcessSpec], set[str]]:
