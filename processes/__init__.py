@@ -6,6 +6,8 @@ every use case owns its transaction.
 """
 
 from processes import errors, views
+from processes.caselist import CaseFilter, CasePage, list_cases
+from processes.caselist import Scope as CaseScope
 from processes.cases import case_diagram, case_history, get_case, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
@@ -60,6 +62,7 @@ from processes.tasks import (
 )
 from processes.views import (
     CaseStatus,
+    CaseSummary,
     CaseView,
     HistoryPage,
     IssuedToken,
@@ -107,7 +110,11 @@ __all__ = [
     "UNITS",
     "AttachmentView",
     "AuditKind",
+    "CaseFilter",
+    "CasePage",
+    "CaseScope",
     "CaseStatus",
+    "CaseSummary",
     "CaseView",
     "Clock",
     "CommentView",
@@ -170,6 +177,7 @@ __all__ = [
     "grant_for",
     "link_page",
     "list_attachments",
+    "list_cases",
     "list_comments",
     "list_filters",
     "list_links",

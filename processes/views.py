@@ -57,6 +57,10 @@ class TaskView:
     completed_by: str | None = None
     form_name: str | None = None
     form: FormView | None = None  # filled only by get_task
+    # what the task's case is about (issue #17): its title, summary and badge (the process's templates)
+    case_title: str = ""
+    case_summary: str = ""
+    case_badge: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,29 @@ class CaseView:
     revision: int  # the optimistic-lock counter of the case row
     incidents: list[IncidentView] = field(default_factory=list)
     history_next_cursor: str | None = None  # older events exist: read them with cases.case_history(before=)
+    title: str = ""  # the process's caseTitle, caseSummary and caseBadge over the case data (issue #17)
+    summary: str = ""
+    badge: str = ""
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as lists show it, read from its row alone: title, summary and badge from the process's
+    templates (caseTitle, caseSummary, caseBadge), its status and dates."""
+
+    id: str
+    process: str
+    process_name: str
+    unit: str
+    status: CaseStatus
+    title: str
+    summary: str
+    badge: str
+    started_by: str | None
+    subject: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ badge (from the process's caseTitle/caseSummary/caseBadge templates), the user t
 it is restricted and its reader groups, and its searchable words. SQLite gets an FTS5 table
 ``case_search`` (case_id, body) and PostgreSQL a GIN index on to_tsvector('simple', search_text): neither
 can be described by a model, so they exist only here. Existing cases get their title and words at their
-next step.
+next step; a case of a restricted process is marked restricted at once.
 
 Revision ID: 0019
 Revises: 0010
@@ -33,6 +33,11 @@ def upgrade() -> None:
         batch_op.create_index('ix_cases_subject', ['subject'], unique=False)
         batch_op.create_index('ix_cases_started_by', ['started_by', 'created_at'], unique=False)
         batch_op.create_index('ix_cases_unit_created', ['unit', 'created_at'], unique=False)
+    # Lists must not show a restricted case before its next step writes the flag: err on the safe side
+    # (its reader groups and subject find it again after that step).
+    op.execute(sa.text(
+        "UPDATE cases SET restricted = :yes WHERE process_version_id IN (SELECT id FROM process_versions "
+        "WHERE bpmn_xml LIKE '%name=\"sensitivity\" value=\"restricted\"%')").bindparams(yes=True))
     if op.get_bind().dialect.name == "sqlite":
         op.execute("CREATE VIRTUAL TABLE case_search USING fts5(case_id UNINDEXED, body, "
                    "tokenize = 'unicode61 remove_diacritics 2')")
