@@ -8,7 +8,7 @@ every use case owns its transaction.
 from processes import errors, views
 from processes.caselist import CaseFilter, CasePage, list_cases
 from processes.caselist import Scope as CaseScope
-from processes.cases import case_diagram, case_history, get_case, passed_step_names, start_case
+from processes.cases import case_diagram, case_history, get_case, get_process, passed_step_names, start_case
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
@@ -67,6 +67,7 @@ from processes.views import (
     HistoryPage,
     IssuedToken,
     MessageView,
+    ProcessDetail,
     ProcessView,
     TaskStatus,
     TaskView,
@@ -128,6 +129,7 @@ __all__ = [
     "LoginLimits",
     "MessageView",
     "OperationalCounts",
+    "ProcessDetail",
     "ProcessView",
     "Refusal",
     "SavedFilterView",
@@ -171,6 +173,7 @@ __all__ = [
     "get_attachment",
     "get_case",
     "get_draft",
+    "get_process",
     "get_process_xml",
     "get_task",
     "get_user",

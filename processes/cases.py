@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from processes import bundles
 from processes.access import case_view, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
@@ -23,8 +24,8 @@ from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history
 from processes.store.db import Database, unit_of_work
-from processes.store.models import AuditEvent, ProcessVersion, TaskRecord
-from processes.views import CaseView, HistoryPage, UserView
+from processes.store.models import AuditEvent, ProcessVersion, TaskRecord, Unit
+from processes.views import CaseView, FormView, HistoryPage, ProcessDetail, UserView
 
 
 def _check_unit(actor: UserView, unit: str) -> None:
@@ -61,6 +62,27 @@ def start_case(
         case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock)
         session.flush()
         return case_view(session, case)
+
+
+def get_process(db: Database, key: str, *, actor: UserView) -> ProcessDetail:
+    """The newest version of a process with its start form, so a client can start a case knowing only this."""
+    with db.read() as session:
+        version = latest_version(session, key)
+        parsed = SPEC_CACHE.get(session, version.id).parsed
+        form = None
+        if parsed.start_form:
+            definition = bundles.for_version(session, version.id).form(parsed.start_form)
+            if definition is not None:
+                form = FormView(name=definition.name, schema=definition.schema, ui=definition.ui)
+        try:
+            _check_hand_start(parsed, actor)
+            may_start = True
+        except Forbidden:
+            may_start = False
+        units = sorted(session.scalars(select(Unit.code))) if sees_all_units(actor) else sorted(actor.units)
+        return ProcessDetail(key=version.key, name=version.name, version=version.version,
+                             deployed_at=version.deployed_at, start_form=form, units=units, may_start=may_start,
+                             documentation=parsed.documentation)
 
 
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:

@@ -169,6 +169,21 @@ class ProcessView:
 
 
 @dataclass(frozen=True)
+class ProcessDetail:
+    """One process as a client needs it to start a case: its newest version, the start form (JSON Schema and
+    UI hints), the units the caller may start it in, and whether the caller may start it by hand."""
+
+    key: str
+    name: str
+    version: int
+    deployed_at: datetime
+    start_form: FormView | None
+    units: list[str]
+    may_start: bool
+    documentation: str = ""
+
+
+@dataclass(frozen=True)
 class UserView:
     username: str
     name: str

@@ -70,6 +70,9 @@ OPERATIONS: dict[str, Operation] = {
         errors=(400, 401, 403, 404, 409, 413, 422, 500),
         unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
+    "api.cases.list_cases": Operation(
+        "cases", schemas.CasePageSchema(), query=schemas.CaseListQuery, errors=(400, 401, 422),
+    ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
     "api.cases.case_history": Operation(
         "cases", schemas.HistoryPageSchema(), query=schemas.HistoryQuery, errors=(400, 401, 403, 404)
@@ -107,6 +110,7 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="The data does not fit the task's form (its JSON Schema, in GET /tasks/{task_id}).",
     ),
     "api.processes.list_processes": Operation("processes", schemas.ProcessSchema(many=True)),
+    "api.processes.get_process": Operation("processes", schemas.ProcessDetailSchema(), errors=(401, 404)),
     "api.processes.deploy_process": Operation(
         "processes",
         schemas.ProcessSchema(),

@@ -136,6 +136,7 @@ class ParsedProcess:
     case_title: str | None = None
     case_summary: str | None = None
     case_badge: str | None = None
+    documentation: str = ""  # the bpmn:process's documentation
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -402,6 +403,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         case_title=templates.get("caseTitle"),
         case_summary=templates.get("caseSummary"),
         case_badge=templates.get("caseBadge"),
+        documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
     )
 
 

@@ -10,7 +10,7 @@ import processes
 from service.api.parsing import uploaded_bpmn
 from service.auth import current_user, require_group
 from service.extensions import get_database
-from service.schemas import ProcessSchema
+from service.schemas import ProcessDetailSchema, ProcessSchema
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -21,6 +21,12 @@ DEPLOYER_GROUPS = ("process-owners", "admins")
 def list_processes() -> Any:
     """List the deployed processes, newest version of each."""
     return ProcessSchema(many=True).dump(processes.list_processes(get_database(), actor=current_user()))
+
+
+@bp.get("/<key>")
+def get_process(key: str) -> Any:
+    """Show a process's newest version with its start form (JSON Schema and UI hints) and your units."""
+    return ProcessDetailSchema().dump(processes.get_process(get_database(), key, actor=current_user()))
 
 
 @bp.post("")
