@@ -52,8 +52,9 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     move(workflow, run)
     runtime.advance(workflow, run)
     now = runtime.now_utc(clock)
+    data = runtime.case_data(workflow)
     context = {"case_id": case.id, "process": case.process_key, "process_name": loaded.parsed.name,
-               "unit": case.unit, "data": runtime.case_data(workflow)}
+               "unit": case.unit, "data": data, "case_title": titles.fill(loaded.parsed.case_title, data)}
     _record_decisions(session, case, run, now)
     _record_engine_steps(session, case, run)
     still_open = _sync_task_index(session, case, workflow, run, context=context)
