@@ -7,12 +7,15 @@ every use case owns its transaction.
 
 from processes import errors, views
 from processes.boards import case_board, case_overviews, case_table
+from processes.caselist import CaseFilter, CasePage, list_cases
+from processes.caselist import Scope as CaseScope
 from processes.cases import (
     case_diagram,
     case_history,
     get_case,
-    list_cases,
+    get_process,
     passed_step_names,
+    process_cases,
     related_starts,
     start_case,
 )
@@ -72,10 +75,12 @@ from processes.tasks import (
 )
 from processes.views import (
     CaseStatus,
+    CaseSummary,
     CaseView,
     HistoryPage,
     IssuedToken,
     MessageView,
+    ProcessDetail,
     ProcessView,
     TaskStatus,
     TaskView,
@@ -119,7 +124,11 @@ __all__ = [
     "UNITS",
     "AttachmentView",
     "AuditKind",
+    "CaseFilter",
+    "CasePage",
+    "CaseScope",
     "CaseStatus",
+    "CaseSummary",
     "CaseView",
     "Clock",
     "CommentView",
@@ -134,6 +143,7 @@ __all__ = [
     "LoginLimits",
     "MessageView",
     "OperationalCounts",
+    "ProcessDetail",
     "ProcessView",
     "Refusal",
     "SavedFilterView",
@@ -184,6 +194,7 @@ __all__ = [
     "get_attachment",
     "get_case",
     "get_draft",
+    "get_process",
     "get_process_xml",
     "get_task",
     "get_user",
@@ -201,6 +212,7 @@ __all__ = [
     "load_demo",
     "operational_counts",
     "passed_step_names",
+    "process_cases",
     "process_statistics",
     "readiness",
     "related_starts",

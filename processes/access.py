@@ -25,6 +25,9 @@ nobody (None). The rules, in words:
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins; a process's statistics
   (``StatisticsOf``) also for the groups its ``statisticsReaders`` names, in their own units.
+
+:func:`readable_cases` is the READ rule for cases as a SQL condition (case lists and search); a test keeps
+it equal to ``may`` over a matrix of users and cases.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from processes.deployments import SPEC_CACHE
@@ -235,6 +238,31 @@ def _reads_as_group(case: Case, actor: UserView, readers: tuple[str, ...]) -> bo
     return any(group in CENTRAL_GROUPS or case.unit in actor.units for group in set(readers) & set(actor.groups))
 
 
+def readable_cases(actor: UserView) -> ColumnElement[bool]:
+    """``may(actor, READ, case)`` as a condition on ``cases``, for lists and search: the same rules, read
+    from the case row (``restricted``, ``subject``, ``readers``, written by every step) and its tasks."""
+    working = _working_clause(actor)
+    mine = Case.started_by == actor.username
+
+    def has_task(clause: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists().where(TaskRecord.case_id == Case.id, clause)
+
+    normal = or_(mine, true() if sees_all_units(actor) else false(), has_task(working))
+    reader_groups: list[ColumnElement[bool]] = []
+    for group in actor.groups:
+        named = Case.readers.contains(f" {group} ", autoescape=True)
+        if group in CENTRAL_GROUPS:
+            reader_groups.append(named)
+        elif actor.units:
+            reader_groups.append(and_(named, Case.unit.in_(actor.units)))
+    restricted = or_(
+        mine, Case.subject == actor.username, *reader_groups,
+        has_task(or_(TaskRecord.assignee == actor.username, TaskRecord.completed_by == actor.username)),
+        has_task(and_(TaskRecord.status.in_(OPEN), working)),
+    )
+    return or_(and_(Case.restricted.is_(False), normal), and_(Case.restricted.is_(True), restricted))
+
+
 def _handles(session: Session, case: Case, actor: UserView) -> bool:
     """The case's handlers: who may work or has worked one of its tasks; admins unless it is restricted."""
     if "admins" in actor.groups and not is_restricted(session, case):
@@ -244,12 +272,15 @@ def _handles(session: Session, case: Case, actor: UserView) -> bool:
 
 # --- rows for the use cases --------------------------------------------------------------------------------
 
-def task_view(row: TaskRecord, form: FormView | None = None) -> TaskView:
+def task_view(row: TaskRecord, form: FormView | None = None, case: Case | None = None) -> TaskView:
+    """The task as its readers see it; with its case, what the case is about (title, summary, badge)."""
     return TaskView(
         id=row.id, case_id=row.case_id, process=row.process_key, name=row.name, title=row.title,
         group=row.group, unit=row.unit, assignee=row.assignee, status=TaskStatus(row.status),
         due_at=row.due_at, created_at=row.created_at, completed_at=row.completed_at,
         completed_by=row.completed_by, form_name=row.form, form=form,
+        case_title=case.title if case is not None else "", case_summary=case.summary if case is not None else "",
+        case_badge=case.badge if case is not None else "",
     )
 
 
@@ -365,9 +396,10 @@ def case_view(session: Session, case: Case) -> CaseView:
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
         data=case.data,
         decisions=[decision_view(d) for d in reversed(decisions)],
-        tasks=[task_view(row) for row in open_rows], history=recent,
+        tasks=[task_view(row, case=case) for row in open_rows], history=recent,
         incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
                    for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
         history_next_cursor=None if older is None else str(older),
+        title=case.title, summary=case.summary, badge=case.badge,
     )

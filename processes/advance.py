@@ -22,13 +22,15 @@ import forms
 from processes import bundles, calls
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
-from processes.engine import events, runtime
+from processes.engine import events, runtime, titles
 from processes.engine.elements import Workflow, describe_user_task
+from processes.engine.loader import ParsedProcess
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import channels, outbox
 from processes.routing import organisation_functions, route
+from processes.store import search
 from processes.store.audit import AuditKind, record
 from processes.store.db import OPEN_ROWS_KNOWN
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, ProcessVersion, TaskRecord, Unit
@@ -58,8 +60,9 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     move(workflow, run)
     runtime.advance(workflow, run)
     now = runtime.now_utc(clock)
+    data = runtime.case_data(workflow)
     context = {"case_id": case.id, "process": case.process_key, "process_name": loaded.parsed.name,
-               "unit": case.unit, "data": runtime.case_data(workflow)}
+               "unit": case.unit, "data": data, "case_title": titles.fill(loaded.parsed.case_title, data)}
     _record_decisions(session, case, run, now)
     _record_engine_steps(session, case, run)
     still_open = _sync_task_index(session, case, workflow, run, context=context)
@@ -71,6 +74,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     _schedule_wakeup(session, case, workflow, now, had_timer=had_timer)
     runtime.compact(workflow)
     _save_state(case, workflow, now)
+    _describe_case(session, case, loaded.parsed)
     runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
     _update_status(session, case, status, now)
     _send_messages(session, case, run, depth)
@@ -377,6 +381,20 @@ def _save_state(case: Case, workflow: Workflow, now: datetime) -> None:
     case.serializer_version = SERIALIZER_VERSION
     case.data = runtime.case_data(workflow)
     case.updated_at = now
+
+
+def _describe_case(session: Session, case: Case, parsed: ParsedProcess) -> None:
+    """What lists and search read from the case row: its title, summary and badge (the process's templates
+    over the case data), whom it is about, who else may read it, and its searchable words."""
+    data = case.data
+    case.title = titles.fill(parsed.case_title, data) or parsed.name
+    case.summary = titles.fill(parsed.case_summary, data, limit=500)
+    case.badge = titles.fill(parsed.case_badge, data, limit=200)
+    subject = data.get(parsed.subject) if parsed.subject and isinstance(data, dict) else None
+    case.subject = subject[:100] if isinstance(subject, str) and subject else None
+    case.restricted = parsed.sensitivity == "restricted"
+    case.readers = f" {' '.join(parsed.readers)} " if parsed.readers else ""
+    search.index_case(session, case, titles.search_words(case.title, case.summary, data=data))
 
 
 def _update_status(session: Session, case: Case, status: CaseStatus, now: datetime) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from processes import bundles
 from processes.access import Action, case_view, may, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
@@ -24,8 +25,18 @@ from processes.errors import Forbidden, InvalidData
 from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history, write_pending
 from processes.store.db import Database, unit_of_work
-from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord
-from processes.views import CaseList, CaseRow, CaseStatus, CaseView, HistoryPage, ProcessView, UserView
+from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord, Unit
+from processes.views import (
+    CaseStatus,
+    CaseView,
+    FormView,
+    HistoryPage,
+    ProcessCaseList,
+    ProcessCaseRow,
+    ProcessDetail,
+    ProcessView,
+    UserView,
+)
 
 
 def _check_unit(actor: UserView, unit: str) -> None:
@@ -123,10 +134,10 @@ MAX_LISTED = 500
 _SCANNED = 5_000
 
 
-def list_cases(
+def process_cases(
     db: Database, *, process: str, actor: UserView, unit: str | None = None,
     where: dict[str, str] | None = None, limit: int = 200,
-) -> CaseList:
+) -> ProcessCaseList:
     """The cases of a process the caller may read, newest first, each with the case data fields the process
     lists (its property ``listColumns``), e.g. the approvals of a unit with their status and end date.
 
@@ -148,7 +159,7 @@ def list_cases(
         query = select(Case).where(Case.process_key == process).order_by(Case.created_at.desc(), Case.id)
         if unit is not None:
             query = query.where(Case.unit == unit)
-        rows: list[CaseRow] = []
+        rows: list[ProcessCaseRow] = []
         for case in session.scalars(query.limit(_SCANNED)):
             data = case.data if isinstance(case.data, dict) else {}
             values = {"status": case.status, **{name: data.get(name) for name in columns}}
@@ -156,12 +167,34 @@ def list_cases(
                 continue
             if not may(session, actor, Action.READ, case):
                 continue
-            rows.append(CaseRow(id=case.id, process=case.process_key, unit=case.unit, status=CaseStatus(case.status),
+            rows.append(ProcessCaseRow(id=case.id, process=case.process_key, unit=case.unit,
+                                       status=CaseStatus(case.status),
                                 started_by=case.started_by, created_at=case.created_at,
                                 columns={name: data.get(name) for name in columns}))
             if len(rows) >= min(limit, MAX_LISTED):
                 break
-        return CaseList(process=process, columns=columns, rows=rows)
+        return ProcessCaseList(process=process, columns=columns, rows=rows)
+
+
+def get_process(db: Database, key: str, *, actor: UserView) -> ProcessDetail:
+    """The newest version of a process with its start form, so a client can start a case knowing only this."""
+    with db.read() as session:
+        version = latest_version(session, key)
+        parsed = SPEC_CACHE.get(session, version.id).parsed
+        form = None
+        if parsed.start_form:
+            definition = bundles.for_version(session, version.id).form(parsed.start_form)
+            if definition is not None:
+                form = FormView(name=definition.name, schema=definition.schema, ui=definition.ui)
+        try:
+            _check_hand_start(parsed, actor)
+            may_start = True
+        except Forbidden:
+            may_start = False
+        units = sorted(session.scalars(select(Unit.code))) if sees_all_units(actor) else sorted(actor.units)
+        return ProcessDetail(key=version.key, name=version.name, version=version.version,
+                             deployed_at=version.deployed_at, start_form=form, units=units, may_start=may_start,
+                             documentation=parsed.documentation)
 
 
 def get_case(db: Database, case_id: str, *, actor: UserView) -> CaseView:

@@ -29,11 +29,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from processes.errors import InvalidData
 from processes.people.organisation import CENTRAL_GROUPS
-from processes.store.models import TaskRecord, Unit
+from processes.store.models import Case, TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, UserView
 
 COUNT_CAP = 1000  # the total is exact up to this many tasks; beyond it the answer is "COUNT_CAP or more"
@@ -229,3 +229,12 @@ def queue_page(session: Session, actor: UserView, request: QueueRequest) -> Queu
         key = SORTABLE[request.sort].key
         next_cursor = Cursor(request.sort, request.descending, getattr(tail, key), tail.id).encode()
     return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)
+
+
+def cases_of(session: Session, rows: Sequence[TaskRecord]) -> dict[str, Case]:
+    """The cases of a page's tasks (title, summary, badge for the rows), in one statement."""
+    ids = sorted({row.case_id for row in rows})
+    if not ids:
+        return {}
+    return {case.id: case for case in session.scalars(
+        select(Case).options(load_only(Case.id, Case.title, Case.summary, Case.badge)).where(Case.id.in_(ids)))}

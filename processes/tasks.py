@@ -91,8 +91,9 @@ def task_page(
     request = queue_request(filters, actor, runtime.now_utc(clock))
     with db.read() as session:
         result = taskqueue.queue_page(session, actor, request)
-        return TaskPage([task_view(row) for row in result.rows], result.total, result.total_capped,
-                        result.next_cursor)
+        cases = taskqueue.cases_of(session, result.rows)
+        return TaskPage([task_view(row, case=cases.get(row.case_id)) for row in result.rows], result.total,
+                        result.total_capped, result.next_cursor)
 
 
 def list_tasks(
@@ -112,7 +113,7 @@ def get_task(db: Database, task_id: str, *, actor: Principal) -> TaskView:
         definition = bundles.for_version(session, case.process_version_id).form(row.form) if row.form else None
         if definition is not None:  # the form of the case's own process version
             form = FormView(name=definition.name, schema=definition.schema, ui=definition.ui)
-        return task_view(row, form)
+        return task_view(row, form, case)
 
 
 def complete_task(

@@ -57,6 +57,10 @@ class TaskView:
     completed_by: str | None = None
     form_name: str | None = None
     form: FormView | None = None  # filled only by get_task
+    # what the task's case is about (issue #17): its title, summary and badge (the process's templates)
+    case_title: str = ""
+    case_summary: str = ""
+    case_badge: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,29 @@ class CaseView:
     revision: int  # the optimistic-lock counter of the case row
     incidents: list[IncidentView] = field(default_factory=list)
     history_next_cursor: str | None = None  # older events exist: read them with cases.case_history(before=)
+    title: str = ""  # the process's caseTitle, caseSummary and caseBadge over the case data (issue #17)
+    summary: str = ""
+    badge: str = ""
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """A case as lists show it, read from its row alone: title, summary and badge from the process's
+    templates (caseTitle, caseSummary, caseBadge), its status and dates."""
+
+    id: str
+    process: str
+    process_name: str
+    unit: str
+    status: CaseStatus
+    title: str
+    summary: str
+    badge: str
+    started_by: str | None
+    subject: str | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -139,6 +166,21 @@ class ProcessView:
     deployed_by: str | None
     start_form: str | None
     versions: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProcessDetail:
+    """One process as a client needs it to start a case: its newest version, the start form (JSON Schema and
+    UI hints), the units the caller may start it in, and whether the caller may start it by hand."""
+
+    key: str
+    name: str
+    version: int
+    deployed_at: datetime
+    start_form: FormView | None
+    units: list[str]
+    may_start: bool
+    documentation: str = ""
 
 
 @dataclass(frozen=True)
@@ -254,7 +296,7 @@ class TableView:
 
 
 @dataclass(frozen=True)
-class CaseRow:
+class ProcessCaseRow:
     """A case in a list of a process's cases: who, where, its status and the columns the process declares."""
 
     id: str
@@ -267,9 +309,9 @@ class CaseRow:
 
 
 @dataclass(frozen=True)
-class CaseList:
+class ProcessCaseList:
     """The cases of a process that the caller may read, with the case data fields it lists (``listColumns``)."""
 
     process: str
     columns: tuple[str, ...]
-    rows: list[CaseRow]
+    rows: list[ProcessCaseRow]

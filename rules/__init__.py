@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rules.bundled import catalog_of, decide_with, parameter_with
+from rules.calendar import add_working_days
 from rules.catalog import Catalog, default_catalog, reload
 from rules.decision import Decision
 from rules.errors import InvalidFacts, InvalidRuleSet, ParameterError, RulesError, RuleSetNotFound
@@ -25,6 +26,7 @@ __all__ = [
     "ParameterError",
     "RuleSetNotFound",
     "RulesError",
+    "add_working_days",
     "catalog_of",
     "data_directory",
     "decide",

@@ -152,6 +152,29 @@ class Calendar:
         return self.is_working_day(day) and self.opens <= start and end <= self.closes
 
 
+DANISH_WORKING_DAYS = Calendar(working_days=DAY_SETS["weekdays"], opens=0, closes=MINUTES_PER_DAY,
+                               holiday_country="DK", holiday_categories=("public",))
+"""Monday to Friday except the Danish public holidays (helligdage): the days a time limit counts."""
+
+MAX_WORKING_DAYS = 260  # about a year: a limit beyond it is a mistake in the model
+
+
+def add_working_days(start: datetime.date, days: int, calendar: Calendar = DANISH_WORKING_DAYS) -> datetime.date:
+    """The ``days``-th working day after ``start`` (``start`` itself not counted; 0 gives ``start``).
+
+    Friday + 1 is Monday; the Thursday before Easter + 1 is the Tuesday after it (Skærtorsdag, Langfredag,
+    Påskedag and 2. Påskedag are public holidays).
+    """
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_WORKING_DAYS:
+        raise ValueError(f"a number of working days from 0 to {MAX_WORKING_DAYS}, not {days!r}")
+    day = start
+    while days:
+        day += datetime.timedelta(days=1)
+        if calendar.is_working_day(day):
+            days -= 1
+    return day
+
+
 @lru_cache(maxsize=256)
 def _holidays(country: str, categories: tuple[str, ...], year: int) -> Mapping[datetime.date, str]:
     # The language is fixed: the package otherwise follows the process's locale (LANG).

@@ -18,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Flask
-from flask_babel import Babel, format_datetime, get_locale
+from flask_babel import Babel, format_date, format_datetime, get_locale
 
 from forms.messages import translate as translate_message
 
@@ -39,6 +39,13 @@ def local_time(value: datetime | None, style: str = "short") -> str:
     return format_datetime(value.astimezone(_ZONE), style)
 
 
+def local_date(value: datetime | None, style: str = "medium") -> str:
+    """The Copenhagen calendar date of a UTC time in the request's locale ("" for None)."""
+    if value is None:
+        return ""
+    return format_date(value.astimezone(_ZONE).date(), style)
+
+
 def N_(message: str) -> str:  # gettext's name for "mark for the catalogue, translate later"
     """Mark a message for extraction without translating it here."""
     return message
@@ -57,5 +64,6 @@ def init_i18n(app: Flask) -> Babel:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")
     babel = Babel(app, locale_selector=_locale, timezone_selector=lambda: LOCAL_TIMEZONE)
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["engine_text"] = engine_text
     return babel

@@ -70,9 +70,12 @@ OPERATIONS: dict[str, Operation] = {
         errors=(400, 401, 403, 404, 409, 413, 422, 500),
         unprocessable="The data does not fit the process's start form, or the unit is unknown.",
     ),
+    "api.cases.list_cases": Operation(
+        "cases", schemas.CasePageSchema(), query=schemas.CaseListQuery, errors=(400, 401, 422),
+    ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
     "api.processes.list_cases": Operation(
-        "cases", schemas.CaseListSchema(), query=schemas.CaseListQuery, errors=(400, 401, 403, 404, 422),
+        "cases", schemas.ProcessCaseListSchema(), query=schemas.ProcessCaseListQuery, errors=(400, 401, 403, 404, 422),
         unprocessable="A filter names a field the process does not list.",
     ),
     "api.cases.case_history": Operation(
@@ -111,6 +114,7 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="The data does not fit the task's form (its JSON Schema, in GET /tasks/{task_id}).",
     ),
     "api.processes.list_processes": Operation("processes", schemas.ProcessSchema(many=True)),
+    "api.processes.get_process": Operation("processes", schemas.ProcessDetailSchema(), errors=(401, 404)),
     "api.processes.deploy_process": Operation(
         "processes",
         schemas.ProcessSchema(),

@@ -170,6 +170,27 @@ class StatisticsQuery(StrictSchema):
         "description": "One unit's code (e.g. `kemi`). Leave out for every unit the caller may read."})
 
 
+class CaseListQuery(StrictSchema):
+    """Query parameters of `GET /cases`."""
+
+    scope = fields.String(
+        load_default="mine", validate=validate.OneOf([scope.value for scope in processes.CaseScope]),
+        metadata={"description": "`mine` (started by me or about me, the default), `unit` (my units' cases I may "
+                                 "read) or `all` (every case I may read)"},
+    )
+    process = fields.String(validate=[_NAME, _NO_NUL])
+    status = fields.String(validate=validate.OneOf([status.value for status in CaseStatus]))
+    created_from = fields.Date(metadata={"description": "Started on or after this date (Copenhagen)"})
+    created_to = fields.Date(metadata={"description": "Started on or before this date (Copenhagen)"})
+    q = fields.String(
+        validate=[validate.Length(max=200), _NO_NUL],
+        metadata={"description": "Full-text search over the titles and data of the cases you may read: every "
+                                 "word must occur (the last one may be the start of a word)"},
+    )
+    limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=200))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
 class HistoryQuery(StrictSchema):
     """Query parameters of `GET /cases/{case_id}/history`."""
 
@@ -229,6 +250,9 @@ class TaskSchema(Schema):
     created_at = fields.DateTime()
     completed_at = fields.DateTime(allow_none=True)
     completed_by = fields.String(allow_none=True)
+    case_title = fields.String(metadata={"description": "What the task's case is about (the process's caseTitle)"})
+    case_summary = fields.String(metadata={"description": "The process's caseSummary over the case data"})
+    case_badge = fields.String(metadata={"description": "The case's current decision (the process's caseBadge)"})
 
 
 class TaskDetailSchema(TaskSchema):
@@ -300,7 +324,7 @@ class IncidentSchema(Schema):
     resolved_at = fields.DateTime(allow_none=True)
 
 
-class CaseListQuery(StrictSchema):
+class ProcessCaseListQuery(StrictSchema):
     """Query parameters of `GET /processes/{key}/cases`."""
 
     unit = fields.String(validate=validate.Length(min=1, max=100),
@@ -314,7 +338,7 @@ class CaseListQuery(StrictSchema):
     limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
 
 
-class CaseRowSchema(Schema):
+class ProcessCaseRowSchema(Schema):
     """A case in a list of a process's cases."""
 
     id = fields.String()
@@ -326,12 +350,12 @@ class CaseRowSchema(Schema):
     columns = fields.Dict(metadata={"description": "The case data fields the process lists (its `listColumns`)"})
 
 
-class CaseListSchema(Schema):
+class ProcessCaseListSchema(Schema):
     """The cases of a process the caller may read, newest first."""
 
     process = fields.String()
     columns = fields.List(fields.String(), metadata={"description": "The process's `listColumns`"})
-    rows = fields.List(fields.Nested(CaseRowSchema))
+    rows = fields.List(fields.Nested(ProcessCaseRowSchema))
 
 
 class CaseSchema(Schema):
@@ -359,6 +383,9 @@ class CaseSchema(Schema):
     updated_at = fields.DateTime()
     started_by = fields.String(allow_none=True)
     revision = fields.Integer(metadata={"description": "Changes with every change of the case"})
+    title = fields.String(metadata={"description": "The process's caseTitle over the case data"})
+    summary = fields.String(metadata={"description": "The process's caseSummary over the case data"})
+    badge = fields.String(metadata={"description": "The current decision (the process's caseBadge)"})
     incidents = fields.List(
         fields.Nested(IncidentSchema), metadata={"description": "Problems the engine could not solve"}
     )
@@ -374,6 +401,47 @@ class ProcessSchema(Schema):
     deployed_by = fields.String(allow_none=True)
     start_form = fields.String(allow_none=True)
     versions = fields.List(fields.Integer())
+
+
+class ProcessDetailSchema(Schema):
+    """A process with what a client needs to start a case: `POST /cases` with `process` = `key`, a `unit` of
+    `units`, and `data` valid for `start_form.schema` (laid out by `start_form.ui`)."""
+
+    key = fields.String()
+    name = fields.String()
+    version = fields.Integer()
+    deployed_at = fields.DateTime()
+    documentation = fields.String()
+    start_form = fields.Nested(FormSchema, allow_none=True,
+                               metadata={"description": "The start form: JSON Schema and UI hints"})
+    units = fields.List(fields.String(), metadata={"description": "The units you may start a case in"})
+    may_start = fields.Boolean(metadata={"description": "Whether you may start it by hand"})
+
+
+class CaseSummarySchema(Schema):
+    """A case as lists show it."""
+
+    id = fields.String()
+    process = fields.String()
+    process_name = fields.String()
+    unit = fields.String()
+    status = fields.String(validate=validate.OneOf([status.value for status in CaseStatus]))
+    title = fields.String()
+    summary = fields.String()
+    badge = fields.String(metadata={"description": "The current decision (the process's caseBadge)"})
+    started_by = fields.String(allow_none=True)
+    subject = fields.String(allow_none=True, metadata={"description": "The user the case is about, if any"})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class CasePageSchema(Schema):
+    """A page of cases, newest first."""
+
+    items = fields.List(fields.Nested(CaseSummarySchema))
+    total = fields.Integer(metadata={"description": "Cases matching, exact up to 1000"})
+    total_capped = fields.Boolean(metadata={"description": "`true`: more than 1000 match"})
 
 
 class DecisionResultSchema(Schema):

@@ -41,6 +41,7 @@ from processes.engine.event_subprocesses import EventSubprocessParser
 from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
+from processes.engine.titles import check_template
 from processes.errors import EngineFailure, InvalidModel
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
@@ -75,7 +76,7 @@ def _bpmn_expression_tags() -> frozenset[str]:
 
 _EXPRESSION_TAGS = _bpmn_expression_tags()
 # Spiff properties whose value is an expression over the case data.
-EXPRESSION_PROPERTIES = ("dueAt", "assignee", "unit", "refuseWhen", "title", "factsFrom")
+EXPRESSION_PROPERTIES = ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen", "title", "factsFrom")
 # SpiffWorkflow's extension elements whose text it evaluates (expressions; the scripts are below).
 _SPIFF_EXPRESSION_TAGS = ("messagePayload", "expression", "payloadExpression")
 _SPIFF_SCRIPT_TAGS = ("preScript", "postScript")
@@ -162,6 +163,12 @@ class ParsedProcess:
     retention: str | None = None
     # property ``listColumns``: the case data fields a list of the process's cases shows (and filters on)
     list_columns: tuple[str, ...] = ()
+    # What lists show of a case (issue #17): properties caseTitle, caseSummary, caseBadge on the bpmn:process,
+    # templates over the case data (processes.engine.titles)
+    case_title: str | None = None
+    case_summary: str | None = None
+    case_badge: str | None = None
+    documentation: str = ""  # the bpmn:process's documentation
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -458,6 +465,7 @@ def load_process(
                               filename=filename) for name in sorted(set(known.lanes) - lane_names)]
     _check_expressions(root, filename, problems)
     sensitivity, readers, subject = _access(process, filename, groups, problems)
+    templates = _case_templates(process, filename)
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -499,12 +507,33 @@ def load_process(
         **_statistics_and_retention(process, filename, known.groups),
         list_columns=tuple(name for name in _properties(process).get("listColumns", "").replace(",", " ").split()
                            if name),
+        case_title=templates.get("caseTitle"),
+        case_summary=templates.get("caseSummary"),
+        case_badge=templates.get("caseBadge"),
+        documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
     )
 
 
 def _names(process: etree._Element, name: str) -> tuple[str, ...]:
     """A process property holding names separated by spaces or commas."""
     return tuple(part for part in _properties(process).get(name, "").replace(",", " ").split() if part)
+
+
+CASE_TEMPLATES = ("caseTitle", "caseSummary", "caseBadge")
+
+
+def _case_templates(process: etree._Element, filename: str) -> dict[str, str]:
+    """The process's caseTitle, caseSummary and caseBadge templates, checked (only {field} placeholders)."""
+    found: dict[str, str] = {}
+    for name, value in _properties(process).items():
+        if name in CASE_TEMPLATES and value.strip():
+            try:
+                check_template(value)
+            except SandboxViolation as exc:
+                raise InvalidModel(f"{filename}: property {name}: {exc}", filename=filename,
+                                   element=process.get("id")) from None
+            found[name] = value.strip()
+    return found
 
 
 def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnProcessSpec], set[str]]:

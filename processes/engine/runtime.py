@@ -430,13 +430,22 @@ def due_at_of(task: Task, clock: Clock) -> dt.datetime | None:
 
     ``dueIn`` is an ISO-8601 duration from now (``P14D``); ``dueAt`` is a sandboxed expression over the case
     data giving an ISO date (due at its end, Copenhagen time) or datetime with offset, e.g.
-    ``end_of_day(add_days(first_absence_day, 14))``.
+    ``end_of_day(add_days(first_absence_day, 14))``. ``dueInWorkingDays`` is a sandboxed expression giving a
+    whole number of Danish working days (Monday to Friday except public holidays, from the ``holidays``
+    package, ``rules.calendar``), e.g. ``5`` or ``param('lone_work.review_due_working_days')``: the task is
+    due at the end (23:59:59 Copenhagen) of that working day after the day it became ready.
     """
     properties = task_properties(task)
     try:
         if properties.get("dueAt"):
-            value = evaluate(properties["dueAt"], unescape(task.data))
+            value = evaluate(properties["dueAt"], unescape(task.data), _bound_functions(task))
             return parse_due(str(value))
+        if properties.get("dueInWorkingDays"):
+            days = evaluate(properties["dueInWorkingDays"], unescape(task.data), _bound_functions(task))
+            if isinstance(days, float) and days.is_integer():
+                days = int(days)
+            due = rules.add_working_days(local_date(now_utc(clock)), days)
+            return parse_due(due.isoformat())
         if properties.get("dueIn"):
             start = now_utc(clock)
             parsed = TimerEventDefinition.parse_iso_duration(properties["dueIn"].strip())
@@ -444,6 +453,12 @@ def due_at_of(task: Task, clock: Clock) -> dt.datetime | None:
     except Exception as exc:  # Spiff raises a bare Exception for a bad duration
         raise EngineFailure(f"the due date of task {task.task_spec.bpmn_id} could not be computed: {exc}") from None
     return None
+
+
+def _bound_functions(task: Task) -> Mapping[str, Any]:
+    """The run's own functions (``param``) of the workflow's script engine, if it has them."""
+    environment = getattr(task.workflow.script_engine, "environment", None)
+    return getattr(environment, "functions", None) or {}
 
 
 def parse_due(text: str) -> dt.datetime:

@@ -211,9 +211,26 @@ class Case(Base):
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # when the worker erased the personal data its process declares, after the retention period (retention.py)
     erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # What lists and search read without loading the workflow (issue #17), written by every step
+    # (processes.casefacts): the title and summary from the process's caseTitle/caseSummary templates, the
+    # current decision (the badge, from caseBadge), the user the case is about, whether it is restricted and who
+    # else may read it, and the words full-text search looks in. On SQLite the words are also in the FTS5
+    # table ``case_search``; on PostgreSQL a GIN index on to_tsvector('simple', search_text) (both made by
+    # migration 0019 only: neither is a table or index a model can describe).
+    title: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    summary: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    badge: Mapped[str] = mapped_column(String(200), default="", server_default="")  # from caseBadge
+    subject: Mapped[str | None] = mapped_column(String(100), index=True)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    readers: Mapped[str] = mapped_column(String(300), default="", server_default="")  # " amk hr " (padded)
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
 
+    __table_args__ = (
+        Index("ix_cases_started_by", "started_by", "created_at"),
+        Index("ix_cases_unit_created", "unit", "created_at"),
+        Index("ix_cases_erasure", "process_version_id", "erased_at", "completed_at"),
+    )
     __mapper_args__ = {"version_id_col": revision}
-    __table_args__ = (Index("ix_cases_erasure", "process_version_id", "erased_at", "completed_at"),)
 
 
 class TaskRecord(Base):

@@ -11,7 +11,16 @@ from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, HistoryPageSchema, HistoryQuery, MessageRequest, MessageSchema, StartCaseRequest
+from service.schemas import (
+    CaseListQuery,
+    CasePageSchema,
+    CaseSchema,
+    HistoryPageSchema,
+    HistoryQuery,
+    MessageRequest,
+    MessageSchema,
+    StartCaseRequest,
+)
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -29,6 +38,14 @@ def start_case() -> Any:
     )
     metrics.count_steps("start")
     return _CASE_SCHEMA.dump(case), 201, {"Location": url_for(".get_case", case_id=case.id)}
+
+
+@bp.get("")
+def list_cases() -> Any:
+    """List the cases you may read: yours, your units' or all, filtered and searched, newest first."""
+    query = query_args(CaseListQuery())
+    page = processes.list_cases(get_database(), actor=current_user(), filters=processes.CaseFilter(**query))
+    return CasePageSchema().dump({"items": page.cases, "total": page.total, "total_capped": page.total_capped})
 
 
 @bp.get("/<case_id>")

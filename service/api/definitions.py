@@ -10,7 +10,7 @@ import processes
 from service.api.parsing import query_args, uploaded_bpmn
 from service.auth import current_user, require_group
 from service.extensions import get_database
-from service.schemas import CaseListQuery, CaseListSchema, ProcessSchema
+from service.schemas import ProcessCaseListQuery, ProcessCaseListSchema, ProcessDetailSchema, ProcessSchema
 
 bp = Blueprint("processes", __name__, url_prefix="/processes")
 
@@ -21,6 +21,12 @@ DEPLOYER_GROUPS = ("process-owners", "admins")
 def list_processes() -> Any:
     """List the deployed processes, newest version of each."""
     return ProcessSchema(many=True).dump(processes.list_processes(get_database(), actor=current_user()))
+
+
+@bp.get("/<key>")
+def get_process(key: str) -> Any:
+    """Show a process's newest version with its start form (JSON Schema and UI hints) and your units."""
+    return ProcessDetailSchema().dump(processes.get_process(get_database(), key, actor=current_user()))
 
 
 @bp.post("")
@@ -36,8 +42,8 @@ def deploy_process() -> Any:
 def list_cases(key: str) -> Any:
     """The cases of a process the caller may read, newest first, with the case data fields it lists
     (its property `listColumns`), e.g. a unit's lone-work approvals and their status."""
-    query = query_args(CaseListQuery())
+    query = query_args(ProcessCaseListQuery())
     where = dict(item.split(":", 1) for item in query["where"].split(",")) if query.get("where") else None
-    found = processes.list_cases(get_database(), process=key, actor=current_user(), unit=query.get("unit"),
+    found = processes.process_cases(get_database(), process=key, actor=current_user(), unit=query.get("unit"),
                                  where=where, limit=query["limit"])
-    return CaseListSchema().dump(found)
+    return ProcessCaseListSchema().dump(found)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, Response, current_app
 
 from processes.views import UserView
-from service.web import auth, boards, casework, links, queue, statistics
+from service.web import auth, boards, caselist, casework, links, queue, statistics
 from service.web.errors import render_error_page
 from service.web.session import LANGUAGES, chosen_language, current_web_user
 from service.web.text import linkify
@@ -33,6 +33,7 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(casework.bp)
+    app.register_blueprint(caselist.bp)
     app.register_blueprint(links.bp)
     app.register_blueprint(boards.bp)
     app.register_blueprint(statistics.bp)

@@ -17,8 +17,8 @@ from processes import (
     deploy_bundled,
     fire_due_timers,
     get_case,
-    list_cases,
     list_tasks,
+    process_cases,
     send_message,
     start_case,
 )
@@ -451,14 +451,14 @@ def test_the_units_approvals_are_listed_with_their_status_for_its_leaders_and_am
                  clock=clock)
     emil = create_user(db, "emil", password="emil-password", groups=["leaders"], units=["energi"])
     for who in ("lene", "karl"):
-        listed = list_cases(db, process="lone_work_validity", unit="kemi", actor=people[who])
+        listed = process_cases(db, process="lone_work_validity", unit="kemi", actor=people[who])
         assert listed.columns == ("approval_status", "valid_until", "applicant_name", "task_description", "group")
         assert [(row.id, row.columns["approval_status"], row.columns["valid_until"]) for row in listed.rows] == [
             (second, "active", "2026-12-18"), (first, "revoked", "2026-12-18")]
-    active = list_cases(db, process="lone_work_validity", unit="kemi", actor=people["lene"],
+    active = process_cases(db, process="lone_work_validity", unit="kemi", actor=people["lene"],
                         where={"approval_status": "active"})
     assert [row.id for row in active.rows] == [second]
-    assert list_cases(db, process="lone_work_validity", unit="kemi", actor=emil).rows == []  # another unit's leader
+    assert process_cases(db, process="lone_work_validity", unit="kemi", actor=emil).rows == []  # another unit's leader
     with pytest.raises(InvalidData) as refused:
-        list_cases(db, process="lone_work_validity", actor=people["lene"], where={"hazards": "x"})
+        process_cases(db, process="lone_work_validity", actor=people["lene"], where={"hazards": "x"})
     assert "hazards" in refused.value.fields

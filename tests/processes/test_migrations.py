@@ -10,9 +10,17 @@ from processes import GROUP_CODES, UNITS
 from processes.store.models import Base, Group, Unit
 
 
+def _not_full_text(name, type_, _parent_names) -> bool:
+    """SQLite's FTS5 table of the case search with its shadow tables, and PostgreSQL's GIN index of the case
+    search (migration 0019), have no model."""
+    return not ((type_ == "table" and (name or "").startswith("case_search"))
+                or (type_ == "index" and name == "ix_cases_search"))
+
+
 def test_the_migrated_schema_matches_the_models(db):
     with db.write_engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": _not_full_text})
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
 
