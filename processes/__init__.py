@@ -16,6 +16,7 @@ from processes.links import (
     LinkPage,
     LinkRefused,
     Refusal,
+    configure_links,
     create_link,
     grant_for,
     link_page,
@@ -25,6 +26,7 @@ from processes.links import (
 )
 from processes.messages import case_messages, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
     authenticate,
@@ -135,6 +137,7 @@ __all__ = [
     "TokenView",
     "Upload",
     "UserView",
+    "WebhookReport",
     "WorkerPass",
     "add_attachment",
     "add_comment",
@@ -148,11 +151,13 @@ __all__ = [
     "claim_tasks",
     "colleagues_for",
     "complete_task",
+    "configure_links",
     "create_link",
     "create_token",
     "create_user",
     "decision_labels",
     "delete_filter",
+    "deliver_pending",
     "deploy",
     "deploy_bundled",
     "deploy_file",

@@ -9,7 +9,9 @@ expression and script passes the sandbox check. Each problem is reported with fi
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +42,8 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-SERVICE_OPERATORS = frozenset({"notify", "start_case"})
+SERVICE_OPERATORS = frozenset({"notify", "start_case", "webhook"})
+WEBHOOK_TARGET = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
 
 _XML_PARSER = etree.XMLParser(
@@ -189,9 +192,10 @@ def _check_expressions(root: etree._Element, filename: str) -> None:
         checks += [(node, node.text or "", check_script) for node in root.iter(f"{{{SPIFF_NS}}}{tag}")]
     checks += [(node, node.get("value", ""), check_expression) for node in root.iter(f"{{{SPIFF_NS}}}parameter")]
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
-        if node.get("name") in ("dueAt", "assignee", "unit", "refuseWhen"):  # expressions over the case data
+        if node.get("name") in ("dueAt", "assignee", "unit", "refuseWhen", "linkTo", "linkName", "linkLanguage",
+                                "linkHeader"):  # expressions over the case data
             checks.append((node, node.get("value", ""), check_expression))
-        elif node.get("name") == "dueIn":
+        elif node.get("name") in ("dueIn", "linkTtl"):
             checks.append((node, node.get("value", ""), _check_duration))
     for node, text, check in checks:
         if not text.strip():
@@ -312,6 +316,17 @@ def _service_task_problem(task: etree._Element, _groups: frozenset[str]) -> str 
     operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
     if operator is None or operator.get("id") not in SERVICE_OPERATORS:
         return f"service task operator must be one of {sorted(SERVICE_OPERATORS)}"
+    if operator.get("id") == "webhook":
+        parameters = {parameter.get("id"): parameter.get("value", "")
+                      for parameter in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS)}
+        try:
+            target = ast.literal_eval((parameters.get("target") or "").strip())
+        except (ValueError, SyntaxError):
+            target = None
+        if not isinstance(target, str) or not WEBHOOK_TARGET.fullmatch(target):
+            return "a webhook names its target as a quoted lower-case word (e.g. 'fm'), never a URL"
+        if not (parameters.get("payload") or "").strip():
+            return "a webhook needs a payload (an expression giving a JSON object)"
     return None
 
 

@@ -46,6 +46,7 @@ class Run:
     decisions: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     started_cases: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
     # The rule sets and parameters of the case's process version (its bundle), and its mail templates
@@ -90,10 +91,19 @@ class Run:
         if not isinstance(data, dict):
             raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data must be a dict")
         self.started_cases.append({"process": str(params.get("process")), "data": unescape(data),
-                                   "task": task.task_spec.bpmn_id})
+                                   "task": task.task_spec.bpmn_id, "optional": params.get("optional") is True})
+
+    def webhook(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``webhook``: post ``payload`` (a JSON object) to the configured ``target`` later."""
+        payload = unescape(params.get("payload"))
+        if not isinstance(payload, dict):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: a webhook payload must be a dict")
+        self.webhooks.append({"target": str(params.get("target")), "payload": payload,
+                              "task": task.task_spec.bpmn_id})
 
     def engine(self) -> SandboxScriptEngine:
-        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case}, rules=self,
+        return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case,
+                                                    "webhook": self.webhook}, rules=self,
                                    functions={"param": rulebook.param_function(self.book, self.today)})
 
     def count_step(self, _task: Task) -> None:
