@@ -6,8 +6,8 @@ transaction: the case goes on at once and never waits for the receiver. The work
 leases due rows in one short transaction, posts each outside any transaction, and marks it: ``delivered`` on
 a 2xx answer; otherwise it backs off (1, 2, 4, ... minutes) and after ``MAX_ATTEMPTS`` the row is ``failed``
 and an incident on the case says so (the case itself is not stopped). A target with no configured URL is
-``skipped`` and the history says why. Delivery is at least once: each post carries ``X-Amflow-Delivery``
-(the row's id), so the receiver can tell a repeat.
+``skipped`` and the history says why. The body is ``{"delivery", "case_id", "task", "payload"}``. Delivery is
+at least once: the delivery id (also in the header ``X-Amflow-Delivery``) lets the receiver tell a repeat.
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def _post(url: str, delivery: _Claimed) -> None:
     """POST the payload as JSON; raise OSError (or ValueError for a bad URL) unless the answer is 2xx."""
     if not url.startswith(("http://", "https://")):
         raise ValueError("a webhook URL must be http:// or https://")
-    body = json.dumps(delivery.payload, ensure_ascii=False).encode("utf-8")
+    body = json.dumps(envelope(delivery.id, delivery.case_id, delivery.task, delivery.payload),
+                      ensure_ascii=False).encode("utf-8")
     request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
         url, data=body, method="POST", headers={
         "Content-Type": "application/json; charset=utf-8", "User-Agent": "amflow-webhook/1",
@@ -107,6 +108,11 @@ def _post(url: str, delivery: _Claimed) -> None:
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (configured URL)
         if not 200 <= response.status < 300:
             raise OSError(f"HTTP {response.status}")
+
+
+def envelope(delivery: int, case_id: str | None, task: str, payload: Any) -> dict[str, Any]:
+    """The JSON body of a post: the delivery's id (the same on a repeat), the case, the task, the payload."""
+    return {"delivery": delivery, "case_id": case_id, "task": task, "payload": payload}
 
 
 def _describe(error: BaseException) -> str:
