@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from processes.access import OPEN, Action, case_for, may, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
+from processes.deployments import SPEC_CACHE
+from processes.engine.sandbox import evaluate
 from processes.errors import Forbidden, InvalidData, NotFound
 from processes.notify import outbox
 from processes.people.throttle import LoginLimits, count_attempt, forgive_attempt
@@ -33,6 +36,8 @@ from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Case, CaseLink, TaskRecord
 from processes.views import CaseStatus, LinkGrant, LinkView, TaskView, UserView
+
+logger = logging.getLogger("amflow.links")
 
 SALT = "amflow.case-link.v1"
 DEFAULT_TTL = dt.timedelta(days=14)
@@ -288,6 +293,7 @@ class LinkPage:
     case_id: str
     process: str
     tasks: list[TaskView]
+    header: str | None = None  # the process's linkHeader over the case data (e.g. the contact person)
 
 
 def link_page(db: Database, grant: LinkGrant) -> LinkPage:
@@ -301,4 +307,19 @@ def link_page(db: Database, grant: LinkGrant) -> LinkPage:
                                                         TaskRecord.name.in_(grant.tasks))
                                .order_by(TaskRecord.created_at, TaskRecord.id))
         tasks = [task_view(row) for row in rows if may(session, grant, Action.READ, row)]
-        return LinkPage(grant=grant, case_id=case.id, process=case.process_key, tasks=tasks)
+        return LinkPage(grant=grant, case_id=case.id, process=case.process_key, tasks=tasks,
+                        header=_header(session, case))
+
+
+def _header(session: Session, case: Case) -> str | None:
+    """The process's ``linkHeader`` over the case data; a failing expression shows nothing (and is logged)."""
+    expression = SPEC_CACHE.get(session, case.process_version_id).parsed.link_header
+    if not expression:
+        return None
+    data = dict(case.data or {})
+    try:
+        value = evaluate(expression, {**data, "data": data})
+    except Exception as exc:
+        logger.warning("linkHeader of case %s could not be computed: %s", case.id, exc)
+        return None
+    return None if value is None else str(value)

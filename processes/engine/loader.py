@@ -133,6 +133,9 @@ class ParsedProcess:
     readers: tuple[str, ...] = ()
     subject: str | None = None  # property ``subject``: the case data field holding the username it is about
     called_processes: frozenset[str] = frozenset()  # call activities to processes of other files, by id
+    # property ``linkHeader``: an expression over the case data giving the text a signed link's page shows
+    # above its tasks (e.g. who the contact person is), for people without an account
+    link_header: str | None = None
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -406,6 +409,7 @@ def load_process(xml: bytes, filename: str, *, groups: frozenset[str]) -> Parsed
         readers=readers,
         subject=subject,
         called_processes=frozenset(called),
+        link_header=_properties(process).get("linkHeader", "").strip() or None,
     )
 
 

@@ -70,7 +70,7 @@ def test_a_failing_receiver_is_retried_with_back_off_then_an_incident_and_the_ca
             == webhooks.WebhookReport()
         # meanwhile the case moves on
         case = complete_task(db, case.tasks[0].id, data={"note": "done"}, actor=guest(db, case.id))
-        for attempt in range(2, webhooks.MAX_ATTEMPTS + 1):
+        for _attempt in range(2, webhooks.MAX_ATTEMPTS + 1):
             now = deliveries(db)[0].next_attempt_at
             report = deliver_pending(db, targets={"fm": server.url}, clock=FixedClock(now))
         assert report.failed == 1 and server.received == []
