@@ -28,7 +28,7 @@ from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_st
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
 from processes.notify import outbox, webhooks
-from processes.routing import route
+from processes.routing import person_named, route
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
@@ -267,6 +267,9 @@ def _queue_notifications(
     session: Session, case: Case, run: runtime.Run, context: dict[str, Any], now: datetime
 ) -> None:
     for message in run.notifications:
+        recipient = message["recipient_user"]
+        if isinstance(recipient, str) and "@" in recipient:  # a user named by e-mail (a kontaktperson's address)
+            message = {**message, "recipient_user": person_named(session, recipient)}
         written = outbox.queue(
             session, case_id=case.id, unit=message["unit"], template=message["template"],
             recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],

@@ -123,8 +123,15 @@ def test_every_notify_task_names_a_template_and_one_addressee_as_quoted_strings(
         if spec.operation_name == "start_case":  # starts a follow-up case; checked by the engine tests
             assert isinstance(ast.literal_eval(spec.operation_params["process"]["value"]), str)
             continue
+        if spec.operation_name == "webhook":  # a configured target by name; checked at deploy and by the engine tests
+            assert isinstance(ast.literal_eval(spec.operation_params["target"]["value"]), str)
+            continue
         assert spec.operation_name == "notify", f"{name}: {spec.bpmn_id}"
-        params = {key: ast.literal_eval(param["value"]) for key, param in spec.operation_params.items()}
+        # a quoted text, or (recipient only) the name of the data field holding a username or a user's e-mail
+        values = {key: param["value"] for key, param in spec.operation_params.items()}
+        if "recipient" in values and values["recipient"].isidentifier():
+            values["recipient"] = repr(values["recipient"])
+        params = {key: ast.literal_eval(value) for key, value in values.items()}
         assert all(isinstance(value, str) for value in params.values()), f"{name}: {spec.bpmn_id}"
         assert "template" in params, f"{name}: {spec.bpmn_id}"
         assert ("group" in params) != ("recipient" in params), f"{name}: {spec.bpmn_id}"
