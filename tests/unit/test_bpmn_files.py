@@ -84,6 +84,8 @@ def test_every_lane_is_a_known_group_and_every_flow_node_has_a_lane(name: str) -
     assert lanes, f"{name} has no lanes"
     assert set(lanes) <= KNOWN_GROUPS
     for spec in flow_task_specs(name):
+        if "MultiInstance" in type(spec).__name__:  # Spiff's loop wrapper has no lane; its instances (checked) have
+            continue
         assert spec.lane in KNOWN_GROUPS, f"{name}: {spec.bpmn_id} is in no known lane"
 
 
