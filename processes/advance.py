@@ -266,10 +266,11 @@ def _about_the_waiting_task(context: dict[str, Any], still_open: list[TaskRecord
 def _queue_notifications(
     session: Session, case: Case, run: runtime.Run, context: dict[str, Any], now: datetime
 ) -> None:
-    for message in run.notifications:
+    for asked in run.notifications:
+        message = dict(asked)
         recipient = message["recipient_user"]
         if isinstance(recipient, str) and "@" in recipient:  # a user named by e-mail (a kontaktperson's address)
-            message = {**message, "recipient_user": person_named(session, recipient)}
+            message["recipient_user"] = person_named(session, recipient)
         written = outbox.queue(
             session, case_id=case.id, unit=message["unit"], template=message["template"],
             recipient_user=message["recipient_user"], recipient_group=message["recipient_group"],
