@@ -27,6 +27,10 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str]]] = [
     ("pia", "Pia Prækursorkoordinator", ["precursor-coordinator"], []),
     ("owen", "Owen Procesejer", ["process-owners"], []),
     ("admin", "Administrator", ["admins"], []),
+    # --- contractor onboarding (issue #15): a DTU kontaktperson and a room owner in DTU Kemi; the supplier's
+    # site lead has no account (they use the portal link mailed to them)
+    ("kasper", "Kasper Kontaktperson (DTU Kemi)", ["employees"], ["kemi"]),
+    ("rita", "Rita Rumansvarlig (laboratorie, DTU Kemi)", ["employees"], ["kemi"]),
 ]
 
 
