@@ -56,8 +56,8 @@ APPOINT = {"kontaktperson_name": "Kaj Kontakt", "kontaktperson_email": "kaj@dtu.
            "kontaktperson_phone": "+45 4525 0000", "room_owner_name": "Rita Rum",
            "room_owner_email": "rita@dtu.example"}
 WORKERS = {"workers": [{"name": "Ole"}, {"name": "Per"}]}
-CONTROLLED = {"risks": [{"hazard": "Støv", "measure": "Afskærmning", "controlled": True}]}
-UNCONTROLLED = {"risks": [{"hazard": "Asbest", "measure": "Ukendt", "controlled": False}]}
+CONTROLLED = {"risks": [{"hazard": "Støv", "measure": "Afskærmning", "controlled": "yes"}]}
+UNCONTROLLED = {"risks": [{"hazard": "Asbest", "measure": "Ukendt", "controlled": "no"}]}
 INTRO = {"introduction_date": "2031-03-10", "introduction_topics": ["local_hazards", "emergency_procedures"],
          "introduction_language": "en"}
 HANDOVER = {"area_handed_back": True, "safety_systems_restored": True, "waste_removed": True}
@@ -256,10 +256,10 @@ def test_building_work_needs_the_at_notice_permits_and_the_introduction_before_a
     assert task(case, "acknowledge_introduction").id in {t.id for t in link_page(db, lead).tasks}
     with pytest.raises(errors.InvalidData) as refused:  # every worker on the list, each understood
         do(db, case, "acknowledge_introduction",
-           {"acknowledgements": [{"worker": "Ole", "understood": True}, {"worker": "Per", "understood": False}]}, lead)
+           {"acknowledgements": [{"worker": "Ole", "understood": "yes"}, {"worker": "Per", "understood": "no"}]}, lead)
     assert "Per" in refused.value.fields["acknowledgements"]
     case = do(db, case, "acknowledge_introduction",
-              {"acknowledgements": [{"worker": "Ole", "understood": True}, {"worker": "Per", "understood": True}]},
+              {"acknowledgements": [{"worker": "Ole", "understood": "yes"}, {"worker": "Per", "understood": "yes"}]},
               lead)
     assert names(case) == {"grant_access"}
     with pytest.raises(errors.InvalidData):
@@ -342,7 +342,7 @@ def test_a_worker_alone_in_a_hazard_area_runs_the_lone_work_approval_before_the_
     assert names(case) == {"give_introduction"}
     case = do(db, case, "give_introduction", INTRO, people["kaj"])
     case = do(db, case, "acknowledge_introduction", {"acknowledgements": [
-        {"worker": "Ole", "understood": True}, {"worker": "Per", "understood": True}]}, site_lead(db, case.id))
+        {"worker": "Ole", "understood": "yes"}, {"worker": "Per", "understood": "yes"}]}, site_lead(db, case.id))
     case = do(db, case, "grant_access", {"access_granted": True}, people["kaj"])
     assert names(case) == {"describe_lone_work"}
     case = do(db, case, "describe_lone_work", APPLICATION, people["kaj"])
