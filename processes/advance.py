@@ -240,13 +240,15 @@ def _sync_task_index(
                detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee,
                        **({"unit": row.unit} if row.unit != case.unit else {}),
                        **({"problem": to.problem} if to.problem else {})})
-        outbox.queue(  # "a new task for you / your group", in the same transaction as the task
-            session, case_id=case.id, unit=row.unit, template="task_assigned",
-            recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
-            context={**context, "task_title": row.title, "task_id": row.id,
-                     **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-            now=now, texts=run.mail,
-        )
+        mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
+        if not mailed_as_link:  # a person without an account gets the task by its link's mail instead
+            outbox.queue(  # "a new task for you / your group", in the same transaction as the task
+                session, case_id=case.id, unit=row.unit, template="task_assigned",
+                recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
+                context={**context, "task_title": row.title, "task_id": row.id,
+                         **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
+                now=now, texts=run.mail,
+            )
         if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
             links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,
                                  language=user_task.link_language, ttl=user_task.link_ttl,

@@ -70,6 +70,15 @@ def test_the_ready_tasks_get_one_link_and_one_mail_in_the_persons_language(db, a
     assert case.id in received.message.get_content()
 
 
+def test_a_person_without_an_account_gets_the_link_mail_not_a_task_assigned_mail_that_cannot_reach_them(
+        db, anna, portal):
+    case = start_case(db, process=portal, unit="kemi", data=DATA, actor=anna, clock=FixedClock(T0))
+    history = get_case(db, case.id, actor=anna).history
+    assert [e for e in history if e.kind == "notification_skipped"] == []
+    with db.read() as session:
+        assert session.scalars(select(Notification).where(Notification.template == "task_assigned")).all() == []
+
+
 def test_a_later_task_joins_the_link_without_a_new_mail(db, anna, portal):
     case = start_case(db, process=portal, unit="kemi", data=DATA, actor=anna, clock=FixedClock(T0))
     grant = grant_for(db, token_of(link_mails(db)[0]), keys=KEYS, clock=FixedClock(T0))
