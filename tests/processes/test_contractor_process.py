@@ -320,7 +320,7 @@ def test_an_incident_without_the_accident_process_is_noted_and_the_people_told_a
 
 
 def test_an_incident_starts_the_accident_process_when_it_is_deployed(db, people):
-    deploy(db, (BPMN_DIR / "accident_stub.bpmn").read_bytes(), "accident_stub.bpmn", actor=_owner(db))
+    deploy(db, (BPMN_DIR / "psych_accident_report.bpmn").read_bytes(), "psych_accident_report.bpmn", actor=_owner(db))
     case = at_work(db, people)
     case = send_message(db, case.id, "contractor_incident", data=INCIDENT, actor=people["kaj"], clock=CLOCK)
     spawned = [e.detail for e in get_case(db, case.id, actor=people["kaj"]).history if e.kind == "case_spawned"]
