@@ -115,6 +115,7 @@ def mail_task_link(
     """
     email = (email or "").strip().lower()
     template = template or DEFAULT_LINK_TEMPLATE
+    ttl = min(max(ttl, dt.timedelta(minutes=5)), MAX_TTL)  # the bounds a handler's link has too
     if "@" not in email or len(email) > 320:
         record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_SKIPPED, at=now,
                detail={"task": task.name, "template": template, "reason": "linkTo is not an e-mail address",

@@ -67,7 +67,7 @@ def _link(task: Task, properties: dict[str, str], clock: Clock) -> dict[str, Any
     ttl = dt.timedelta(days=14)
     if (duration := (properties.get("linkTtl") or "").strip()):
         try:
-            start = dt.datetime.now(dt.UTC) if clock is None else clock.now().astimezone(dt.UTC)
+            start = clock.now().astimezone(dt.UTC)
             parsed = TimerEventDefinition.parse_iso_duration(duration)
             ttl = TimerEventDefinition.get_timedelta_from_start(parsed, start)
         except Exception as exc:  # Spiff raises a bare Exception for a bad duration
