@@ -28,6 +28,7 @@ from processes.links import (
     LinkPage,
     LinkRefused,
     Refusal,
+    configure_links,
     create_link,
     grant_for,
     link_page,
@@ -37,6 +38,7 @@ from processes.links import (
 )
 from processes.messages import case_messages, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
     authenticate,
@@ -160,6 +162,7 @@ __all__ = [
     "UnitStatistics",
     "Upload",
     "UserView",
+    "WebhookReport",
     "WorkerPass",
     "add_attachment",
     "add_comment",
@@ -177,11 +180,13 @@ __all__ = [
     "claim_tasks",
     "colleagues_for",
     "complete_task",
+    "configure_links",
     "create_link",
     "create_token",
     "create_user",
     "decision_labels",
     "delete_filter",
+    "deliver_pending",
     "deploy",
     "deploy_bundled",
     "deploy_file",

@@ -19,16 +19,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
-from processes import bundles, calls
+from processes import bundles, calls, links
 from processes.clock import Clock
-from processes.deployments import SPEC_CACHE, LoadedProcess, latest_version
+from processes.deployments import SPEC_CACHE, LoadedProcess, deployed, latest_version
 from processes.engine import events, runtime, titles
 from processes.engine.elements import Workflow, describe_user_task
 from processes.engine.loader import ParsedProcess
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
-from processes.notify import channels, outbox
+from processes.notify import channels, outbox, webhooks
 from processes.routing import organisation_functions, route
 from processes.store import search
 from processes.store.audit import AuditKind, record
@@ -68,6 +68,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     still_open = _sync_task_index(session, case, workflow, run, context=context)
     session.info.setdefault(OPEN_ROWS_KNOWN, {})[case.id] = still_open  # the case view after the step reuses them
     _queue_notifications(session, case, run, _about_the_waiting_task(context, still_open), now)
+    _queue_webhooks(session, case, run, now)
     _start_children(session, case, run, depth)
     calls.record_calls(session, case, workflow, resolved, calls_before)
     status = runtime.case_status(workflow, loaded.end_statuses)  # before compaction drops the end events
@@ -270,13 +271,19 @@ def _sync_task_index(
                detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee,
                        **({"unit": row.unit} if row.unit != case.unit else {}),
                        **({"problem": to.problem} if to.problem else {})})
-        outbox.queue(  # "a new task for you / your group", in the same transaction as the task
-            session, case_id=case.id, unit=row.unit, template="task_assigned",
-            recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
-            context={**context, "task_title": row.title, "task_id": row.id,
-                     **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-            now=now, texts=run.mail,
-        )
+        mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
+        if not mailed_as_link:  # a person without an account gets the task by its link's mail instead
+            outbox.queue(  # "a new task for you / your group", in the same transaction as the task
+                session, case_id=case.id, unit=row.unit, template="task_assigned",
+                recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
+                context={**context, "task_title": row.title, "task_id": row.id,
+                         **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
+                now=now, texts=run.mail,
+            )
+        if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
+            links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,
+                                 language=user_task.link_language, ttl=user_task.link_ttl,
+                                 template=user_task.link_template, context=context, now=now, texts=run.mail)
     return [row for row in open_rows if row.status in OPEN] + created
 
 
@@ -305,11 +312,26 @@ def _queue_notifications(
                detail={**message, "messages": written})
 
 
+def _queue_webhooks(session: Session, case: Case, run: runtime.Run, now: datetime) -> None:
+    """Posts a ``webhook`` service task asked for: rows in the webhook outbox, delivered by the worker."""
+    for request in run.webhooks:
+        webhooks.queue(session, case_id=case.id, task=request["task"], target=request["target"],
+                       payload=request["payload"], now=now)
+
+
 def _start_children(session: Session, case: Case, run: runtime.Run, depth: int) -> None:
-    """Cases a ``start_case`` service task asked for, started in the same transaction."""
+    """Cases a ``start_case`` service task asked for, started in the same transaction.
+
+    With parameter ``optional`` = True a process that is not deployed is skipped (the history says so)
+    instead of stopping the step; a deployed one that refuses the data still stops it (a model error).
+    """
     for request in run.started_cases:
         if depth >= MAX_CASE_NESTING:
             raise EngineFailure(f"cases start cases more than {MAX_CASE_NESTING} levels deep")
+        if request.get("optional") and not deployed(session, request["process"]):
+            record(session, case_id=case.id, actor=None, kind=AuditKind.CASE_SPAWN_SKIPPED,
+                   detail={"task": request["task"], "process": request["process"], "reason": "not deployed"})
+            continue
         try:
             child = new_case(session, process=request["process"], unit=case.unit, data=request["data"],
                              starter=case.started_by, clock=run.clock, parent_id=case.id, depth=depth + 1,

@@ -266,6 +266,10 @@ def uses(xml: bytes, filename: str) -> Uses:
         text.strip() for node in root.iterfind(".//spiffworkflow:calledDecisionId", NS) if (text := node.text or "")
     }
     templates = set(ENGINE_TEMPLATES)
+    for node in root.iter():
+        properties = _properties(node) if isinstance(node.tag, str) else {}
+        if properties.get("linkTo"):  # a task mailed through a signed link: its template (default task_link)
+            templates.add(properties.get("linkTemplate") or "task_link")
     for operator in root.iterfind(".//spiffworkflow:serviceTaskOperator", NS):
         if operator.get("id") != "notify":
             continue

@@ -38,6 +38,10 @@ DEMO_USERS: list[tuple[str, str, list[str], list[str]]] = [
     ("dorthe", "Dorthe Direktør (leder over institutterne, DTU)", ["leaders", "employees"], ["dtu"]),
     ("mette", "Mette Medarbejder (kollega og vidne, DTU Kemi)", ["employees"], ["kemi"]),
     # --- end of the psychological work-accident block
+    # --- contractor onboarding (issue #15): a DTU kontaktperson and a room owner in DTU Kemi; the supplier's
+    # site lead has no account (they use the portal link mailed to them)
+    ("kasper", "Kasper Kontaktperson (DTU Kemi)", ["employees"], ["kemi"]),
+    ("rita", "Rita Rumansvarlig (laboratorie, DTU Kemi)", ["employees"], ["kemi"]),
 ]
 
 

@@ -192,6 +192,11 @@ def latest_versions(session: Session) -> list[ProcessVersion]:
     ))
 
 
+def deployed(session: Session, key: str) -> bool:
+    """Whether any version of the process ``key`` is deployed."""
+    return session.scalar(select(ProcessVersion.id).where(ProcessVersion.key == key).limit(1)) is not None
+
+
 def list_processes(db: Database, *, actor: UserView | None = None) -> list[ProcessView]:
     """The newest version of each process, with the list of its versions."""
     with db.read() as session:

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
@@ -24,17 +27,25 @@ from sqlalchemy.orm import Session
 
 from processes.access import OPEN, Action, case_for, may, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
+from processes.deployments import SPEC_CACHE
+from processes.engine.sandbox import evaluate
 from processes.errors import Forbidden, InvalidData, NotFound
+from processes.notify import outbox
 from processes.people.throttle import LoginLimits, count_attempt, forgive_attempt
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
 from processes.store.models import Case, CaseLink, TaskRecord
 from processes.views import CaseStatus, LinkGrant, LinkView, TaskView, UserView
 
+logger = logging.getLogger("amflow.links")
+
 SALT = "amflow.case-link.v1"
 DEFAULT_TTL = dt.timedelta(days=14)
 MAX_TTL = dt.timedelta(days=180)
 LINK_LIMITS = LoginLimits(per_account=20, per_address=30, window=dt.timedelta(minutes=15))
+LINK_URL = "link_url"  # Database.settings key: (link id, serial) -> the absolute URL of the link's page
+ENGINE = "amflow"  # created_by of the links the engine makes and mails itself (user-task property linkTo)
+DEFAULT_LINK_TEMPLATE = "task_link"
 
 
 @dataclass(frozen=True)
@@ -79,6 +90,82 @@ class LinkRefused(Forbidden):
     def __init__(self, reason: Refusal) -> None:
         super().__init__(f"this link is {reason.value}")
         self.reason = reason
+
+
+def configure_links(db: Database, keys: LinkKeys, base_url: str) -> None:
+    """Let the engine mail links: sign with ``keys``, and point at ``base_url`` (the service's public address)."""
+    base = base_url.rstrip("/")
+    db.settings[LINK_URL] = lambda link_id, serial: f"{base}/link/{keys.sign(link_id, serial)}"
+
+
+def mail_task_link(
+    session: Session, case: Case, task: TaskRecord, *, email: str, name: str | None, language: str | None,
+    ttl: dt.timedelta, template: str | None, context: dict[str, Any], now: dt.datetime,
+    texts: Mapping[str, str] | None = None,
+) -> None:
+    """A user task with property ``linkTo`` became ready: give its person (an e-mail address) the task
+    through a signed link, inside the step's transaction.
+
+    One link per case and address: the first such task creates it and mails it (template ``linkTemplate``,
+    default ``task_link``, in ``language``); later tasks for the same address join that link, so the person
+    finds every task of the case meant for them on the one page (a portal) without a new e-mail. A link that
+    has expired is renewed and mailed again; one a handler revoked stays revoked (the task joins it, and a
+    handler's renewal gives it back). Without a configured signer (``configure``) the link is made but not
+    mailed, and the history says so.
+    """
+    email = (email or "").strip().lower()
+    template = template or DEFAULT_LINK_TEMPLATE
+    ttl = min(max(ttl, dt.timedelta(minutes=5)), MAX_TTL)  # the bounds a handler's link has too
+    if "@" not in email or len(email) > 320:
+        record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_SKIPPED, at=now,
+               detail={"task": task.name, "template": template, "reason": "linkTo is not an e-mail address",
+                       "address": email[:320]})
+        return
+    language = language if language in outbox.LANGUAGES else outbox.DEFAULT_LANGUAGE
+    row = session.scalars(select(CaseLink).where(CaseLink.case_id == case.id, CaseLink.email == email,
+                                                 CaseLink.created_by == ENGINE).order_by(CaseLink.id.desc())).first()
+    send = False
+    if row is None:
+        row = CaseLink(case_id=case.id, tasks=[task.name], name=(name or "").strip()[:200], email=email,
+                       language=language, serial=1, created_by=ENGINE, created_at=now, expires_at=now + ttl)
+        session.add(row)
+        session.flush()
+        record(session, case_id=case.id, actor=None, kind=AuditKind.LINK_CREATED, at=now,
+               detail={"link": row.id, "for": row.name or email, "tasks": row.tasks,
+                       "expires_at": row.expires_at.isoformat(), "mailed": True})
+        send = True
+    else:
+        if task.name not in row.tasks:
+            row.tasks = sorted({*row.tasks, task.name})  # a new list: the JSON column sees the change
+        if row.revoked_at is None and row.expires_at <= now:
+            row.serial, row.expires_at = row.serial + 1, now + ttl
+            record(session, case_id=case.id, actor=None, kind=AuditKind.LINK_RENEWED, at=now,
+                   detail={"link": row.id, "expires_at": row.expires_at.isoformat(), "mailed": True})
+            send = True
+        record(session, case_id=case.id, actor=None, kind=AuditKind.LINK_EXTENDED, at=now,
+               detail={"link": row.id, "task": task.name, "revoked": row.revoked_at is not None})
+    if send:
+        _mail_link(session, case, task, row, template=template, context=context, now=now, texts=texts)
+
+
+def _mail_link(
+    session: Session, case: Case, task: TaskRecord, row: CaseLink, *, template: str, context: dict[str, Any],
+    now: dt.datetime, texts: Mapping[str, str] | None,
+) -> None:
+    signer = session.info.get("settings", {}).get(LINK_URL)
+    if signer is None:
+        record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_SKIPPED, at=now,
+               detail={"task": task.name, "template": template, "link": row.id,
+                       "reason": "no link signer is configured (the service's base URL and keys)"})
+        return
+    written = outbox.queue_to_address(
+        session, case_id=case.id, unit=task.unit, template=template, address=row.email, name=row.name,
+        language=row.language, now=now, texts=texts,
+        context={**context, "task_title": task.title, "task_id": task.id, "link_url": signer(row.id, row.serial),
+                 "link_expires_at": row.expires_at.isoformat()})
+    record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_QUEUED, at=now,
+           detail={"template": template, "recipient_user": None, "recipient_group": None, "link": row.id,
+                   "to": row.email, "task": task.name, "messages": written})
 
 
 def _view(row: CaseLink, token: str | None = None) -> LinkView:
@@ -207,6 +294,7 @@ class LinkPage:
     case_id: str
     process: str
     tasks: list[TaskView]
+    header: str | None = None  # the process's linkHeader over the case data (e.g. the contact person)
 
 
 def link_page(db: Database, grant: LinkGrant) -> LinkPage:
@@ -220,4 +308,19 @@ def link_page(db: Database, grant: LinkGrant) -> LinkPage:
                                                         TaskRecord.name.in_(grant.tasks))
                                .order_by(TaskRecord.created_at, TaskRecord.id))
         tasks = [task_view(row) for row in rows if may(session, grant, Action.READ, row)]
-        return LinkPage(grant=grant, case_id=case.id, process=case.process_key, tasks=tasks)
+        return LinkPage(grant=grant, case_id=case.id, process=case.process_key, tasks=tasks,
+                        header=_header(session, case))
+
+
+def _header(session: Session, case: Case) -> str | None:
+    """The process's ``linkHeader`` over the case data; a failing expression shows nothing (and is logged)."""
+    expression = SPEC_CACHE.get(session, case.process_version_id).parsed.link_header
+    if not expression:
+        return None
+    data = dict(case.data or {})
+    try:
+        value = evaluate(expression, {**data, "data": data})
+    except Exception as exc:
+        logger.warning("linkHeader of case %s could not be computed: %s", case.id, exc)
+        return None
+    return None if value is None else str(value)

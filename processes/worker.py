@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, func, select
@@ -24,6 +25,7 @@ from processes.clock import Clock
 from processes.engine import runtime
 from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
+from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.retention import ErasurePass, erase_expired
 from processes.starts import StartPass, fire_due_starts
 from processes.store.audit import AuditKind, record
@@ -139,6 +141,7 @@ class WorkerPass:
     mail: SendReport
     starts: StartPass = field(default_factory=StartPass)
     erasures: ErasurePass = field(default_factory=ErasurePass)
+    webhooks: WebhookReport = field(default_factory=WebhookReport)
 
 
 MAIL_BATCH = 100
@@ -172,8 +175,12 @@ def last_heartbeat(db: Database) -> dt.datetime | None:
     return newest
 
 
-def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str = "amflow@localhost") -> WorkerPass:
-    """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued).
+def run_pass(
+    db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str = "amflow@localhost",
+    webhook_targets: Mapping[str, str] | None = None,
+) -> WorkerPass:
+    """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued),
+    then post the due webhooks to ``webhook_targets`` (target name -> URL).
 
     Each pass first writes this process's heartbeat at the wall-clock time (not ``clock``: a replay of a past
     day with ``--now`` is still a live worker), which the readiness check reads.
@@ -194,5 +201,6 @@ def run_pass(db: Database, *, clock: Clock, smtp_url: str | None, mail_from: str
         if sum(batch) < MAIL_BATCH:
             break
     erasures = erase_expired(db, clock=clock)
+    posted = deliver_pending(db, targets=webhook_targets or {}, clock=clock)
     return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals), starts=starts,
-                      erasures=erasures)
+                      erasures=erasures, webhooks=posted)

@@ -16,6 +16,7 @@ from service.errors import register_error_handlers
 from service.extensions import get_database, init_database
 from service.health import init_health
 from service.i18n import init_i18n
+from service.links import configure_engine_links
 from service.logs import init_request_logging
 from service.metrics import init_metrics
 from service.security import init_security
@@ -46,7 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json = JSONProvider(app)
     init_request_logging(app)  # first: its request id and timer must be set before any other hook can fail
     init_security(app)
-    init_database(app)
+    configure_engine_links(init_database(app), app.config)
     init_i18n(app)
     register_error_handlers(app, page=error_page)
     app.register_blueprint(create_api_blueprint())

@@ -23,6 +23,7 @@ import processes
 from processes.errors import InvalidModel, ProcessError
 from service import gunicorn_conf, metrics
 from service.config import Config, ConfigError, load_config, logging_settings
+from service.links import configure_engine_links
 from service.logs import configure_logging
 
 logger = logging.getLogger("amflow")
@@ -41,6 +42,7 @@ def _database() -> Iterator[processes.Database]:
     """The configured database, its connections closed when the command ends (or before gunicorn forks)."""
     settings = _settings()
     database = processes.Database(settings.database_url)
+    configure_engine_links(database, settings.as_flask_config())
     try:
         yield database
     finally:
@@ -119,9 +121,10 @@ def worker(once: bool, now_text: str | None) -> None:
         _upgrade(database)
         if once:
             click.echo(_summary(processes.run_pass(database, clock=clock, smtp_url=settings.smtp_url,
-                                         mail_from=settings.mail_from)))
+                                                   mail_from=settings.mail_from,
+                                                   webhook_targets=settings.webhook_urls)))
             return
-        _loop(database, settings.smtp_url, settings.mail_from, settings.worker_interval)
+        _loop(database, settings)
 
 
 def _clock_at(text: str) -> processes.FixedClock:
@@ -139,17 +142,21 @@ def _summary(result: processes.WorkerPass) -> str:
     return (f"timers fired={timers.fired} retried={timers.retried} incidents={timers.incidents}; "
             f"mail sent={mail.sent} logged={mail.logged} retried={mail.retried} failed={mail.failed}; "
             f"cases started={result.starts.started} failed={result.starts.failed}; "
-            f"cases erased={result.erasures.erased}")
+            f"cases erased={result.erasures.erased}; "
+            f"webhooks delivered={result.webhooks.delivered} retried={result.webhooks.retried} "
+            f"failed={result.webhooks.failed} skipped={result.webhooks.skipped}")
 
 
-def _loop(database: processes.Database, smtp_url: str | None, mail_from: str, interval: float) -> None:
+def _loop(database: processes.Database, settings: Config) -> None:
+    interval = settings.worker_interval
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     logger.info("worker started (every %.1f s)", interval)
     while not stopping.is_set():
         try:
-            result = processes.run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=smtp_url, mail_from=mail_from)
+            result = processes.run_pass(database, clock=processes.SYSTEM_CLOCK, smtp_url=settings.smtp_url,
+                                        mail_from=settings.mail_from, webhook_targets=settings.webhook_urls)
             metrics.count_steps("timer", result.timers.fired)
             if result.timers.fired or result.mail.sent or result.mail.failed:
                 logger.info(_summary(result))

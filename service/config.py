@@ -8,9 +8,10 @@ instead of at the first request.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ class Config:
     # signing keys of the links for people without an account: "kid:secret,kid:secret", the first signs new
     # links and every one still verifies (rotation); empty: one key "k1" derived from SECRET_KEY
     link_keys: str = ""
+    # the service's public address, for the links the engine mails (user-task property linkTo)
+    base_url: str = "http://127.0.0.1:5000"
+    # webhook targets by name (service operator ``webhook``, parameter ``target``): AMFLOW_<NAME>_WEBHOOK_URL,
+    # e.g. AMFLOW_FM_WEBHOOK_URL for target 'fm'; only these URLs ever receive case data
+    webhook_urls: Mapping[str, str] = field(default_factory=dict)
 
     def as_flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys (`DATABASE_URL`, `SECRET_KEY`, ...)."""
@@ -95,8 +101,31 @@ def load_config(overrides: Mapping[str, Any] | None = None, *, environ: Mapping[
         mail_from=str(raw.get("MAIL_FROM") or "amflow@localhost"),
         worker_interval=_as_positive_float("WORKER_INTERVAL", raw.get("WORKER_INTERVAL", 5.0)),
         link_keys=str(raw.get("LINK_KEYS") or ""),
+        base_url=_checked_base_url(raw.get("BASE_URL")),
+        webhook_urls=_webhook_urls(raw.get("WEBHOOK_URLS"), environ),
         **_security_settings(raw),
     )
+
+
+def _checked_base_url(value: Any) -> str:
+    url = str(value or "http://127.0.0.1:5000").rstrip("/")
+    if not url.startswith(("http://", "https://")) or " " in url:
+        raise ConfigError(f"{ENV_PREFIX}BASE_URL must be an http:// or https:// address, not {url!r}")
+    return url
+
+
+WEBHOOK_ENV = re.compile(re.escape(ENV_PREFIX) + r"([A-Z][A-Z0-9_]*)_WEBHOOK_URL")
+
+
+def _webhook_urls(overrides: Any, environ: Mapping[str, str]) -> dict[str, str]:
+    """Target name -> URL: every AMFLOW_<NAME>_WEBHOOK_URL of the environment, then the overrides' mapping."""
+    urls = {match.group(1).lower(): value.strip() for key, value in environ.items()
+            if (match := WEBHOOK_ENV.fullmatch(key)) and value.strip()}
+    urls.update(dict(overrides or {}))
+    for name, url in urls.items():
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()}_WEBHOOK_URL must be an http:// or https:// URL")
+    return urls
 
 
 def logging_settings(raw: Mapping[str, Any] | None = None) -> tuple[str, str]:

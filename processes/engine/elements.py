@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
@@ -42,6 +43,14 @@ class UserTask:
     due_at: dt.datetime | None
     assignee: str | None = None  # property ``assignee``: an expression naming one person (username or e-mail)
     unit: str | None = None  # property ``unit``: an expression naming the task's unit (default: the case's)
+    # property ``linkTo``: an expression giving an e-mail address that gets the task through a signed link,
+    # mailed when the task is ready (``linkName``, ``linkLanguage``: expressions; ``linkTtl``: an ISO duration,
+    # default P14D; ``linkTemplate``: the mail template, default task_link)
+    link_to: str | None = None
+    link_name: str | None = None
+    link_language: str | None = None
+    link_ttl: dt.timedelta = dt.timedelta(days=14)
+    link_template: str | None = None
 
 
 def describe_user_task(task: Task, clock: Clock, functions: Mapping[str, Any] | None = None) -> UserTask:
@@ -53,7 +62,26 @@ def describe_user_task(task: Task, clock: Clock, functions: Mapping[str, Any] | 
     return UserTask(id=str(task.id), name=spec.bpmn_id, title=title, lane=spec.lane,
                     properties=properties, due_at=due_at_of(task, clock),
                     assignee=_named(task, properties, "assignee", functions),
-                    unit=_named(task, properties, "unit", functions))
+                    unit=_named(task, properties, "unit", functions),
+                    **_link(task, properties, clock, functions))
+
+
+def _link(task: Task, properties: dict[str, str], clock: Clock,
+          functions: Mapping[str, Any] | None) -> dict[str, Any]:
+    link_to = _named(task, properties, "linkTo", functions)
+    if link_to is None:
+        return {}
+    ttl = dt.timedelta(days=14)
+    if (duration := (properties.get("linkTtl") or "").strip()):
+        try:
+            start = clock.now().astimezone(dt.UTC)
+            parsed = TimerEventDefinition.parse_iso_duration(duration)
+            ttl = TimerEventDefinition.get_timedelta_from_start(parsed, start)
+        except Exception as exc:  # Spiff raises a bare Exception for a bad duration
+            raise EngineFailure(f"the linkTtl of task {task.task_spec.bpmn_id} is not a duration: {exc}") from None
+    return {"link_to": link_to, "link_name": _named(task, properties, "linkName", functions),
+            "link_language": _named(task, properties, "linkLanguage", functions), "link_ttl": ttl,
+            "link_template": (properties.get("linkTemplate") or "").strip() or None}
 
 
 def _named(task: Task, properties: dict[str, str], name: str, functions: Mapping[str, Any] | None) -> str | None:

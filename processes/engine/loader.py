@@ -14,7 +14,9 @@ convention) means whoever started the case.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +50,8 @@ MAX_BPMN_BYTES = 2 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-SERVICE_OPERATORS = frozenset({"notify", "start_case", "send_message"})
+SERVICE_OPERATORS = frozenset({"notify", "start_case", "send_message", "webhook"})
+WEBHOOK_TARGET = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
 INITIATOR_LANE = "Process Initiator"  # SpiffArena's lane for whoever started the case: the starter gets its tasks
 
@@ -76,7 +79,8 @@ def _bpmn_expression_tags() -> frozenset[str]:
 
 _EXPRESSION_TAGS = _bpmn_expression_tags()
 # Spiff properties whose value is an expression over the case data.
-EXPRESSION_PROPERTIES = ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen", "title", "factsFrom")
+EXPRESSION_PROPERTIES = ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen", "title", "factsFrom", "linkTo",
+                         "linkName", "linkLanguage", "linkHeader")
 # SpiffWorkflow's extension elements whose text it evaluates (expressions; the scripts are below).
 _SPIFF_EXPRESSION_TAGS = ("messagePayload", "expression", "payloadExpression")
 _SPIFF_SCRIPT_TAGS = ("preScript", "postScript")
@@ -169,6 +173,9 @@ class ParsedProcess:
     case_summary: str | None = None
     case_badge: str | None = None
     documentation: str = ""  # the bpmn:process's documentation
+    # property ``linkHeader``: an expression over the case data giving the text a signed link's page shows
+    # above its tasks (e.g. who the contact person is), for people without an account
+    link_header: str | None = None
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -230,7 +237,7 @@ def _check_expressions(root: etree._Element, filename: str, problems: list[Inval
     for node in root.iter(f"{{{SPIFF_NS}}}property"):
         if node.get("name") in EXPRESSION_PROPERTIES:
             checks.append((node, node.get("value", ""), check_expression))
-        elif node.get("name") == "dueIn":
+        elif node.get("name") in ("dueIn", "linkTtl"):
             checks.append((node, node.get("value", ""), _check_duration))
     for node, text, check in checks:
         if not text.strip():
@@ -386,6 +393,17 @@ def _service_task_problem(task: etree._Element, _known: _Known) -> str | None:
     operator = task.find("bpmn:extensionElements/spiffworkflow:serviceTaskOperator", NS)
     if operator is None or operator.get("id") not in SERVICE_OPERATORS:
         return f"service task operator must be one of {sorted(SERVICE_OPERATORS)}"
+    if operator.get("id") == "webhook":
+        parameters = {parameter.get("id"): parameter.get("value", "")
+                      for parameter in operator.iterfind("spiffworkflow:parameters/spiffworkflow:parameter", NS)}
+        try:
+            target = ast.literal_eval((parameters.get("target") or "").strip())
+        except (ValueError, SyntaxError):
+            target = None
+        if not isinstance(target, str) or not WEBHOOK_TARGET.fullmatch(target):
+            return "a webhook names its target as a quoted lower-case word (e.g. 'fm'), never a URL"
+        if not (parameters.get("payload") or "").strip():
+            return "a webhook needs a payload (an expression giving a JSON object)"
     return None
 
 
@@ -511,6 +529,7 @@ def load_process(
         case_summary=templates.get("caseSummary"),
         case_badge=templates.get("caseBadge"),
         documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
+        link_header=_properties(process).get("linkHeader", "").strip() or None,
     )
 
 

@@ -47,6 +47,7 @@ class Run:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     started_cases: list[dict[str, Any]] = field(default_factory=list)
     sent_messages: list[dict[str, Any]] = field(default_factory=list)  # to other cases (operator send_message)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)  # BPMN ids of the elements completed in this run
     steps: int = 0
     # The rule sets and parameters of the case's process version (its bundle), and its mail templates
@@ -117,7 +118,8 @@ class Run:
         if not isinstance(data, dict) or not isinstance(context, dict):
             raise EngineFailure(f"task {task.task_spec.bpmn_id}: start_case data and context must be dicts")
         self.started_cases.append({"process": str(params.get("process")), "data": unescape(data),
-                                   "context": unescape(context), "task": task.task_spec.bpmn_id})
+                                   "context": unescape(context), "task": task.task_spec.bpmn_id,
+                                   "optional": params.get("optional") is True})
 
     def send_message(self, task: Task, params: dict[str, Any]) -> None:
         """Service operator ``send_message``: message ``message`` with ``data`` into case ``case`` (an id).
@@ -135,9 +137,18 @@ class Run:
         self.sent_messages.append({"case": target, "message": str(params["message"]), "data": unescape(payload),
                                    "task": task.task_spec.bpmn_id})
 
+    def webhook(self, task: Task, params: dict[str, Any]) -> None:
+        """Service operator ``webhook``: post ``payload`` (a JSON object) to the configured ``target`` later."""
+        payload = unescape(params.get("payload"))
+        if not isinstance(payload, dict):
+            raise EngineFailure(f"task {task.task_spec.bpmn_id}: a webhook payload must be a dict")
+        self.webhooks.append({"target": str(params.get("target")), "payload": payload,
+                              "task": task.task_spec.bpmn_id})
+
     def engine(self) -> SandboxScriptEngine:
         return SandboxScriptEngine(services={"notify": self.notify, "start_case": self.start_case,
-                                             "send_message": self.send_message}, rules=self,
+                                             "send_message": self.send_message,
+                                             "webhook": self.webhook}, rules=self,
                                    functions=self.functions())
 
     def functions(self) -> dict[str, Any]:

@@ -272,3 +272,27 @@ def queue(
         ))
         written += 1
     return written
+
+
+def queue_to_address(
+    session: Session, *, case_id: str | None, unit: str | None, template: str, address: str, name: str,
+    language: str, context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None,
+) -> int:
+    """Write one pending message to an e-mail address that need not belong to a user (a contractor's site
+    lead), rendered in ``language``; return 1, or 0 (audited) for an address that is not one."""
+    address = (address or "").strip()
+    if "@" not in address or len(address) > 320 or any(char.isspace() for char in address):
+        _skip(session, case_id, template=template, reason="not an e-mail address", now=now, user=None,
+              address=address[:320])
+        return 0
+    used, subject, body = render(template, language if language in LANGUAGES else DEFAULT_LANGUAGE, {
+        "data": {}, "unit_name": UNITS.get(unit or "", unit or ""), **context,
+        "recipient_name": name or address, "recipient_group": None,
+    }, texts)
+    session.add(Notification(
+        case_id=case_id, template=template, recipient_user=None, recipient_group=None, unit=unit,
+        to_address=address, language=used, subject=subject, body=body,
+        message_id=f"<amflow-{uuid.uuid4().hex}@amflow.local>", data=_summary(context),
+        status=MailStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
+    ))
+    return 1

@@ -47,6 +47,7 @@ class AuditKind(enum.StrEnum):
     PROCESS_DEPLOYED = "process_deployed", "Proces udrullet", "Process deployed"
     LINK_CREATED = "link_created", "Link til sagen oprettet", "Link to the case created"
     LINK_RENEWED = "link_renewed", "Link til sagen fornyet", "Link to the case renewed"
+    LINK_EXTENDED = "link_extended", "Opgave føjet til link", "Task added to a link"
     LINK_REVOKED = "link_revoked", "Link til sagen tilbagekaldt", "Link to the case revoked"
     MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
     MESSAGE_SENT = "message_sent", "Meddelelse sendt til en anden sag", "Message sent to another case"
@@ -54,6 +55,11 @@ class AuditKind(enum.StrEnum):
     CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
     PERSONAL_DATA_ERASED = ("personal_data_erased", "Personoplysninger slettet efter opbevaringsperioden",
                             "Personal data erased after the retention period")
+    WEBHOOK_QUEUED = "webhook_queued", "Besked til andet system sat i kø", "Message to another system queued"
+    WEBHOOK_DELIVERED = "webhook_delivered", "Besked til andet system leveret", "Message to another system delivered"
+    WEBHOOK_RETRY = "webhook_retry", "Besked til andet system forsøges igen", "Message to another system retried"
+    WEBHOOK_SKIPPED = "webhook_skipped", "Besked til andet system ikke sendt", "Message to another system not sent"
+    CASE_SPAWN_SKIPPED = "case_spawn_skipped", "Anden sag ikke startet", "Other case not started"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})

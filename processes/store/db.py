@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -107,8 +108,14 @@ class Database:
         else:
             self.write_engine = create_engine(url, echo=echo, pool_pre_ping=True)
             self.read_engine = self.write_engine
-        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        # What the deployment tells the engine beyond the database (e.g. how to sign a link it mails),
+        # set by whoever runs the engine (the web app, the worker); every session carries it in
+        # ``session.info["settings"]`` so a step can reach it without every use case passing it on.
+        self.settings: dict[str, Any] = {}
+        self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False,
+                                            info={"settings": self.settings})
+        self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False,
+                                           info={"settings": self.settings})
         self._upgrade_lock = threading.Lock()
         self._request: contextvars.ContextVar[RequestTransaction | None] = contextvars.ContextVar(
             f"amflow_request_transaction_{next(_SCOPE_NAMES)}", default=None)

@@ -494,3 +494,29 @@ class ScheduledStart(Base):
     occurrence_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
     started_at: Mapped[Timestamp]
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one JSON POST to a configured target, written in the step that causes it.
+
+    A BPMN service task with operator ``webhook`` writes the row in the step's transaction, so the case never
+    waits for the receiver; the worker posts due rows (``status`` pending -> sending -> delivered | failed |
+    skipped) with back-off, and a row that keeps failing becomes an incident on the case. ``target`` names
+    the configured URL (``fm`` -> ``AMFLOW_FM_WEBHOOK_URL``), never the URL itself, so a diagram cannot send
+    case data anywhere the operators did not configure.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task: Mapped[str] = mapped_column(String(200))  # the BPMN id of the service task
+    target: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[JsonDoc]
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[Timestamp]
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())

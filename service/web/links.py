@@ -44,6 +44,17 @@ def _refused(reason: processes.Refusal) -> ResponseReturnValue:
         REFUSED_STATUS[reason]
 
 
+def _uploads(form: forms.Form) -> list[processes.Upload]:
+    """The files posted for the form's attachment fields (a contractor's own documents), stored with the form."""
+    found = []
+    for field in form_html.fields(form, chosen_language()):
+        upload = request.files.get(field.name) if field.widget == "file" else None
+        if upload and upload.filename:
+            found.append(processes.Upload(field=field.name, filename=upload.filename,
+                                          content_type=upload.mimetype or "", content=upload.read()))
+    return found
+
+
 def _grant(token: str) -> LinkGrant:
     return processes.grant_for(get_database(), token, keys=link_keys(), address=client_address())
 
@@ -101,13 +112,16 @@ def complete(token: str, task_id: str) -> ResponseReturnValue:
     if not found.form_name or not forms.form_exists(found.form_name):
         raise NotFound(f"task {task_id!r} has no form")
     form = forms.get_form(found.form_name)
+    uploads = _uploads(form) if request.files else []
+    for upload in uploads:
+        processes.check_upload(upload.content)  # an empty or too large file is the upload's error, not the form's
     posted = list(request.form.items(multi=True))
 
     def data_with(files: Mapping[str, str]) -> dict[str, Any]:
         return form_html.parse_submission(form, posted, files)
 
     try:
-        processes.work_on_task(database, task_id, data_with=data_with, actor=grant)
+        processes.work_on_task(database, task_id, data_with=data_with, uploads=uploads, actor=grant)
     except InvalidData as error:
         return _page(token, grant, {task_id: (data_with({}), error.fields)}, 422)
     except Conflict:

@@ -93,3 +93,16 @@ def test_the_security_settings_have_safe_defaults_and_refuse_nonsense(tmp_path):
                        ("BEHIND_HTTPS", "maybe")]:
         with pytest.raises(ConfigError, match=key):
             load_config({"INSTANCE_PATH": str(tmp_path)}, environ={f"AMFLOW_{key}": value})
+
+
+def test_webhook_targets_come_from_amflow_name_webhook_url_and_the_base_url_is_checked(tmp_path):
+    environ = {"AMFLOW_INSTANCE_PATH": str(tmp_path), "AMFLOW_SECRET_KEY": "x" * 40,
+               "AMFLOW_FM_WEBHOOK_URL": "https://dalux.example/hooks/amflow", "AMFLOW_BASE_URL": "https://amflow.dtu.dk/"}
+    config = load_config(environ=environ)
+    assert config.webhook_urls == {"fm": "https://dalux.example/hooks/amflow"}
+    assert config.base_url == "https://amflow.dtu.dk"
+    assert load_config(environ={"AMFLOW_INSTANCE_PATH": str(tmp_path)}).webhook_urls == {}
+    with pytest.raises(ConfigError, match="AMFLOW_FM_WEBHOOK_URL"):
+        load_config(environ={**environ, "AMFLOW_FM_WEBHOOK_URL": "file:///etc/passwd"})
+    with pytest.raises(ConfigError, match="AMFLOW_BASE_URL"):
+        load_config(environ={**environ, "AMFLOW_BASE_URL": "amflow.dtu.dk"})

@@ -60,6 +60,9 @@ CORPUS: dict[str, dict] = {
     "correlated_reply": {"request_id": "R-1"},
     "bundle_accident": {"personal_injury": True, "exposure": "sudden", "absence_days_beyond_injury_day": 2,
                         "injury_date": "2026-06-29", "first_absence_day": "2026-06-30"},
+    # contractor onboarding (#15): linkTo and webhook (the guest is the handler here), the accident stand-in
+    "guest_portal": {"guest_email": "handler", "contact": "Kaj"},
+    "psych_accident_report": {},  # a stand-in for the accident process of another branch
 }
 CALLED = ("call_child_review",)
 CORRELATION_KEYS = ("request_id",)

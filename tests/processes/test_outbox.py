@@ -33,6 +33,7 @@ TEMPLATES = (
     "lone_work_not_approved", "lone_work_approved", "lone_work_expiry_reminder", "lone_work_expired",
     "precursor_reminder", "precursor_escalated",
     "lone_work_check_in_missed",
+    "task_link", "contractor_portal", "contractor_contact_appointed", "contractor_incident_reported",
 )
 NOTHING = SendReport(sent=0, logged=0, retried=0, failed=0)
 
@@ -220,7 +221,9 @@ def test_a_subject_stays_on_one_line_whatever_the_case_data_holds(db):
 # --- Templates ---------------------------------------------------------------------------------------------
 
 MINIMAL_CONTEXT = {"case_id": "case-7", "process": "p", "process_name": "P", "unit": "kemi", "data": {},
-                   "unit_name": "DTU Kemi", "recipient_name": "Karin", "recipient_group": "amk"}
+                   "unit_name": "DTU Kemi", "recipient_name": "Karin", "recipient_group": "amk",
+                   # what the engine adds to a mailed link's context (user-task property linkTo)
+                   "task_title": "T", "link_url": "https://amflow.example/link/x", "link_expires_at": NOW.isoformat()}
 
 
 @pytest.mark.parametrize("language", ["da", "en"])

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from forms import get_form
 from rules import InvalidFacts, decide, fact_names, rule_descriptions
 
 ON = datetime.date(2026, 6, 1)
@@ -168,6 +169,18 @@ def test_a_r6_any_location_hazard_requires_introduction_before_access(hazard: st
     decision = decide("contractor_job", job(location_hazards=[hazard]), on=ON)
     assert decision.decision["introduction_before_access"] is True
     assert "A-R6" in decision.fired
+
+
+def test_a_r6_a_place_without_special_hazards_needs_no_introduction_before_access() -> None:
+    decision = decide("contractor_job", job(location_hazards=[]), on=ON)
+    assert decision.decision["introduction_before_access"] is False
+    assert "A-R6" not in decision.fired
+
+
+def test_the_registration_form_carries_every_fact_of_the_contract() -> None:
+    """The process's start form names its fields after the rule set's facts, so the case data is the facts."""
+    fields = set(get_form("contractor_job_registration").schema["properties"])
+    assert set(job()) <= fields
 
 
 PERMITS = [
