@@ -20,6 +20,8 @@ nobody (None). The rules, in words:
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins.
+- The modeler (its pages and API: drafts, validation, deploys, diffs, roll-backs, migrations, forms and
+  rule data) is for process owners and admins; managing groups and their members is for admins.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ from processes.views import (
 OPEN = [status.value for status in OPEN_TASK_STATUSES]
 REPORT_GROUPS = frozenset({"process-owners", "arbejdsmiljo", "admins"})
 REPORTS = "reports"
+MODELER = "modeler"
+MODELER_GROUPS = frozenset({"process-owners", "admins"})
+GROUPS = "groups"
 
 Principal = UserView | LinkGrant | None
 Target = Case | TaskRecord | Comment | Attachment | str | None
@@ -65,6 +70,8 @@ class Action(enum.StrEnum):
     COMMENT = "comment"  # add a comment to a case
     ATTACH = "attach"  # add a file to a case
     MANAGE_LINKS = "manage_links"  # create, renew, revoke a case's signed links; list them
+    MODEL = "model"  # the modeler: edit, validate, deploy, diff, roll back, migrate; forms and rule data
+    MANAGE = "manage"  # the groups and their members
 
 
 def actor_name(principal: Principal) -> str | None:
@@ -88,7 +95,14 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
         return _user_may_task(principal, action, target)
     if isinstance(target, Case):
         return _user_may_case(session, principal, action, target)
-    return target == REPORTS and action is Action.READ and bool(set(principal.groups) & REPORT_GROUPS)
+    return _user_may_area(principal, action, target)
+
+
+def _user_may_area(actor: UserView, action: Action, target: str | None) -> bool:
+    """The areas that are no row: the reports, the modeler, the groups."""
+    wanted = {REPORTS: (Action.READ, REPORT_GROUPS), MODELER: (Action.MODEL, MODELER_GROUPS),
+              GROUPS: (Action.MANAGE, frozenset({"admins"}))}.get(target or "")
+    return wanted is not None and action is wanted[0] and bool(set(actor.groups) & wanted[1])
 
 
 def _user_may_task(actor: UserView, action: Action, task: TaskRecord) -> bool:

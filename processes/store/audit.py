@@ -51,6 +51,9 @@ class AuditKind(enum.StrEnum):
     MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
     PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"
     CALLED_PROCESS_ENDED = "called_process_ended", "Delproces afsluttet", "Called process ended"
+    CASE_MIGRATED = "case_migrated", "Sagen flyttet til en ny procesversion", "Case moved to a new process version"
+    BUNDLE_CHANGED = "bundle_changed", "Formular eller regeldata ændret", "Form or rule data changed"
+    DRAFT_SAVED = "draft_saved", "Procesudkast gemt", "Process draft saved"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})
