@@ -292,7 +292,7 @@ def _running(session: Session, version_ids: list[int]) -> dict[int, int]:
     rows = session.execute(select(Case.process_version_id, func.count()).where(
         Case.process_version_id.in_(version_ids), Case.status == CaseStatus.RUNNING.value,
     ).group_by(Case.process_version_id))
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 def _row(session: Session, key: str, version: int) -> ProcessVersion:
