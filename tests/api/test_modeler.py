@@ -4,6 +4,7 @@ groups, and `amflow export`'s use case."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -38,7 +39,7 @@ def diagram(*, lane: str = "employees", extra_task: bool = False, drop_confirm: 
         "end": '<bpmn:endEvent id="end" />',
     }
     flows = "".join(f'<bpmn:sequenceFlow id="f_{a}_{b}" sourceRef="{a}" targetRef="{b}" />'
-                    for a, b in zip(nodes, nodes[1:], strict=False))
+                    for a, b in itertools.pairwise(nodes))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs" targetNamespace="http://x">
@@ -282,7 +283,8 @@ def test_a_form_schema_is_checked_as_json_schema_and_saved_as_a_new_version(api,
 
 ACCIDENT = {
     "personal_injury": True, "exposure": "sudden", "absence_days_beyond_injury_day": 4,
-    "injury_time": "10:00", "event_type": "physical_violence", "perpetrator": "colleague", "perpetrator_is_nearest_leader": False,
+    "injury_time": "10:00", "event_type": "physical_violence", "perpetrator": "colleague",
+    "perpetrator_is_nearest_leader": False,
     "outside_working_hours": False, "work_related": True, "near_miss": False, "fatal": False,
 }
 AES_THRESHOLD = "accident.report.absence_threshold_days.ASL"
