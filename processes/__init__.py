@@ -5,7 +5,7 @@ user does. See docs/internals.md for the map of the rooms behind it. It knows no
 every use case owns its transaction.
 """
 
-from processes import errors, views
+from processes import errors, modeler, views
 from processes.boards import case_board, case_overviews, case_table
 from processes.caselist import CaseFilter, CasePage, list_cases
 from processes.caselist import Scope as CaseScope
@@ -215,6 +215,7 @@ __all__ = [
     "list_tasks",
     "list_tokens",
     "load_demo",
+    "modeler",
     "operational_counts",
     "passed_step_names",
     "process_cases",

@@ -25,6 +25,8 @@ nobody (None). The rules, in words:
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins; a process's statistics
   (``StatisticsOf``) also for the groups its ``statisticsReaders`` names, in their own units.
+- The modeler (its pages and API: drafts, validation, deploys, diffs, roll-backs, migrations, forms and
+  rule data) is for process owners and admins; managing groups and their members is for admins.
 
 :func:`readable_cases` is the READ rule for cases as a SQL condition (case lists and search); a test keeps
 it equal to ``may`` over a matrix of users and cases.
@@ -73,6 +75,9 @@ from processes.views import (
 OPEN = [status.value for status in OPEN_TASK_STATUSES]
 REPORT_GROUPS = frozenset({"process-owners", "arbejdsmiljo", "admins"})
 REPORTS = "reports"
+MODELER = "modeler"
+MODELER_GROUPS = frozenset({"process-owners", "admins"})
+GROUPS = "groups"
 
 Principal = UserView | LinkGrant | None
 
@@ -94,6 +99,8 @@ class Action(enum.StrEnum):
     COMMENT = "comment"  # add a comment to a case
     ATTACH = "attach"  # add a file to a case
     MANAGE_LINKS = "manage_links"  # create, renew, revoke a case's signed links; list them
+    MODEL = "model"  # the modeler: edit, validate, deploy, diff, roll back, migrate; forms and rule data
+    MANAGE = "manage"  # the groups and their members
 
 
 def actor_name(principal: Principal) -> str | None:
@@ -118,11 +125,14 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
                 else _user_may_case(session, principal, action, target))
     if isinstance(target, StatisticsOf):
         return action is Action.READ and _user_may_statistics(session, principal, target)
-    return _user_may_reports(principal, action, target)
+    return _user_may_area(principal, action, target)
 
 
-def _user_may_reports(actor: UserView, action: Action, target: Target) -> bool:
-    return target == REPORTS and action is Action.READ and bool(set(actor.groups) & REPORT_GROUPS)
+def _user_may_area(actor: UserView, action: Action, target: str | None) -> bool:
+    """The areas that are no row: the reports, the modeler, the groups."""
+    wanted = {REPORTS: (Action.READ, REPORT_GROUPS), MODELER: (Action.MODEL, MODELER_GROUPS),
+              GROUPS: (Action.MANAGE, frozenset({"admins"}))}.get(target or "")
+    return wanted is not None and action is wanted[0] and bool(set(actor.groups) & wanted[1])
 
 
 def _user_may_task(session: Session, actor: UserView, action: Action, task: TaskRecord) -> bool:

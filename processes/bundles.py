@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib.resources.abc import Traversable
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -427,6 +429,111 @@ def collect_checked(
     if lanes:
         entries.append(Entry.of(LANES, LANES, _canonical(dict(lanes))))
     return tuple(entries), problems
+
+
+# --- a bundle's documents as folders (the modeler deploys a changed bundle through the same checks) --------
+
+class _TextFile(Traversable):
+    """One file held in memory."""
+
+    def __init__(self, name: str, text: str) -> None:
+        self._name, self._text = name, text
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def iterdir(self) -> Iterator[Traversable]:
+        return iter(())
+
+    def is_dir(self) -> bool:
+        return False
+
+    def is_file(self) -> bool:
+        return True
+
+    def joinpath(self, *descendants: str | PathLike[str]) -> Traversable:
+        raise NotADirectoryError(self._name)
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        return io.BytesIO(self._text.encode("utf-8")) if "b" in mode else io.StringIO(self._text)
+
+    def read_text(self, encoding: str | None = None) -> str:
+        return self._text
+
+    def read_bytes(self) -> bytes:
+        return self._text.encode("utf-8")
+
+
+class Overlay(Traversable):
+    """A folder whose files ``files`` (name -> text) hide those of the folder ``under``."""
+
+    def __init__(self, files: Mapping[str, str], under: Traversable | Path) -> None:
+        self._files, self._under = dict(files), under
+
+    @property
+    def name(self) -> str:
+        return self._under.name
+
+    def iterdir(self) -> Iterator[Traversable]:
+        yield from (_TextFile(name, text) for name, text in sorted(self._files.items()))
+        yield from (entry for entry in self._under.iterdir() if entry.name not in self._files)
+
+    def is_dir(self) -> bool:
+        return True
+
+    def is_file(self) -> bool:
+        return False
+
+    def joinpath(self, *descendants: str | PathLike[str]) -> Traversable:
+        if len(descendants) == 1 and str(descendants[0]) in self._files:
+            return _TextFile(str(descendants[0]), self._files[str(descendants[0])])
+        return self._under.joinpath(*descendants)
+
+    def open(self, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        raise IsADirectoryError(self.name)
+
+    def read_text(self, encoding: str | None = None) -> str:
+        raise IsADirectoryError(self.name)
+
+    def read_bytes(self) -> bytes:
+        raise IsADirectoryError(self.name)
+
+
+def files_of(entries: tuple[Entry, ...], xml: bytes | None = None, filename: str = "") -> dict[str, dict[str, str]]:
+    """A bundle's documents as the files a deploy reads ({"forms"|"rules"|"mail": {file name: text}}).
+
+    A form is written as ``NAME.schema.json`` / ``NAME.uischema.json`` and, when ``xml`` names other files
+    for it (SpiffArena's properties), under those names too.
+    """
+    files: dict[str, dict[str, str]] = {"forms": {}, "rules": {}, "mail": {}}
+    named = uses(xml, filename).form_files if xml is not None else {}
+    for entry in entries:
+        if entry.kind == "form":
+            document = json.loads(entry.content)
+            schema, ui = _canonical(document["schema"]), _canonical(document["ui"])
+            files["forms"][entry.name + forms.registry.SCHEMA_SUFFIX] = schema
+            files["forms"][entry.name + forms.registry.UI_SUFFIX] = ui
+            if entry.name in named:
+                files["forms"][named[entry.name].schema] = schema
+                files["forms"][named[entry.name].ui or entry.name + forms.registry.UI_SUFFIX] = ui
+        elif entry.kind == "ruleset":
+            files["rules"][f"{entry.name}.rules.json"] = entry.content
+        elif entry.kind == "register":
+            files["rules"][f"{entry.name}.register.json"] = entry.content
+        elif entry.kind == "parameters":
+            files["rules"]["parameters.json"] = entry.content
+        elif entry.kind == "mail":
+            files["mail"][f"{entry.name}.txt"] = entry.content
+    return files
+
+
+def sources_with(files: Mapping[str, Mapping[str, str]]) -> Sources:
+    """The shipped folders with ``files`` (as ``files_of`` gives them) laid over them."""
+    shipped = Sources()
+    return Sources(forms=Overlay(files.get("forms", {}), shipped.forms),
+                   rules=Overlay(files.get("rules", {}), shipped.rules),
+                   mail=Overlay(files.get("mail", {}), shipped.mail))
 
 
 # --- storing and loading --------------------------------------------------------------------------------

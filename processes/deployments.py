@@ -99,7 +99,7 @@ def process_view(row: ProcessVersion, versions: list[int] | None = None) -> Proc
 
 def _store(
     session: Session, xml: bytes, filename: str, parsed: ParsedProcess, *, actor: str | None,
-    entries: tuple[bundles.Entry, ...], name: str | None = None,
+    entries: tuple[bundles.Entry, ...], name: str | None = None, note: str | None = None,
 ) -> ProcessVersion:
     checksum = hashlib.sha256(xml).hexdigest()
     digest = bundles.bundle_digest(checksum, entries)
@@ -111,7 +111,7 @@ def _store(
     row = ProcessVersion(
         key=parsed.key, version=(latest.version + 1) if latest else 1, name=name or parsed.name, filename=filename,
         bpmn_xml=xml.decode("utf-8"), checksum=checksum, start_form=parsed.start_form, deployed_by=actor,
-        bundle_digest=digest,
+        bundle_digest=digest, change_note=note,
     )
     session.add(row)
     session.flush()
@@ -122,7 +122,7 @@ def _store(
 def deploy(
     db: Database, xml: bytes, filename: str, *, actor: UserView | None, sources: bundles.Sources | None = None,
     lanes: Mapping[str, str] | None = None, name: str | None = None,
-    problems: list[InvalidModel] | None = None,
+    problems: list[InvalidModel] | None = None, note: str | None = None,
 ) -> ProcessView:
     """Validate a BPMN file and store it, with the forms, rule sets and mail templates it uses (read from
     ``sources``, default the shipped folders), as the next version of its process (None actor = the CLI).
@@ -131,6 +131,7 @@ def deploy(
     process's display name (default: the BPMN process's name). Every problem of the file and its documents
     (and ``problems`` found by the caller) is reported in one ``InvalidModel``.
     The same file with the same documents again makes no new version; a changed form or rule set does.
+    ``note`` is the change note kept with a new version.
     """
     if actor is not None and not DEPLOYER_GROUPS & set(actor.groups):
         raise Forbidden("only process owners and administrators may deploy processes")
@@ -147,9 +148,10 @@ def deploy(
                           problems=[*(problems or []), *found])
     with db.write() as session:
         row = _store(session, xml, filename, parsed, actor=actor.username if actor else None, entries=entries,
-                     name=name)
+                     name=name, note=note)
         record(session, case_id=None, actor=actor.username if actor else "cli", kind=AuditKind.PROCESS_DEPLOYED,
-               detail={"process": row.key, "version": row.version, "file": filename})
+               detail={"process": row.key, "version": row.version, "file": filename,
+                       **({"note": note} if note else {})})
         SPEC_CACHE.put(session, row, parsed)
         return process_view(row)
 

@@ -66,6 +66,7 @@ class InvalidModel(ProcessError):
         self.filename = filename
         self.element = element
         self.problems = problems or (message,)
+        self.parts: tuple[InvalidModel, ...] = (self,)  # one error per problem, each with its element
 
     @classmethod
     def of(cls, errors: list[InvalidModel], *, filename: str | None = None) -> InvalidModel:
@@ -75,6 +76,11 @@ class InvalidModel(ProcessError):
             return errors[0]
         message = f"{len(problems)} problems: " + "; ".join(problems)
         error = cls(message, filename=filename or errors[0].filename, element=errors[0].element, problems=problems)
+        parts: dict[str, InvalidModel] = {}
+        for each in errors:
+            for part in each.parts:
+                parts.setdefault(part.message, part)
+        error.parts = tuple(parts.values())
         error.fields.update({f"problem {number}": text for number, text in enumerate(problems, 1)})
         return error
 

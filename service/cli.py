@@ -1,4 +1,4 @@
-"""The `amflow` command: serve, db upgrade, deploy, import-spiffarena, demo, user add, group add,
+"""The `amflow` command: serve, db upgrade, deploy, import-spiffarena, export, demo, user add, group add,
 token create/list/revoke."""
 
 from __future__ import annotations
@@ -234,6 +234,17 @@ def import_spiffarena(folder: Path, lane_map: tuple[str, ...]) -> None:
             _echo_problems(error, folder)
             raise click.ClickException(f"{folder} could not be imported") from None
     click.echo(f"{process.key} version {process.version} ({folder})")
+
+
+@cli.command("export")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def export(folder: Path) -> None:
+    """Write the newest deployed version of every process to FOLDER (its .bpmn, and its forms and rule data
+    under forms/ and rules/), so changes made in the modeler can be committed."""
+    with _database() as database:
+        _upgrade(database)
+        for path in processes.modeler.export(database, folder):
+            click.echo(str(path))
 
 
 @cli.command()

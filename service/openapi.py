@@ -17,7 +17,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from service import schemas
+from service import modeler_schemas, schemas
 from service.auth import is_public
 
 OPENAPI_VERSION = "3.0.3"
@@ -229,3 +229,5 @@ def _success(operation: Operation) -> dict[str, Any]:
         "description": HTTPStatus(operation.status).phrase,
         "content": {"application/json": {"schema": schema}},
     }
+
+OPERATIONS.update(modeler_schemas.operations(Operation))  # issue #18: the modeler's endpoints

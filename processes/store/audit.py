@@ -60,6 +60,9 @@ class AuditKind(enum.StrEnum):
     WEBHOOK_RETRY = "webhook_retry", "Besked til andet system forsøges igen", "Message to another system retried"
     WEBHOOK_SKIPPED = "webhook_skipped", "Besked til andet system ikke sendt", "Message to another system not sent"
     CASE_SPAWN_SKIPPED = "case_spawn_skipped", "Anden sag ikke startet", "Other case not started"
+    CASE_MIGRATED = "case_migrated", "Sagen flyttet til en ny procesversion", "Case moved to a new process version"
+    BUNDLE_CHANGED = "bundle_changed", "Formular eller regeldata ændret", "Form or rule data changed"
+    DRAFT_SAVED = "draft_saved", "Procesudkast gemt", "Process draft saved"
 
 
 HIDDEN_KINDS = frozenset({AuditKind.ENGINE_STEPS})

@@ -160,6 +160,20 @@ class ProcessVersion(Base):
     deployed_by: Mapped[str | None] = mapped_column(String(100))
     # The digest of the BPMN with every bundle entry it uses (processes.bundles); null: deployed before bundles.
     bundle_digest: Mapped[str | None] = mapped_column(String(64))
+    # What changed, in the deployer's words (the modeler asks for it; the CLI and the shipped files give none).
+    change_note: Mapped[str | None] = mapped_column(String(1000))
+
+
+class ProcessDraft(Base):
+    """A process owner's unsaved work in the modeler: one draft per process key, not deployed, not run."""
+
+    __tablename__ = "process_drafts"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    lanes: Mapped[Any | None] = mapped_column(JSON)  # lane name -> group code, as the page last had it
+    based_on: Mapped[int | None] = mapped_column(Integer)  # the version the draft was opened from
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[Timestamp]
 
 
 class BundleEntry(Base):

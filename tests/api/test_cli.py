@@ -274,3 +274,14 @@ def test_deploy_prints_every_problem_of_a_file_as_its_own_error_line(amflow, upg
     assert any("'janitors' is not a known group" in line for line in errors), result.output
     assert any("'case_handlers' is not a known group" in line for line in errors), result.output
     assert "Traceback" not in result.output
+
+
+def test_export_writes_the_deployed_newest_versions_back_to_files(amflow, upgraded, tmp_path):
+    assert amflow("import-spiffarena", str(SPIFFARENA_MODEL), "--map-lane", "case_handlers=amk").exit_code == 0
+
+    exported = amflow("export", str(tmp_path / "out"))
+
+    assert exported.exit_code == 0, exported.output
+    bpmn = next((tmp_path / "out").glob("*.bpmn"))
+    assert "ohs_incident" in bpmn.read_text()
+    assert (tmp_path / "out" / "forms" / "report.schema.json").is_file()

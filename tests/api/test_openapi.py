@@ -71,6 +71,24 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/statistics/{process}", "get"),  # issue #14: statistics per unit
         ("/api/v1/cases", "get"),  # issue #17: case lists and search
         ("/api/v1/processes/{key}", "get"),  # issue #17: a process with its start form
+        # issue #18: the process owners' modeler
+        ("/api/v1/modeler/processes", "get"),
+        ("/api/v1/modeler/processes/{key}/versions", "get"),
+        ("/api/v1/modeler/processes/{key}/versions/{version}", "get"),
+        ("/api/v1/modeler/validate", "post"),
+        ("/api/v1/modeler/drafts", "post"),
+        ("/api/v1/modeler/drafts/{key}", "get"),
+        ("/api/v1/modeler/deploy", "post"),
+        ("/api/v1/modeler/processes/{key}/diff", "get"),
+        ("/api/v1/modeler/processes/{key}/rollback", "post"),
+        ("/api/v1/modeler/processes/{key}/migrations", "post"),
+        ("/api/v1/modeler/processes/{key}/documents", "get"),
+        ("/api/v1/modeler/processes/{key}/forms/{form}", "put"),
+        ("/api/v1/modeler/processes/{key}/parameters", "post"),
+        ("/api/v1/modeler/groups", "get"),
+        ("/api/v1/modeler/groups", "post"),
+        ("/api/v1/modeler/groups/{code}/members", "post"),
+        ("/api/v1/modeler/blank", "get"),
     }
     assert {(path, method) for path, methods in paths.items() for method in methods} == expected
 
