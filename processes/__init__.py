@@ -10,7 +10,14 @@ from processes.cases import case_diagram, case_history, get_case, passed_step_na
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
-from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.deployments import (
+    deploy,
+    deploy_bundled,
+    deploy_file,
+    get_process_xml,
+    list_processes,
+    process_keys,
+)
 from processes.links import (
     LinkKeys,
     LinkPage,
@@ -179,6 +186,7 @@ __all__ = [
     "load_demo",
     "operational_counts",
     "passed_step_names",
+    "process_keys",
     "readiness",
     "renew_link",
     "replay_decision",

@@ -26,7 +26,7 @@ from processes.notify import outbox
 from processes.people.identity import user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
+from processes.store.models import Attachment, Case, Comment, Group, SavedFilter, TaskDraft, TaskRecord, User
 from processes.tasks import complete_in
 from processes.views import LinkGrant, TaskStatus, TaskView, UserView
 
@@ -284,7 +284,11 @@ def colleagues_for(db: Database, task_id: str, *, actor: UserView) -> list[UserV
     """The active users who may work this task (to assign it to one of them)."""
     with db.read() as session:
         row = task_for_work(session, task_id, actor)
-        users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
+        # only members of the task's group (or admins) or its assignee can pass may_work: read those, not every
+        # user of the organisation, which the queue page would otherwise pay for on every view
+        candidates = or_(User.groups.any(Group.code.in_([code for code in (row.group, "admins") if code])),
+                         User.username == row.assignee)
+        users = session.scalars(select(User).where(User.active.is_(True), candidates).order_by(User.name))
         return [view for view in map(user_view, users) if may_work(view, row) and view.username != "admin"]
 
 
