@@ -7,7 +7,8 @@ sorts them. Here the OR is split into arms that each are one index range with eq
 - one arm per (status, group, unit) the caller sees through a group: `ix_tasks_queue_*` (status, group,
   unit, <sort column>, id) hands its rows over already in sort order;
 - one arm per status for the tasks assigned to the caller (`ix_tasks_assignee`: assignee, status,
-  created_at, id); the group arms leave those out, so each task comes once.
+  created_at, id; `ix_tasks_assignee_due` for the due sort; other sorts sort the caller's own tasks); the
+  group arms leave those out, so each task comes once.
 
 The arms are a UNION ALL with the sort as its ORDER BY: SQLite merges them ("MERGE (UNION ALL)") and
 PostgreSQL uses a Merge Append, so a page reads about `offset + limit` index entries, whatever the queue's
