@@ -22,7 +22,14 @@ from processes.cases import (
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
 from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
 from processes.demo import load_demo
-from processes.deployments import deploy, deploy_bundled, deploy_file, get_process_xml, list_processes
+from processes.deployments import (
+    deploy,
+    deploy_bundled,
+    deploy_file,
+    get_process_xml,
+    list_processes,
+    process_keys,
+)
 from processes.links import (
     LinkKeys,
     LinkPage,
@@ -93,6 +100,7 @@ from processes.worker import MAX_ATTEMPTS, TimerPass, WorkerPass, fire_due_timer
 from processes.worklist import (
     AttachmentView,
     CommentView,
+    QueueScreen,
     SavedFilterView,
     Upload,
     add_attachment,
@@ -107,6 +115,7 @@ from processes.worklist import (
     list_attachments,
     list_comments,
     list_filters,
+    queue_screen,
     save_draft,
     save_filter,
     work_on_task,
@@ -147,6 +156,7 @@ __all__ = [
     "OperationalCounts",
     "ProcessDetail",
     "ProcessView",
+    "QueueScreen",
     "Refusal",
     "SavedFilterView",
     "SendReport",
@@ -219,7 +229,9 @@ __all__ = [
     "operational_counts",
     "passed_step_names",
     "process_cases",
+    "process_keys",
     "process_statistics",
+    "queue_screen",
     "readiness",
     "related_starts",
     "renew_link",

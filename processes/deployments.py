@@ -209,6 +209,17 @@ def list_processes(db: Database, *, actor: UserView | None = None) -> list[Proce
         return [process_view(row, sorted(all_versions[row.key])) for row in rows]
 
 
+def process_keys(db: Database) -> list[str]:
+    """The keys of the deployed processes, sorted (a filter's choices; no version rows, no BPMN text)."""
+    with db.read() as session:
+        return keys_in(session)
+
+
+def keys_in(session: Session) -> list[str]:
+    """process_keys inside the caller's transaction."""
+    return list(session.scalars(select(ProcessVersion.key).distinct().order_by(ProcessVersion.key)))
+
+
 def get_process_xml(db: Database, key: str, version: int | None = None) -> str:
     with db.read() as session:
         if version is None:

@@ -7,11 +7,15 @@ sorts them. Here the OR is split into arms that each are one index range with eq
 - one arm per (status, group, unit) the caller sees through a group: `ix_tasks_queue_*` (status, group,
   unit, <sort column>, id) hands its rows over already in sort order;
 - one arm per status for the tasks assigned to the caller (`ix_tasks_assignee`: assignee, status,
-  created_at, id); the group arms leave those out, so each task comes once.
+  created_at, id; `ix_tasks_assignee_due` for the due sort; other sorts sort the caller's own tasks); the
+  group arms leave those out, so each task comes once.
 
-The arms are a UNION ALL with the sort as its ORDER BY: SQLite merges them ("MERGE (UNION ALL)") and
-PostgreSQL uses a Merge Append, so a page reads about `offset + limit` index entries, whatever the queue's
-size. A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and an IS NULL part,
+The arms are a UNION ALL with the sort as its ORDER BY: SQLite merges them ("MERGE (UNION ALL)"), so a
+page reads about `offset + limit` index entries, whatever the queue's size. PostgreSQL does not merge them
+(see statements()), so there each arm has its own ORDER BY and LIMIT `offset + limit + 1` (an index scan
+that stops) and the few rows they give are sorted: at most that many rows per arm.
+
+A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and an IS NULL part,
 which keeps "NULLS LAST" an index order. The total is counted up to COUNT_CAP (a LIMIT in the subquery),
 and pages after the first can go by a keyset cursor instead of an offset.
 
@@ -207,14 +211,24 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
     parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
     if not parts:
         return count, None
+    if len(parts) > 1 and session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL does not merge the arms of a UNION ALL in index order (its Merge Append needs the sort
+        # keys in every arm's equivalence classes, and an arm's own equalities are not there): it would read
+        # every visible row and sort them. So each arm stops by itself after the rows the page can use.
+        wanted = request.offset + request.limit + 1
+        parts = [part.order_by(*_order(request, SORTABLE[request.sort], TaskRecord.id)).limit(wanted)
+                 for part in parts]
     compound = union_all(*parts)
     key, last = compound.selected_columns[SORTABLE[request.sort].key], compound.selected_columns["id"]
+    return count, compound.order_by(*_order(request, key, last)).limit(request.limit + 1).offset(request.offset)
+
+
+def _order(request: QueueRequest, key: Any, last: Any) -> list[Any]:
+    """The page's order: the sort column (empty values last), then the id."""
     nullable = request.sort in NULLABLE_SORTS
     if request.descending:
-        order = [key.desc().nulls_last() if nullable else key.desc(), last.desc()]
-    else:
-        order = [key.asc().nulls_last() if nullable else key.asc(), last.asc()]
-    return count, compound.order_by(*order).limit(request.limit + 1).offset(request.offset)
+        return [key.desc().nulls_last() if nullable else key.desc(), last.desc()]
+    return [key.asc().nulls_last() if nullable else key.asc(), last.asc()]
 
 
 def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:

@@ -88,12 +88,16 @@ def task_page(
     db: Database, *, actor: UserView, filters: TaskFilter = TaskFilter(), clock: Clock = SYSTEM_CLOCK
 ) -> TaskPage:
     """The caller's queue: one merged index query for the page and one capped count (see processes.taskqueue)."""
-    request = queue_request(filters, actor, runtime.now_utc(clock))
     with db.read() as session:
-        result = taskqueue.queue_page(session, actor, request)
-        cases = taskqueue.cases_of(session, result.rows)
-        return TaskPage([task_view(row, case=cases.get(row.case_id)) for row in result.rows], result.total,
-                        result.total_capped, result.next_cursor)
+        return page_in(session, actor, filters, clock)
+
+
+def page_in(session: Session, actor: UserView, filters: TaskFilter, clock: Clock) -> TaskPage:
+    """task_page inside the caller's transaction."""
+    result = taskqueue.queue_page(session, actor, queue_request(filters, actor, runtime.now_utc(clock)))
+    cases = taskqueue.cases_of(session, result.rows)
+    return TaskPage([task_view(row, case=cases.get(row.case_id)) for row in result.rows], result.total,
+                    result.total_capped, result.next_cursor)
 
 
 def list_tasks(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from processes.access import Action, case_for, may, may_work, reading, task_for_work, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
+from processes.deployments import keys_in
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
@@ -26,8 +27,8 @@ from processes.notify import outbox
 from processes.people.identity import user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Attachment, Case, Comment, SavedFilter, TaskDraft, TaskRecord, User
-from processes.tasks import complete_in
+from processes.store.models import Attachment, Case, Comment, Group, SavedFilter, TaskDraft, TaskRecord, User
+from processes.tasks import TaskFilter, TaskPage, complete_in, page_in
 from processes.views import LinkGrant, TaskStatus, TaskView, UserView
 
 Principal = UserView | LinkGrant
@@ -283,9 +284,17 @@ def claim_tasks(db: Database, task_ids: list[str], *, actor: UserView, clock: Cl
 def colleagues_for(db: Database, task_id: str, *, actor: UserView) -> list[UserView]:
     """The active users who may work this task (to assign it to one of them)."""
     with db.read() as session:
-        row = task_for_work(session, task_id, actor)
-        users = session.scalars(select(User).where(User.active.is_(True)).order_by(User.name))
-        return [view for view in map(user_view, users) if may_work(view, row) and view.username != "admin"]
+        return _colleagues_in(session, task_id, actor)
+
+
+def _colleagues_in(session: Session, task_id: str, actor: UserView) -> list[UserView]:
+    row = task_for_work(session, task_id, actor)
+    # only members of the task's group (or admins) or its assignee can pass may_work: read those, not every
+    # user of the organisation, which the queue page would otherwise pay for on every view
+    candidates = or_(User.groups.any(Group.code.in_([code for code in (row.group, "admins") if code])),
+                     User.username == row.assignee)
+    users = session.scalars(select(User).where(User.active.is_(True), candidates).order_by(User.name))
+    return [view for view in map(user_view, users) if may_work(view, row) and view.username != "admin"]
 
 
 # --- saved filters -------------------------------------------------------------------------------------
@@ -320,12 +329,41 @@ def save_filter(
 def list_filters(db: Database, *, actor: UserView) -> list[SavedFilterView]:
     """Your own filters and those shared with your groups."""
     with db.read() as session:
-        rows = session.scalars(
-            select(SavedFilter)
-            .where(or_(SavedFilter.owner == actor.username, SavedFilter.shared_group.in_(actor.groups)))
-            .order_by(SavedFilter.name)
-        )
-        return [SavedFilterView(r.id, r.owner, r.name, dict(r.query), r.shared_group) for r in rows]
+        return _filters_in(session, actor)
+
+
+def _filters_in(session: Session, actor: UserView) -> list[SavedFilterView]:
+    rows = session.scalars(
+        select(SavedFilter)
+        .where(or_(SavedFilter.owner == actor.username, SavedFilter.shared_group.in_(actor.groups)))
+        .order_by(SavedFilter.name)
+    )
+    return [SavedFilterView(r.id, r.owner, r.name, dict(r.query), r.shared_group) for r in rows]
+
+
+@dataclass(frozen=True)
+class QueueScreen:
+    """What the web queue shows besides the page of tasks."""
+
+    page: TaskPage
+    filters: list[SavedFilterView]  # mine and those shared with my groups
+    process_keys: list[str]
+    colleagues: list[UserView]  # who may work the page's first open task (the bulk form's choice)
+
+
+def queue_screen(db: Database, *, actor: UserView, filters: TaskFilter, clock: Clock = SYSTEM_CLOCK) -> QueueScreen:
+    """The web queue's data in one read transaction and a fixed number of queries (none per task)."""
+    with db.read() as session:
+        page = page_in(session, actor, filters, clock)
+        first_open = next((task for task in page.tasks if task.status in (TaskStatus.READY, TaskStatus.CLAIMED)),
+                          None)
+        colleagues: list[UserView] = []
+        if first_open is not None:
+            try:
+                colleagues = _colleagues_in(session, first_open.id, actor)
+            except (NotFound, Forbidden, Conflict):  # changed since the page was read: offer nobody
+                colleagues = []
+        return QueueScreen(page, _filters_in(session, actor), keys_in(session), colleagues)
 
 
 def delete_filter(db: Database, filter_id: int, *, actor: UserView) -> None:

@@ -7,7 +7,9 @@ caller may act, whether a process exists: that is for the use cases in `processe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -261,6 +263,39 @@ class TaskDetailSchema(TaskSchema):
     form = fields.Nested(FormSchema, allow_none=True)
 
 
+_PLAIN_FIELDS: dict[type[fields.Field], Callable[[Any], Any]] = {fields.String: str, fields.Integer: int,
+                                                              fields.Boolean: bool}
+
+
+def flat_dumper(schema: type[Schema]) -> Callable[[Any], dict[str, Any]]:
+    """What `schema().dump(obj)` gives for a schema of plain fields, without marshmallow's cost per field.
+
+    A queue page dumps 50 tasks of 13 fields each, and marshmallow spends about 12 µs per task on field
+    objects; this reads the attributes directly (one dict per object). Only String, Integer, Boolean and
+    DateTime fields (ISO 8601, as marshmallow's default) are allowed, so the result cannot drift from the
+    schema that documents it (tests/api/test_task_paging.py checks both agree).
+    """
+    convert: list[tuple[str, Callable[[Any], Any]]] = []
+    for name, field in schema._declared_fields.items():
+        if field.attribute is not None or field.data_key is not None or field.load_only:
+            raise TypeError(f"{schema.__name__}.{name}: flat_dumper reads the attribute of the field's name")
+        if isinstance(field, fields.DateTime) and field.format in (None, "iso"):
+            convert.append((name, datetime.isoformat))
+        elif type(field) in _PLAIN_FIELDS:  # str() of a StrEnum (a task's status) is its value, as marshmallow's
+            convert.append((name, _PLAIN_FIELDS[type(field)]))
+        else:
+            raise TypeError(f"{schema.__name__}.{name}: flat_dumper takes plain fields only, not {type(field)}")
+
+    def dump(obj: Any) -> dict[str, Any]:
+        result = {}
+        for name, to_json in convert:
+            value = getattr(obj, name)
+            result[name] = None if value is None else to_json(value)
+        return result
+
+    return dump
+
+
 class TaskPageSchema(Schema):
     """One page of `GET /tasks`."""
 
@@ -274,6 +309,9 @@ class TaskPageSchema(Schema):
     next_cursor = fields.String(
         allow_none=True, metadata={"description": "Pass as `cursor` for the next page; null on the last page"}
     )
+
+
+dump_task = flat_dumper(TaskSchema)  # a TaskSchema dump, for the queue's pages
 
 
 class CaseDecisionSchema(Schema):

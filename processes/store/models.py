@@ -261,6 +261,7 @@ class TaskRecord(Base):
         Index("ix_tasks_queue_assignee", "status", "group", "unit", "assignee", "id"),
         Index("ix_tasks_queue_unit", "status", "group", "unit", "id"),  # sort by unit: the arm has one unit
         Index("ix_tasks_assignee", "assignee", "status", "created_at", "id"),
+        Index("ix_tasks_assignee_due", "assignee", "status", "due_at", "id"),  # my tasks, due first
         CheckConstraint("status IN ('ready', 'claimed', 'completed', 'cancelled')", name="ck_tasks_status"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -11,14 +11,13 @@ from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskPageSchema, TaskQuery, TaskSchema
+from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskQuery, TaskSchema, dump_task
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 # built once: a schema's construction (deep copies of its fields) costs more than a dump
 _CASE_SCHEMA = CaseSchema()
 _TASK_DETAIL_SCHEMA = TaskDetailSchema()
-_TASK_PAGE_SCHEMA = TaskPageSchema()
 _TASK_SCHEMA = TaskSchema()
 
 ME = "me"
@@ -32,8 +31,9 @@ def list_tasks() -> Any:
         query["assignee"] = current_user().username
     query["descending"] = query.pop("order", "asc") == "desc"
     page = processes.task_page(get_database(), actor=current_user(), filters=processes.TaskFilter(**query))
-    return _TASK_PAGE_SCHEMA.dump({"items": page.tasks, "total": page.total, "total_capped": page.total_capped,
-                                  "next_cursor": page.next_cursor})
+    # TaskPageSchema documents this; a page of tasks is dumped without marshmallow's cost per field
+    return {"items": [dump_task(task) for task in page.tasks], "total": page.total,
+            "total_capped": page.total_capped, "next_cursor": page.next_cursor}
 
 
 @bp.get("/<task_id>")

@@ -2,15 +2,17 @@
 claiming and assigning, one by one or in bulk.
 
 The page costs the same few SQL statements whatever the number of tasks: one page query and one capped
-count (task_page), the saved filters, the processes, and one colleague list for the bulk form.
+count, the saved filters, the process keys, and one colleague list for the bulk form, all in one read
+transaction (processes.queue_screen).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -19,7 +21,7 @@ from flask_babel import ngettext
 from werkzeug.datastructures import MultiDict
 
 import processes
-from processes.views import TaskStatus, TaskView, UserView
+from processes.views import TaskView, UserView
 from service.extensions import get_database
 from service.web.session import current_web_user, login_required, safe_next
 
@@ -108,26 +110,14 @@ class QueuePage:
 
 
 def load_queue(user: UserView, query: QueueQuery) -> QueuePage:
-    """The queue page's data in a fixed number of queries (none per task)."""
-    db = get_database()
-    result = processes.task_page(db, actor=user, filters=query.task_filter())
-    tasks = result.tasks
-    first_open = next((task for task in tasks if task.status in (TaskStatus.READY, TaskStatus.CLAIMED)), None)
-    colleagues = _colleagues(db, first_open.id, user) if first_open else []
+    """The queue page's data: one read transaction, a fixed number of queries (none per task)."""
+    screen = processes.queue_screen(get_database(), actor=user, filters=query.task_filter())
+    page = screen.page
     return QueuePage(
-        query=query, tasks=tasks, total=result.total, total_capped=result.total_capped,
-        has_more=result.next_cursor is not None, filters=processes.list_filters(db, actor=user),
-        process_keys=[process.key for process in processes.list_processes(db, actor=user)],
-        colleagues=colleagues, now=datetime.now(UTC),
+        query=query, tasks=page.tasks, total=page.total, total_capped=page.total_capped,
+        has_more=page.next_cursor is not None, filters=screen.filters, process_keys=screen.process_keys,
+        colleagues=screen.colleagues, now=datetime.now(UTC),
     )
-
-
-def _colleagues(db: processes.Database, task_id: str, user: UserView) -> list[UserView]:
-    """Who may work the page's first open task: the bulk form's choice (assign_tasks checks every task)."""
-    try:
-        return processes.colleagues_for(db, task_id, actor=user)
-    except processes.errors.ProcessError:  # completed or reassigned since the page query: offer nobody
-        return []
 
 
 def _unit_choices(user: UserView) -> list[str]:
@@ -146,6 +136,18 @@ def _back_to_queue() -> ResponseReturnValue:
     return redirect(safe_next(request.form.get("next"), url_for("queue.index")), code=303)
 
 
+_ID_MARKER = "00000000-0000-4000-8000-000000000000"  # stands for a task id while a row URL is built
+
+
+def row_url(endpoint: str, **values: Any) -> Callable[[str], str]:
+    """`url_for(endpoint, task_id=id, **values)` for every row of a page, built once (the template's `row_url`).
+
+    A task id is a UUID, so putting it into the built URL by text gives what url_for would.
+    """
+    prefix, suffix = url_for(endpoint, task_id=_ID_MARKER, **values).split(_ID_MARKER)
+    return lambda task_id: prefix + quote(task_id, safe="") + suffix
+
+
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
@@ -159,7 +161,7 @@ def index() -> ResponseReturnValue:
     if problems:
         flash(_("Ignored filter values that are not valid: %(names)s", names=", ".join(problems)), "error")
     page = load_queue(user, query)
-    return render_template("web/queue.html", page=page, units=_unit_choices(user), user=user)
+    return render_template("web/queue.html", page=page, units=_unit_choices(user), user=user, row_url=row_url)
 
 
 @bp.post("/queue/<task_id>/claim")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import processes
+from service.schemas import TaskPageSchema
 from tests.queue_data import Row, insert_tasks
 
 
@@ -50,3 +52,18 @@ def test_bad_sort_order_or_cursor_is_refused_naming_the_parameter(api, database)
         response = api.get("/tasks", as_="karl", query_string=query)
         assert response.status_code == status, (query, response.get_json())
         assert field in response.get_json()["error"]["fields"], (query, response.get_json())
+
+
+def test_a_page_of_tasks_is_what_the_documented_schema_dumps(api, database):
+    """The page is dumped by schemas.dump_task, not marshmallow: it must give TaskPageSchema's exact output."""
+    insert_tasks(database, [Row(group="amk", unit="kemi", created=1, due=5, assignee="karl", status="claimed"),
+                            Row(group="amk", unit="kemi", created=2), Row(group=None, unit="kemi", assignee="karl")])
+    body = api.get("/tasks", as_="karl").get_json()
+    karl = processes.get_user(database, "karl")
+    page = processes.task_page(database, actor=karl)
+    documented = TaskPageSchema().dump({"items": page.tasks, "total": page.total, "total_capped": False,
+                                        "next_cursor": None})
+    assert body == documented
+    assert {task["assignee"] for task in body["items"]} == {"karl", None}
+    assert {task["status"] for task in body["items"]} == {"claimed", "ready"}
+    assert any(task["due_at"] for task in body["items"]) and any(task["due_at"] is None for task in body["items"])
