@@ -309,7 +309,7 @@ def test_an_incident_without_the_accident_process_is_noted_and_the_people_told_a
     assert names(case) == {"work"}  # the work goes on: the contact person's task is offered again
     history = get_case(db, case.id, actor=people["kaj"]).history
     skipped = [e.detail for e in history if e.kind == "case_spawn_skipped"]
-    assert skipped == [{"task": "start_accident", "process": "psych_accident_report", "reason": "not deployed"}]
+    assert skipped == [{"task": "start_accident", "process": "work_accident_report", "reason": "not deployed"}]
     with db.read() as session:
         told = sorted(session.scalars(select(Notification.recipient_user).where(
             Notification.template == "contractor_incident_reported")))
@@ -320,11 +320,11 @@ def test_an_incident_without_the_accident_process_is_noted_and_the_people_told_a
 
 
 def test_an_incident_starts_the_accident_process_when_it_is_deployed(db, people):
-    deploy(db, (BPMN_DIR / "psych_accident_report.bpmn").read_bytes(), "psych_accident_report.bpmn", actor=_owner(db))
+    deploy(db, (BPMN_DIR / "work_accident_report.bpmn").read_bytes(), "work_accident_report.bpmn", actor=_owner(db))
     case = at_work(db, people)
     case = send_message(db, case.id, "contractor_incident", data=INCIDENT, actor=people["kaj"], clock=CLOCK)
     spawned = [e.detail for e in get_case(db, case.id, actor=people["kaj"]).history if e.kind == "case_spawned"]
-    assert [d["process"] for d in spawned] == ["psych_accident_report"]
+    assert [d["process"] for d in spawned] == ["work_accident_report"]
     with db.read() as session:
         child = session.get(Case, spawned[0]["case"])
         assert child is not None and child.data["incident_description"] == "Stige væltede"

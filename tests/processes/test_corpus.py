@@ -62,7 +62,7 @@ CORPUS: dict[str, dict] = {
                         "injury_date": "2026-06-29", "first_absence_day": "2026-06-30"},
     # contractor onboarding (#15): linkTo and webhook (the guest is the handler here), the accident stand-in
     "guest_portal": {"guest_email": "handler", "contact": "Kaj"},
-    "psych_accident_report": {},  # a stand-in for the accident process of another branch
+    "work_accident_report": {},  # a stand-in for a work-accident process a contractor incident starts (A-R11)
 }
 CALLED = ("call_child_review",)
 CORRELATION_KEYS = ("request_id",)
