@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+import processes
 from processes import modeler
 
 OWNER = "owen"
@@ -22,7 +23,7 @@ PAGES = [
     ("GET", "/modeler/"),
     ("GET", f"/modeler/edit/{PROCESS}?version=1"),
     ("GET", f"/modeler/processes/{PROCESS}/versions/1.bpmn"),
-    ("GET", f"/modeler/blank/new_one.bpmn"),
+    ("GET", "/modeler/blank/new_one.bpmn"),
     ("GET", f"/modeler/drafts/{PROCESS}.bpmn"),
     ("POST", "/modeler/new"),
     ("POST", "/modeler/validate.json"),
@@ -185,7 +186,6 @@ def test_the_dry_run_lists_the_old_case_as_movable_and_the_migration_moves_it(br
 
 
 def _owner(database):
-    import processes
     return processes.get_user(database, OWNER)
 
 
