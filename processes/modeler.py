@@ -10,8 +10,11 @@ or parameter changed in the browser stays with the process's later versions.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 import forms
+import rules
 from processes import access, advance, bundles
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, deploy, latest_version
@@ -101,12 +105,45 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class LintFinding:
+    """One finding of bpmnlint's recommended rules: advice on the drawing, never a reason to refuse a deploy."""
+
+    element: str | None
+    rule: str
+    category: str
+    message: str
+
+
+WEB_TOOLS = Path(__file__).resolve().parents[1] / "web"  # web/lint.mjs and its node_modules (npm ci in web/)
+LINT_SECONDS = 30
+
+
+def lint(xml: bytes, *, tools: Path = WEB_TOOLS) -> list[LintFinding] | None:
+    """bpmnlint's recommended rules over the diagram, run by node; None when node or bpmnlint is not
+    installed (``npm ci`` in ``web/``), or the run fails: the engine's own checks never depend on it."""
+    node = shutil.which("node")
+    if node is None or not (tools / "node_modules" / "bpmnlint").is_dir():
+        return None
+    try:
+        done = subprocess.run([node, str(tools / "lint.mjs")], input=xml, capture_output=True,  # noqa: S603
+                              timeout=LINT_SECONDS, check=False, cwd=tools)
+        found = json.loads(done.stdout) if done.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    if not isinstance(found, list):
+        return None
+    return [LintFinding(item.get("id"), str(item.get("rule")), str(item.get("category")), str(item.get("message")))
+            for item in found if isinstance(item, dict)]
+
+
+@dataclass(frozen=True)
 class Validation:
     """Every problem the engine's deploy checks find, each with its element; the lanes naming no group."""
 
     key: str | None
     problems: list[Problem]
     unknown_lanes: list[str] = field(default_factory=list)
+    lint: list[LintFinding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -148,7 +185,28 @@ def validate(db: Database, actor: UserView | None, xml: bytes, *, lanes: Mapping
     """Run the deploy checks on a diagram without deploying it."""
     with db.read() as session:
         _require(session, actor)
-        return _check(session, xml, lanes)[0]
+        result = _check(session, xml, lanes)[0]
+    found = lint(xml)
+    return result if not found else dataclasses.replace(result, lint=found)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What the properties panel offers: groups for lanes, forms for user tasks, rule sets for rule tasks."""
+
+    groups: list[tuple[str, str]]
+    forms: list[str]
+    rulesets: list[str]
+    may_manage_groups: bool
+
+
+def choices(db: Database, actor: UserView) -> Choices:
+    """The groups, forms and rule sets a diagram may name, and whether the actor may create groups."""
+    with db.read() as session:
+        _require(session, actor)
+        groups = [(g.code, g.name) for g in session.scalars(select(Group).order_by(Group.code))]
+        manage = access.may(session, actor, access.Action.MANAGE, access.GROUPS)
+    return Choices(groups, forms.form_names(), rules.ruleset_names(), manage)
 
 
 # --- drafts -------------------------------------------------------------------------------------------------
@@ -195,6 +253,13 @@ def get_draft(db: Database, actor: UserView, key: str) -> DraftView:
         if row is None:
             raise NotFound(f"no draft of process {key!r}")
         return _draft_view(row)
+
+
+def draft_keys(db: Database, actor: UserView) -> list[str]:
+    """The processes that have a draft."""
+    with db.read() as session:
+        _require(session, actor)
+        return list(session.scalars(select(ProcessDraft.key).order_by(ProcessDraft.key)))
 
 
 def blank_diagram(key: str, name: str) -> str:

@@ -45,7 +45,7 @@ def _dump(value: Any) -> Any:
 
 def _validation(result: modeler.Validation) -> dict[str, Any]:
     return {"ok": result.ok, "process": result.key, "problems": _dump(result.problems),
-            "unknown_lanes": result.unknown_lanes}
+            "unknown_lanes": result.unknown_lanes, "lint": _dump(result.lint)}
 
 
 @bp.get("/processes")

@@ -135,7 +135,9 @@ def test_an_unknown_lane_mapped_to_a_group_or_created_as_one_validates(api):
     assert api.post("/modeler/validate", as_=OWNER, json={"bpmn": xml}).get_json()["ok"] is False
 
     mapped = api.post("/modeler/validate", as_=OWNER, json={"bpmn": xml, "lanes": {"Lab safety team": "amk"}})
-    assert mapped.get_json() == {"ok": True, "process": KEY, "problems": [], "unknown_lanes": []}
+    answer = mapped.get_json()
+    answer.pop("lint")  # bpmnlint's advice when node is installed (tests/web/test_modeler_pages.py)
+    assert answer == {"ok": True, "process": KEY, "problems": [], "unknown_lanes": []}
 
 
 def test_a_diagram_that_is_no_xml_is_one_problem_not_a_500(api):
