@@ -36,7 +36,7 @@ from processes.links import (
     renew_link,
     revoke_link,
 )
-from processes.messages import case_messages, send_message
+from processes.messages import case_messages, send_link_message, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
@@ -232,6 +232,7 @@ __all__ = [
     "run_pass",
     "save_draft",
     "save_filter",
+    "send_link_message",
     "send_message",
     "send_pending",
     "start_case",

@@ -12,7 +12,8 @@ nobody (None). The rules, in words:
   groups, and by the members of the groups the process property ``readers`` names (in the case's unit, or
   central); comments and attachments go with the case.
 - A message is posted into a case by whoever may read it, unless the event waiting for it names its
-  ``senders`` (``starter``, group codes, ``process`` for other cases only): ``may_send_message``.
+  ``senders`` (``starter``, group codes, ``readers``, ``link`` for the case's signed links, ``process`` for
+  other cases only): ``may_send_message``.
 - A *restricted* case (process property ``sensitivity`` = ``restricted``) may be read only by its subject
   (the starter, or the user named by the case data field the process property ``subject`` names), the people
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
@@ -20,7 +21,8 @@ nobody (None). The rules, in words:
   do not see it by default, nor its tasks (the admins' right to work every task stops at a restricted
   case). Every read of it, allowed or refused, is recorded in ``case_reads``.
 - A signed link reads and works the tasks it names (the link page) and attaches files through their
-  forms; it never reads the case itself, its comments or attachments, nor manages links.
+  forms; it posts the messages whose ``senders`` name ``link`` into its own case; it never reads the case
+  itself, its comments or attachments, nor manages links.
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins; a process's statistics
@@ -230,13 +232,20 @@ def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
     return _has_task(session, case, open_for_me)
 
 
+LINK_SENDER = "link"  # senders word: a signed link of the case (its holder, e.g. a contractor's site lead)
+READERS_SENDER = "readers"  # senders word: whoever may read the case (the default without ``senders``)
+
+
 def may_send_message(session: Session, case: Case, actor: Principal, senders: tuple[str, ...]) -> bool:
-    """Whether the user may post a message into the case: whoever may read it, unless the waiting event's
-    property ``senders`` names who may (``starter``; group codes, in the case's unit or central; ``process``
+    """Whether the principal may post a message into the case: whoever may read it, unless the waiting event's
+    property ``senders`` names who may (``starter``; group codes, in the case's unit or central; ``readers``:
+    whoever may read the case; ``link``: a signed link of this case, whose holder has no account; ``process``
     alone: only another case's ``send_message`` task, never a person)."""
+    if isinstance(actor, LinkGrant):  # a live link (grant_for checked it) of this very case, if the event says so
+        return LINK_SENDER in senders and actor.case_id == case.id
     if not isinstance(actor, UserView) or not may_read_case(session, case, actor):
         return False
-    if not senders:
+    if not senders or READERS_SENDER in senders:
         return True
     if "starter" in senders and case.started_by == actor.username:
         return True

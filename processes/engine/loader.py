@@ -419,11 +419,12 @@ def _event_form_problem(event: etree._Element, known: _Known) -> str | None:
     return None
 
 
-MESSAGE_SENDER_WORDS = frozenset({"starter", "process"})
+MESSAGE_SENDER_WORDS = frozenset({"starter", "process", "readers", "link"})
 
 
 def senders_of(properties: dict[str, str]) -> tuple[str, ...]:
-    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``process``)."""
+    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``readers``,
+    ``link``, ``process``)."""
     return tuple(code for code in properties.get("senders", "").replace(",", " ").split() if code)
 
 

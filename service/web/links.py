@@ -15,7 +15,7 @@ import forms
 import processes
 from forms import html as form_html
 from forms.messages import translate as translate_message
-from processes.errors import Conflict, InvalidData, NotFound, TooManyAttempts
+from processes.errors import Conflict, Forbidden, InvalidData, NotFound, TooManyAttempts
 from processes.views import LinkGrant
 from service.extensions import get_database
 from service.links import link_keys
@@ -78,9 +78,30 @@ def _forms(page: processes.LinkPage, posted: Mapping[str, tuple[Mapping[str, Any
     return shown
 
 
-def _page(token: str, grant: LinkGrant, posted: Mapping[str, Any], status: int) -> ResponseReturnValue:
+def _message_forms(grant: LinkGrant, posted: Mapping[str, tuple[Mapping[str, Any], Mapping[str, str]]]
+                   ) -> list[dict[str, Any]]:
+    """The messages the link may post into its case now (the catching event's ``senders`` name ``link``)."""
+    language = chosen_language()
+    shown = []
+    for message in processes.case_messages(get_database(), grant.case_id, actor=grant):
+        data, errors = posted.get(message.name, ({}, {}))
+        item: dict[str, Any] = {"message": message, "sections": [], "data": data, "errors": {},
+                                "error_labels": {}, "form_description": ""}
+        if message.form_name and forms.form_exists(message.form_name):
+            form = forms.get_form(message.form_name)
+            found = form_html.fields(form, language)
+            item.update(sections=form_html.sections(form, language), form_description=form_html.description(
+                form, language), errors={path: translate_message(text, language) for path, text in errors.items()},
+                error_labels={path: form_html.path_label(found, path, language) for path in errors})
+        shown.append(item)
+    return shown
+
+
+def _page(token: str, grant: LinkGrant, posted: Mapping[str, Any], status: int,
+          posted_messages: Mapping[str, Any] | None = None) -> ResponseReturnValue:
     page = processes.link_page(get_database(), grant)
     return render_template("web/link.html", token=token, page=page, items=_forms(page, posted),
+                           messages=_message_forms(grant, posted_messages or {}),
                            done=request.args.get("done") == "1"), status
 
 
@@ -124,6 +145,31 @@ def complete(token: str, task_id: str) -> ResponseReturnValue:
         processes.work_on_task(database, task_id, data_with=data_with, uploads=uploads, actor=grant)
     except InvalidData as error:
         return _page(token, grant, {task_id: (data_with({}), error.fields)}, 422)
+    except Conflict:
+        return _page(token, grant, {}, 409)
+    return redirect(url_for("links_page.page", token=token, done="1"), code=303)
+
+
+@bp.post("/<token>/messages/<name>")
+def message(token: str, name: str) -> ResponseReturnValue:
+    """Post a message into the link's case (a change of scope, an incident) when the event waiting for it
+    lets links send it (``senders`` names ``link``); it is in the history as "link for <name/e-mail>"."""
+    try:
+        grant = _grant(token)
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+    database = get_database()
+    offered = {m.name: m for m in processes.case_messages(database, grant.case_id, actor=grant)}
+    found = offered.get(name)
+    if found is None:
+        raise Forbidden(f"this link may not send {name!r} now")
+    data: dict[str, Any] = {}
+    if found.form_name and forms.form_exists(found.form_name):
+        data = form_html.parse_submission(forms.get_form(found.form_name), request.form.items(multi=True))
+    try:
+        processes.send_link_message(database, grant, name, data=data)
+    except InvalidData as error:
+        return _page(token, grant, {}, 422, {name: (data, error.fields)})
     except Conflict:
         return _page(token, grant, {}, 409)
     return redirect(url_for("links_page.page", token=token, done="1"), code=303)
