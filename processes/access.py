@@ -69,6 +69,7 @@ from processes.views import (
     FormView,
     IncidentView,
     LinkGrant,
+    StartGrant,
     TaskStatus,
     TaskView,
     UserView,
@@ -81,7 +82,7 @@ MODELER = "modeler"
 MODELER_GROUPS = frozenset({"process-owners", "admins"})
 GROUPS = "groups"
 
-Principal = UserView | LinkGrant | None
+Principal = UserView | LinkGrant | StartGrant | None
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,15 @@ class StatisticsOf:
     unit: str | None
 
 
-Target = Case | TaskRecord | Comment | Attachment | StatisticsOf | str | None
+@dataclass(frozen=True)
+class StartOf:
+    """Starting a case of a process in one unit (a start link's target)."""
+
+    process: str
+    unit: str
+
+
+Target = Case | TaskRecord | Comment | Attachment | StatisticsOf | StartOf | str | None
 
 
 class Action(enum.StrEnum):
@@ -103,6 +112,8 @@ class Action(enum.StrEnum):
     MANAGE_LINKS = "manage_links"  # create, renew, revoke a case's signed links; list them
     MODEL = "model"  # the modeler: edit, validate, deploy, diff, roll back, migrate; forms and rule data
     MANAGE = "manage"  # the groups and their members
+    START = "start"  # start a case of the process in the unit (StartOf): only through a start link
+    MANAGE_START_LINKS = "manage_start_links"  # create, revoke, list the start links of a process in a unit
 
 
 def actor_name(principal: Principal) -> str | None:
@@ -118,16 +129,23 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
         return False
     if isinstance(target, Comment | Attachment):  # a comment or a file goes with its case; never to a link
         case = session.get(Case, target.case_id)
-        return (action is Action.READ and case is not None and not isinstance(principal, LinkGrant)
+        return (action is Action.READ and case is not None and not isinstance(principal, LinkGrant | StartGrant)
                 and may(session, principal, action, case))
-    if isinstance(principal, LinkGrant):
+    if isinstance(principal, LinkGrant | StartGrant):
         return _link_may(principal, action, target)
     if isinstance(target, TaskRecord | Case):
         return (_user_may_task(session, principal, action, target) if isinstance(target, TaskRecord)
                 else _user_may_case(session, principal, action, target))
-    if isinstance(target, StatisticsOf):
-        return action is Action.READ and _user_may_statistics(session, principal, target)
+    if isinstance(target, StatisticsOf | StartOf):
+        return _user_may_process(session, principal, action, target)
     return _user_may_area(principal, action, target)
+
+
+def _user_may_process(session: Session, actor: UserView, action: Action, target: StatisticsOf | StartOf) -> bool:
+    """What concerns a process in a unit rather than one case: its statistics, its start links."""
+    if isinstance(target, StartOf):
+        return action is Action.MANAGE_START_LINKS and _user_may_start_links(session, actor, target)
+    return action is Action.READ and _user_may_statistics(session, actor, target)
 
 
 def _user_may_area(actor: UserView, action: Action, target: str | None) -> bool:
@@ -177,7 +195,27 @@ def _user_may_statistics(session: Session, actor: UserView, target: StatisticsOf
     return bool(readers) and target.unit is not None and target.unit in actor.units
 
 
-def _link_may(link: LinkGrant, action: Action, target: Target) -> bool:
+def _user_may_start_links(session: Session, actor: UserView, target: StartOf) -> bool:
+    """Start links of a process that allows them (``startByLink``) are made by the members of its ``readers``
+    groups in that unit (a central reader group: any unit) and by the central groups (DTU Arbejdsmiljø, CAS,
+    admins, ...): those who would handle the case it starts."""
+    version = session.scalar(select(ProcessVersion.id).where(ProcessVersion.key == target.process)
+                             .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None:
+        return False
+    parsed = SPEC_CACHE.get(session, version).parsed
+    if not parsed.start_by_link:
+        return False
+    if set(actor.groups) & CENTRAL_GROUPS:
+        return True
+    readers = set(parsed.readers) & set(actor.groups)
+    return any(group in CENTRAL_GROUPS or target.unit in actor.units for group in readers)
+
+
+def _link_may(link: LinkGrant | StartGrant, action: Action, target: Target) -> bool:
+    if isinstance(link, StartGrant):  # one start of its process in its unit, nothing else at all
+        return (action is Action.START and isinstance(target, StartOf) and target.process == link.process
+                and target.unit == link.unit)
     if isinstance(target, Case):  # the link page shows its tasks, not the case; files come with its forms
         return target.id == link.case_id and action is Action.ATTACH
     if isinstance(target, TaskRecord):

@@ -61,15 +61,17 @@ class LinkKeys:
         if any("." in kid or not kid for kid in self.keys):
             raise ValueError("a key id is a non-empty word without dots")
 
-    def sign(self, link_id: int, serial: int) -> str:
-        return f"{self.current}.{URLSafeSerializer(self.keys[self.current], salt=SALT).dumps([link_id, serial])}"
+    def sign(self, link_id: int, serial: int, salt: str = SALT) -> str:
+        """A token for the row and serial; ``salt`` names the purpose (a case link, a start link), so a token
+        of one purpose is never read as one of another."""
+        return f"{self.current}.{URLSafeSerializer(self.keys[self.current], salt=salt).dumps([link_id, serial])}"
 
-    def read(self, token: str) -> tuple[int, int]:
+    def read(self, token: str, salt: str = SALT) -> tuple[int, int]:
         kid, _, signed = (token or "").partition(".")
         if kid not in self.keys:
             raise LinkRefused(Refusal.ALTERED)
         try:
-            link_id, serial = URLSafeSerializer(self.keys[kid], salt=SALT).loads(signed)
+            link_id, serial = URLSafeSerializer(self.keys[kid], salt=salt).loads(signed)
         except (BadSignature, ValueError, TypeError):
             raise LinkRefused(Refusal.ALTERED) from None
         if not isinstance(link_id, int) or not isinstance(serial, int):
@@ -82,6 +84,7 @@ class Refusal(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"  # revoked, or replaced by a renewal
     CLOSED = "closed"  # the case is over
+    USED = "used"  # a start link that has started its case
 
 
 class LinkRefused(Forbidden):

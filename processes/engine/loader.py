@@ -176,6 +176,12 @@ class ParsedProcess:
     # property ``linkHeader``: an expression over the case data giving the text a signed link's page shows
     # above its tasks (e.g. who the contact person is), for people without an account
     link_header: str | None = None
+    # property ``startByLink`` = ``true``: a case may be started through a signed start link by a person
+    # without an account (processes.startlinks)
+    start_by_link: bool = False
+    # property ``caseReferences``: the case data fields holding the id of another case (``previous_case``),
+    # shown on the case page as links
+    case_references: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -531,6 +537,8 @@ def load_process(
         case_badge=templates.get("caseBadge"),
         documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
         link_header=_properties(process).get("linkHeader", "").strip() or None,
+        start_by_link=_properties(process).get("startByLink", "").strip().lower() == "true",
+        case_references=_names(process, "caseReferences"),
     )
 
 
