@@ -16,7 +16,7 @@ import processes
 from forms import html as form_html
 from forms.messages import translate as translate_message
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound, TooManyAttempts
-from processes.views import LinkGrant
+from processes.views import LinkGrant, StartGrant
 from service.extensions import get_database
 from service.links import link_keys
 from service.security import client_address
@@ -30,7 +30,7 @@ def _template_helpers() -> dict[str, Any]:
     return {"forms_html": form_html}
 
 REFUSED_STATUS = {processes.Refusal.ALTERED: 404, processes.Refusal.EXPIRED: 410,
-                  processes.Refusal.REVOKED: 410, processes.Refusal.CLOSED: 410}
+                  processes.Refusal.REVOKED: 410, processes.Refusal.CLOSED: 410, processes.Refusal.USED: 410}
 
 
 def _refused(reason: processes.Refusal) -> ResponseReturnValue:
@@ -39,6 +39,7 @@ def _refused(reason: processes.Refusal) -> ResponseReturnValue:
         processes.Refusal.EXPIRED: _("This link has expired. Ask the person who sent it for a new one."),
         processes.Refusal.REVOKED: _("This link has been withdrawn. Ask the person who sent it for a new one."),
         processes.Refusal.CLOSED: _("The case of this link is closed."),
+        processes.Refusal.USED: _("This link has already been used. Ask for a new link to send another report."),
     }
     return render_template("web/link_refused.html", message=words[reason], reason=reason.value), \
         REFUSED_STATUS[reason]
@@ -173,3 +174,45 @@ def message(token: str, name: str) -> ResponseReturnValue:
     except Conflict:
         return _page(token, grant, {}, 409)
     return redirect(url_for("links_page.page", token=token, done="1"), code=303)
+
+
+# --- a start link: a person without an account starts a case (issue #14) ---------------------------------
+
+def _start_page(token: str, grant: StartGrant, data: Mapping[str, Any], errors: Mapping[str, str],
+                status: int) -> ResponseReturnValue:
+    page = processes.start_link_page(get_database(), grant)
+    language = chosen_language()
+    form = forms.get_form(page.form.name) if page.form is not None and forms.form_exists(page.form.name) else None
+    found = form_html.fields(form, language) if form is not None else []
+    return render_template(
+        "web/start_link.html", token=token, page=page, data=data,
+        sections=form_html.sections(form, language) if form is not None else [],
+        errors={path: translate_message(message, language) for path, message in errors.items()},
+        error_labels={path: form_html.path_label(found, path, language) for path in errors},
+        form_title=form_html.title(form, language) if form is not None else "",
+        form_description=form_html.description(form, language) if form is not None else ""), status
+
+
+@bp.route("/start/<token>", methods=["GET", "POST"])
+def start_page(token: str) -> ResponseReturnValue:
+    """The start form of the link's process (GET); start the case with the person as its starter (POST)."""
+    try:
+        grant = processes.start_grant_for(get_database(), token, keys=link_keys(), address=client_address())
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+    except TooManyAttempts:
+        return render_template("web/link_refused.html", message=_("Too many tries. Wait a while and try again."),
+                               reason="throttled"), 429
+    if request.method == "GET":
+        return _start_page(token, grant, {}, {}, 200)
+    page = processes.start_link_page(get_database(), grant)
+    data: dict[str, Any] = {}
+    if page.form is not None and forms.form_exists(page.form.name):
+        data = form_html.parse_submission(forms.get_form(page.form.name), list(request.form.items(multi=True)))
+    try:
+        case_id = processes.start_case_by_link(get_database(), grant, data=data)
+    except InvalidData as error:
+        return _start_page(token, grant, data, error.fields, 422)
+    except processes.LinkRefused as refused:
+        return _refused(refused.reason)
+    return render_template("web/start_link_done.html", case_id=case_id, page=page), 201

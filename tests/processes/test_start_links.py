@@ -14,6 +14,7 @@ from processes import (
     create_start_link,
     create_user,
     deploy,
+    deploy_bundled,
     get_case,
     grant_for,
     list_start_links,
@@ -26,6 +27,7 @@ from processes.errors import Forbidden, InvalidData, NotFound
 from processes.links import LinkRefused
 
 from .conftest import BPMN_DIR
+from .test_psych_accident_process import INTAKE
 
 T0 = dt.datetime(2031, 3, 3, 8, 0, tzinfo=dt.UTC)
 CLOCK = FixedClock(T0)
@@ -131,3 +133,16 @@ def test_who_may_give_start_links(db, people):
     with pytest.raises(InvalidData) as bad:
         link(db, people["karl"], email="not an address", ttl=dt.timedelta(days=400))
     assert set(bad.value.fields) == {"email", "ttl_days"}
+
+
+def test_a_student_reports_a_psychological_work_accident_through_a_start_link(db):
+    deploy_bundled(db)
+    karl = create_user(db, "karl", password=None, groups=["amk"], units=["kemi"])
+    made = create_start_link(db, process="psych_accident_report", unit="kemi", name="Sara",
+                             email="sara@student.example", keys=KEYS, actor=karl, clock=CLOCK)
+    grant = start_grant_for(db, made.token, keys=KEYS, clock=CLOCK)
+    case_id = start_case_by_link(db, grant, data=INTAKE, clock=CLOCK)
+    case = get_case(db, case_id, actor=karl)  # the unit's AMK reads it (readers); the student does not
+    assert case.started_by == "sara@student.example" and case.data["event_type"] == "threat_verbal"
+    with pytest.raises(Forbidden):
+        get_case(db, case_id, actor=grant)  # type: ignore[arg-type]
