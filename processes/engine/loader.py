@@ -179,9 +179,6 @@ class ParsedProcess:
     # property ``startByLink`` = ``true``: a case may be started through a signed start link by a person
     # without an account (processes.startlinks)
     start_by_link: bool = False
-    # property ``caseReferences``: the case data fields holding the id of another case (``previous_case``),
-    # shown on the case page as links
-    case_references: tuple[str, ...] = ()
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -538,7 +535,6 @@ def load_process(
         documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
         link_header=_properties(process).get("linkHeader", "").strip() or None,
         start_by_link=_properties(process).get("startByLink", "").strip().lower() == "true",
-        case_references=_names(process, "caseReferences"),
     )
 
 
