@@ -43,7 +43,7 @@ from processes.links import (
     renew_link,
     revoke_link,
 )
-from processes.messages import case_messages, send_message
+from processes.messages import case_messages, send_link_message, send_message
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
@@ -65,6 +65,15 @@ from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group
 from processes.people.throttle import LoginLimits
 from processes.retention import ErasurePass, erase_expired
 from processes.spiffarena import import_spiffarena
+from processes.startlinks import (
+    StartLinkPage,
+    create_start_link,
+    list_start_links,
+    revoke_start_link,
+    start_case_by_link,
+    start_grant_for,
+    start_link_page,
+)
 from processes.starts import StartPass, fire_due_starts
 from processes.statistics import StatisticsView, UnitStatistics, process_statistics, statistics_csv
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind
@@ -161,6 +170,7 @@ __all__ = [
     "SavedFilterView",
     "SendReport",
     "SmtpSettings",
+    "StartLinkPage",
     "StartPass",
     "StatisticsView",
     "TaskFilter",
@@ -192,6 +202,7 @@ __all__ = [
     "complete_task",
     "configure_links",
     "create_link",
+    "create_start_link",
     "create_token",
     "create_user",
     "decision_labels",
@@ -222,6 +233,7 @@ __all__ = [
     "list_filters",
     "list_links",
     "list_processes",
+    "list_start_links",
     "list_tasks",
     "list_tokens",
     "load_demo",
@@ -239,14 +251,19 @@ __all__ = [
     "revoke_all",
     "revoke_link",
     "revoke_presented_token",
+    "revoke_start_link",
     "revoke_token",
     "run_decision",
     "run_pass",
     "save_draft",
     "save_filter",
+    "send_link_message",
     "send_message",
     "send_pending",
     "start_case",
+    "start_case_by_link",
+    "start_grant_for",
+    "start_link_page",
     "start_session",
     "statistics_csv",
     "task_page",

@@ -12,7 +12,8 @@ nobody (None). The rules, in words:
   groups, and by the members of the groups the process property ``readers`` names (in the case's unit, or
   central); comments and attachments go with the case.
 - A message is posted into a case by whoever may read it, unless the event waiting for it names its
-  ``senders`` (``starter``, group codes, ``process`` for other cases only): ``may_send_message``.
+  ``senders`` (``starter``, group codes, ``readers``, ``link`` for the case's signed links, ``process`` for
+  other cases only): ``may_send_message``.
 - A *restricted* case (process property ``sensitivity`` = ``restricted``) may be read only by its subject
   (the starter, or the user named by the case data field the process property ``subject`` names), the people
   holding or having held its tasks, those who may work one of its open tasks now, and the members of the
@@ -20,7 +21,8 @@ nobody (None). The rules, in words:
   do not see it by default, nor its tasks (the admins' right to work every task stops at a restricted
   case). Every read of it, allowed or refused, is recorded in ``case_reads``.
 - A signed link reads and works the tasks it names (the link page) and attaches files through their
-  forms; it never reads the case itself, its comments or attachments, nor manages links.
+  forms; it posts the messages whose ``senders`` name ``link`` into its own case; it never reads the case
+  itself, its comments or attachments, nor manages links.
 - The case's handlers (who may work or have worked one of its tasks, and admins unless the case is
   restricted) create, renew and revoke its links.
 - The reports (statistics) are for process owners, DTU Arbejdsmiljø and admins; a process's statistics
@@ -67,6 +69,7 @@ from processes.views import (
     FormView,
     IncidentView,
     LinkGrant,
+    StartGrant,
     TaskStatus,
     TaskView,
     UserView,
@@ -79,7 +82,7 @@ MODELER = "modeler"
 MODELER_GROUPS = frozenset({"process-owners", "admins"})
 GROUPS = "groups"
 
-Principal = UserView | LinkGrant | None
+Principal = UserView | LinkGrant | StartGrant | None
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,15 @@ class StatisticsOf:
     unit: str | None
 
 
-Target = Case | TaskRecord | Comment | Attachment | StatisticsOf | str | None
+@dataclass(frozen=True)
+class StartOf:
+    """Starting a case of a process in one unit (a start link's target)."""
+
+    process: str
+    unit: str
+
+
+Target = Case | TaskRecord | Comment | Attachment | StatisticsOf | StartOf | str | None
 
 
 class Action(enum.StrEnum):
@@ -101,6 +112,8 @@ class Action(enum.StrEnum):
     MANAGE_LINKS = "manage_links"  # create, renew, revoke a case's signed links; list them
     MODEL = "model"  # the modeler: edit, validate, deploy, diff, roll back, migrate; forms and rule data
     MANAGE = "manage"  # the groups and their members
+    START = "start"  # start a case of the process in the unit (StartOf): only through a start link
+    MANAGE_START_LINKS = "manage_start_links"  # create, revoke, list the start links of a process in a unit
 
 
 def actor_name(principal: Principal) -> str | None:
@@ -116,16 +129,23 @@ def may(session: Session, principal: Principal, action: Action, target: Target) 
         return False
     if isinstance(target, Comment | Attachment):  # a comment or a file goes with its case; never to a link
         case = session.get(Case, target.case_id)
-        return (action is Action.READ and case is not None and not isinstance(principal, LinkGrant)
+        return (action is Action.READ and case is not None and not isinstance(principal, LinkGrant | StartGrant)
                 and may(session, principal, action, case))
-    if isinstance(principal, LinkGrant):
+    if isinstance(principal, LinkGrant | StartGrant):
         return _link_may(principal, action, target)
     if isinstance(target, TaskRecord | Case):
         return (_user_may_task(session, principal, action, target) if isinstance(target, TaskRecord)
                 else _user_may_case(session, principal, action, target))
-    if isinstance(target, StatisticsOf):
-        return action is Action.READ and _user_may_statistics(session, principal, target)
+    if isinstance(target, StatisticsOf | StartOf):
+        return _user_may_process(session, principal, action, target)
     return _user_may_area(principal, action, target)
+
+
+def _user_may_process(session: Session, actor: UserView, action: Action, target: StatisticsOf | StartOf) -> bool:
+    """What concerns a process in a unit rather than one case: its statistics, its start links."""
+    if isinstance(target, StartOf):
+        return action is Action.MANAGE_START_LINKS and _user_may_start_links(session, actor, target)
+    return action is Action.READ and _user_may_statistics(session, actor, target)
 
 
 def _user_may_area(actor: UserView, action: Action, target: str | None) -> bool:
@@ -175,7 +195,27 @@ def _user_may_statistics(session: Session, actor: UserView, target: StatisticsOf
     return bool(readers) and target.unit is not None and target.unit in actor.units
 
 
-def _link_may(link: LinkGrant, action: Action, target: Target) -> bool:
+def _user_may_start_links(session: Session, actor: UserView, target: StartOf) -> bool:
+    """Start links of a process that allows them (``startByLink``) are made by the members of its ``readers``
+    groups in that unit (a central reader group: any unit) and by the central groups (DTU Arbejdsmiljø, CAS,
+    admins, ...): those who would handle the case it starts."""
+    version = session.scalar(select(ProcessVersion.id).where(ProcessVersion.key == target.process)
+                             .order_by(ProcessVersion.version.desc()).limit(1))
+    if version is None:
+        return False
+    parsed = SPEC_CACHE.get(session, version).parsed
+    if not parsed.start_by_link:
+        return False
+    if set(actor.groups) & CENTRAL_GROUPS:
+        return True
+    readers = set(parsed.readers) & set(actor.groups)
+    return any(group in CENTRAL_GROUPS or target.unit in actor.units for group in readers)
+
+
+def _link_may(link: LinkGrant | StartGrant, action: Action, target: Target) -> bool:
+    if isinstance(link, StartGrant):  # one start of its process in its unit, nothing else at all
+        return (action is Action.START and isinstance(target, StartOf) and target.process == link.process
+                and target.unit == link.unit)
     if isinstance(target, Case):  # the link page shows its tasks, not the case; files come with its forms
         return target.id == link.case_id and action is Action.ATTACH
     if isinstance(target, TaskRecord):
@@ -230,13 +270,20 @@ def may_read_case(session: Session, case: Case, actor: UserView) -> bool:
     return _has_task(session, case, open_for_me)
 
 
+LINK_SENDER = "link"  # senders word: a signed link of the case (its holder, e.g. a contractor's site lead)
+READERS_SENDER = "readers"  # senders word: whoever may read the case (the default without ``senders``)
+
+
 def may_send_message(session: Session, case: Case, actor: Principal, senders: tuple[str, ...]) -> bool:
-    """Whether the user may post a message into the case: whoever may read it, unless the waiting event's
-    property ``senders`` names who may (``starter``; group codes, in the case's unit or central; ``process``
+    """Whether the principal may post a message into the case: whoever may read it, unless the waiting event's
+    property ``senders`` names who may (``starter``; group codes, in the case's unit or central; ``readers``:
+    whoever may read the case; ``link``: a signed link of this case, whose holder has no account; ``process``
     alone: only another case's ``send_message`` task, never a person)."""
+    if isinstance(actor, LinkGrant):  # a live link (grant_for checked it) of this very case, if the event says so
+        return LINK_SENDER in senders and actor.case_id == case.id
     if not isinstance(actor, UserView) or not may_read_case(session, case, actor):
         return False
-    if not senders:
+    if not senders or READERS_SENDER in senders:
         return True
     if "starter" in senders and case.started_by == actor.username:
         return True

@@ -34,7 +34,7 @@ from processes.notify import outbox
 from processes.people.throttle import LoginLimits, count_attempt, forgive_attempt
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Case, CaseLink, TaskRecord
+from processes.store.models import Case, CaseLink, ProcessVersion, TaskRecord
 from processes.views import CaseStatus, LinkGrant, LinkView, TaskView, UserView
 
 logger = logging.getLogger("amflow.links")
@@ -61,15 +61,17 @@ class LinkKeys:
         if any("." in kid or not kid for kid in self.keys):
             raise ValueError("a key id is a non-empty word without dots")
 
-    def sign(self, link_id: int, serial: int) -> str:
-        return f"{self.current}.{URLSafeSerializer(self.keys[self.current], salt=SALT).dumps([link_id, serial])}"
+    def sign(self, link_id: int, serial: int, salt: str = SALT) -> str:
+        """A token for the row and serial; ``salt`` names the purpose (a case link, a start link), so a token
+        of one purpose is never read as one of another."""
+        return f"{self.current}.{URLSafeSerializer(self.keys[self.current], salt=salt).dumps([link_id, serial])}"
 
-    def read(self, token: str) -> tuple[int, int]:
+    def read(self, token: str, salt: str = SALT) -> tuple[int, int]:
         kid, _, signed = (token or "").partition(".")
         if kid not in self.keys:
             raise LinkRefused(Refusal.ALTERED)
         try:
-            link_id, serial = URLSafeSerializer(self.keys[kid], salt=SALT).loads(signed)
+            link_id, serial = URLSafeSerializer(self.keys[kid], salt=salt).loads(signed)
         except (BadSignature, ValueError, TypeError):
             raise LinkRefused(Refusal.ALTERED) from None
         if not isinstance(link_id, int) or not isinstance(serial, int):
@@ -82,6 +84,7 @@ class Refusal(enum.StrEnum):
     EXPIRED = "expired"
     REVOKED = "revoked"  # revoked, or replaced by a renewal
     CLOSED = "closed"  # the case is over
+    USED = "used"  # a start link that has started its case
 
 
 class LinkRefused(Forbidden):
@@ -235,16 +238,46 @@ def renew_link(
     db: Database, link_id: int, *, keys: LinkKeys, actor: UserView, ttl: dt.timedelta = DEFAULT_TTL,
     clock: Clock = SYSTEM_CLOCK,
 ) -> LinkView:
-    """A fresh token and expiry for the link (also a revoked one); every earlier token stops working."""
+    """A fresh token and expiry for the link (also a revoked one); every earlier token stops working. The new
+    link is returned to the handler and mailed to its holder's address, if the link has one."""
     ttl = _checked_ttl(ttl)
     now = clock.now()
     with unit_of_work(db) as session:
         row = _managed(session, link_id, actor)
         row.serial, row.expires_at, row.revoked_at = row.serial + 1, now + ttl, None
         record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.LINK_RENEWED,
-               detail={"link": row.id, "expires_at": row.expires_at.isoformat()})
+               detail={"link": row.id, "expires_at": row.expires_at.isoformat(), "mailed": bool(row.email)})
         session.flush()
+        if row.email:
+            _mail_renewed(session, row, now=now)
         return _view(row, keys.sign(row.id, row.serial))
+
+
+RENEWED_TEMPLATE = "link_renewed"
+
+
+def _mail_renewed(session: Session, row: CaseLink, *, now: dt.datetime) -> None:
+    """Mail the renewed link to its holder (template ``link_renewed``, in the link's language): the earlier
+    tokens stopped working, so without this mail the holder would be locked out until the handler passed
+    the new one on. The mail names the case and the expiry only, never the case data."""
+    case = session.get(Case, row.case_id)
+    assert case is not None
+    signer = session.info.get("settings", {}).get(LINK_URL)
+    if signer is None:
+        record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_SKIPPED, at=now,
+               detail={"template": RENEWED_TEMPLATE, "link": row.id,
+                       "reason": "no link signer is configured (the service's base URL and keys)"})
+        return
+    process_name = session.scalar(select(ProcessVersion.name).where(ProcessVersion.id == case.process_version_id))
+    written = outbox.queue_to_address(
+        session, case_id=case.id, unit=case.unit, template=RENEWED_TEMPLATE, address=row.email, name=row.name,
+        language=row.language, now=now,
+        context={"case_id": case.id, "process": case.process_key, "process_name": process_name or case.process_key,
+                 "case_title": case.title or "", "link_url": signer(row.id, row.serial),
+                 "link_expires_at": row.expires_at.isoformat()})
+    record(session, case_id=case.id, actor=None, kind=AuditKind.NOTIFICATION_QUEUED, at=now,
+           detail={"template": RENEWED_TEMPLATE, "recipient_user": None, "recipient_group": None, "link": row.id,
+                   "to": row.email, "messages": written})
 
 
 def revoke_link(db: Database, link_id: int, *, actor: UserView, clock: Clock = SYSTEM_CLOCK) -> LinkView:

@@ -252,6 +252,45 @@ class LinkView:
 
 
 @dataclass(frozen=True)
+class StartGrant:
+    """A signed start link as a principal: a person without an account (a student, a guest) who may start one
+    case of ``process`` in ``unit`` and do nothing else. The case records them as its starter (``username``:
+    their e-mail address, else "link for <name>")."""
+
+    id: int
+    process: str
+    unit: str
+    name: str
+    email: str
+    expires_at: datetime
+    language: str = "da"
+
+    @property
+    def username(self) -> str:
+        return (self.email or f"link for {self.name}")[:100]
+
+    groups: tuple[str, ...] = ()
+    units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StartLinkView:
+    """A start link as its creator sees it (the token only when it is issued)."""
+
+    id: int
+    process: str
+    unit: str
+    name: str
+    email: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    case_id: str | None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
 class CaseReadView:
     """One read of a restricted case, allowed or refused."""
 

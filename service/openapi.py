@@ -99,6 +99,15 @@ OPERATIONS: dict[str, Operation] = {
         "links", schemas.LinkSchema(), body=schemas.RenewLinkRequest, errors=(400, 401, 403, 404, 413, 422)
     ),
     "api.links.revoke_link": Operation("links", schemas.LinkSchema(), errors=(401, 403, 404)),
+    "api.links.create_start_link": Operation(
+        "links", schemas.StartLinkSchema(), 201, body=schemas.CreateStartLinkRequest,
+        errors=(400, 401, 403, 404, 413, 422),
+        unprocessable="The process does not allow start links, the unit is unknown, or the link names neither a "
+                      "person nor an e-mail address.",
+    ),
+    "api.links.list_start_links": Operation("links", schemas.StartLinkListSchema(), query=schemas.StartLinkQuery,
+                                            errors=(400, 401, 403, 404, 422)),
+    "api.links.revoke_start_link": Operation("links", schemas.StartLinkSchema(), errors=(401, 403, 404)),
     "api.tasks.list_tasks": Operation(
         "tasks", schemas.TaskPageSchema(), query=schemas.TaskQuery, errors=(400, 401, 422),
         unprocessable="The cursor is not a `next_cursor` this API gave out, or comes with an offset.",

@@ -572,6 +572,43 @@ class LinkListSchema(Schema):
     items = fields.List(fields.Nested(LinkSchema))
 
 
+class CreateStartLinkRequest(StrictSchema):
+    """Body of `POST /processes/{key}/start-links`."""
+
+    unit = fields.String(required=True, validate=[validate.Length(min=1, max=64), _NO_NUL])
+    name = fields.String(load_default="", validate=[validate.Length(max=200), _NO_NUL])
+    email = fields.String(load_default="", validate=[validate.Length(max=320), _NO_NUL])
+    ttl_days = fields.Integer(load_default=14, validate=validate.Range(min=1, max=180))
+    language = fields.String(load_default="da", validate=validate.OneOf(["da", "en"]))
+
+
+class StartLinkSchema(Schema):
+    """A signed link that starts one case for a person without an account; `token` and `url` only when issued."""
+
+    id = fields.Integer()
+    process = fields.String()
+    unit = fields.String()
+    name = fields.String()
+    email = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    revoked_at = fields.DateTime(allow_none=True)
+    case_id = fields.String(allow_none=True, metadata={"description": "The case it started, once used"})
+    token = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+
+
+class StartLinkListSchema(Schema):
+    items = fields.List(fields.Nested(StartLinkSchema))
+
+
+class StartLinkQuery(StrictSchema):
+    """Query of `GET /processes/{key}/start-links`."""
+
+    unit = fields.String(required=True, validate=[validate.Length(min=1, max=64), _NO_NUL])
+
+
 class UnitStatisticsSchema(Schema):
     """One unit's counts: no names, no free text."""
 

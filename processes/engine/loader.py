@@ -176,6 +176,9 @@ class ParsedProcess:
     # property ``linkHeader``: an expression over the case data giving the text a signed link's page shows
     # above its tasks (e.g. who the contact person is), for people without an account
     link_header: str | None = None
+    # property ``startByLink`` = ``true``: a case may be started through a signed start link by a person
+    # without an account (processes.startlinks)
+    start_by_link: bool = False
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -419,11 +422,12 @@ def _event_form_problem(event: etree._Element, known: _Known) -> str | None:
     return None
 
 
-MESSAGE_SENDER_WORDS = frozenset({"starter", "process"})
+MESSAGE_SENDER_WORDS = frozenset({"starter", "process", "readers", "link"})
 
 
 def senders_of(properties: dict[str, str]) -> tuple[str, ...]:
-    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``process``)."""
+    """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``readers``,
+    ``link``, ``process``)."""
     return tuple(code for code in properties.get("senders", "").replace(",", " ").split() if code)
 
 
@@ -530,6 +534,7 @@ def load_process(
         case_badge=templates.get("caseBadge"),
         documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
         link_header=_properties(process).get("linkHeader", "").strip() or None,
+        start_by_link=_properties(process).get("startByLink", "").strip().lower() == "true",
     )
 
 

@@ -49,6 +49,7 @@ class AuditKind(enum.StrEnum):
     LINK_RENEWED = "link_renewed", "Link til sagen fornyet", "Link to the case renewed"
     LINK_EXTENDED = "link_extended", "Opgave føjet til link", "Task added to a link"
     LINK_REVOKED = "link_revoked", "Link til sagen tilbagekaldt", "Link to the case revoked"
+    START_LINK_USED = "start_link_used", "Sag startet via et link", "Case started through a link"
     MESSAGE_RECEIVED = "message_received", "Meddelelse modtaget", "Message received"
     MESSAGE_SENT = "message_sent", "Meddelelse sendt til en anden sag", "Message sent to another case"
     PROCESS_CALLED = "process_called", "Delproces kaldt", "Process called"

@@ -475,6 +475,29 @@ class CaseLink(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+class StartLink(Base):
+    """A signed link that starts one case of a process in a unit, for a person without an account (a student,
+    a guest), who is recorded as the case's starter; until it expires, is revoked, or has started its case.
+
+    Like ``CaseLink`` the token names this row's id and serial (processes.startlinks); ``case_id`` is set
+    when the link has been used.
+    """
+
+    __tablename__ = "start_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(5), default="da")
+    serial: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[Timestamp]
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+
+
 class CaseCalledVersion(Base):
     """The version of a process of another file that a case's call activity called first (kept for restores)."""
 

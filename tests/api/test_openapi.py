@@ -69,6 +69,9 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/links/{link_id}/renew", "post"),
         ("/api/v1/links/{link_id}/revoke", "post"),
         ("/api/v1/statistics/{process}", "get"),  # issue #14: statistics per unit
+        ("/api/v1/processes/{key}/start-links", "post"),  # issue #14: start links
+        ("/api/v1/processes/{key}/start-links", "get"),
+        ("/api/v1/start-links/{link_id}/revoke", "post"),
         ("/api/v1/cases", "get"),  # issue #17: case lists and search
         ("/api/v1/processes/{key}", "get"),  # issue #17: a process with its start form
         # issue #18: the process owners' modeler

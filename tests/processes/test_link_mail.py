@@ -13,10 +13,13 @@ from processes import (
     LinkKeys,
     complete_task,
     configure_links,
+    create_link,
+    create_user,
     deploy,
     get_case,
     grant_for,
     link_page,
+    renew_link,
     send_pending,
     start_case,
 )
@@ -136,3 +139,43 @@ def test_a_link_to_that_is_not_an_address_is_recorded_not_mailed(db, anna, porta
     skipped = [entry.detail for entry in get_case(db, case.id, actor=anna).history
                if entry.kind == "notification_skipped" and entry.detail.get("template") == "task_link"]
     assert skipped and skipped[0]["reason"] == "linkTo is not an e-mail address"
+
+
+def test_a_link_a_handler_renews_is_mailed_to_its_holder_in_their_language(db, anna, portal, smtp_server):
+    case = start_case(db, process=portal, unit="kemi", data=DATA, actor=anna, clock=FixedClock(T0))
+    old = token_of(link_mails(db)[0])
+    with db.read() as session:
+        link_id = session.scalars(select(CaseLink.id)).one()
+    handler = create_user(db, "root", password=None, groups=["admins"], units=[])  # the guest's tasks are theirs
+    later = FixedClock(T0 + dt.timedelta(days=2))
+    renewed = renew_link(db, link_id, keys=KEYS, actor=handler, ttl=dt.timedelta(days=30), clock=later)
+
+    with db.read() as session:
+        [mail] = session.scalars(select(Notification).where(Notification.template == "link_renewed"))
+    assert (mail.to_address, mail.language, mail.case_id) == ("site.lead@builder.example", "en", case.id)
+    assert f"{BASE}/link/{renewed.token}" in mail.body and "no longer works" in mail.body
+    assert "valid until 2031-04-04 10:00" in mail.body  # 30 days from the renewal, Danish summer time
+    assert "Kaj Kontakt" not in mail.body  # the case data stays out of the mail
+
+    send_pending(db, smtp_url=smtp_server.url, clock=later)
+    [received] = [m for m in smtp_server.received if "renewed" in m.message["Subject"]]
+    assert list(received.rcpt_tos) == ["site.lead@builder.example"]
+    assert renewed.token in received.message.get_content()
+    assert grant_for(db, renewed.token, keys=KEYS, clock=later).case_id == case.id
+    with pytest.raises(Exception, match="revoked"):  # the earlier token stopped working
+        grant_for(db, old, keys=KEYS, clock=later)
+    queued = [e.detail for e in get_case(db, case.id, actor=handler).history
+              if e.kind == "notification_queued" and e.detail.get("template") == "link_renewed"]
+    assert queued == [{"template": "link_renewed", "recipient_user": None, "recipient_group": None,
+                       "link": link_id, "to": "site.lead@builder.example", "messages": 1}]
+
+
+def test_a_renewed_link_without_an_address_is_only_returned_to_the_handler(db, anna, portal):
+    case = start_case(db, process=portal, unit="kemi", data=DATA, actor=anna, clock=FixedClock(T0))
+    handler = create_user(db, "root", password=None, groups=["admins"], units=[])
+    link = create_link(db, case.id, name="Bo uden mail", email="", tasks=["first"], keys=KEYS, actor=handler,
+                       clock=FixedClock(T0))
+    renewed = renew_link(db, link.id, keys=KEYS, actor=handler, clock=FixedClock(T0))
+    assert renewed.token
+    with db.read() as session:
+        assert session.scalars(select(Notification).where(Notification.template == "link_renewed")).all() == []

@@ -34,6 +34,7 @@ TEMPLATES = (
     "precursor_reminder", "precursor_escalated",
     "lone_work_check_in_missed",
     "task_link", "contractor_portal", "contractor_contact_appointed", "contractor_incident_reported",
+    "lone_work_revoked", "psych_accident_closed", "psych_accident_deadline_today", "link_renewed",
 )
 NOTHING = SendReport(sent=0, logged=0, retried=0, failed=0)
 
@@ -239,6 +240,21 @@ def test_every_template_exists_and_renders_in_both_languages_with_a_minimal_cont
 
 def test_the_shipped_templates_are_exactly_the_known_ones():
     assert outbox.template_names() == sorted(TEMPLATES)
+
+
+def test_every_template_a_shipped_diagram_names_has_a_danish_and_an_english_text():
+    bpmn = Path(outbox.__file__).parents[2] / "bpmn"
+    named = set()
+    for path in bpmn.glob("*.bpmn"):
+        text = path.read_text(encoding="utf-8")
+        named |= set(re.findall(r'id="template" type="str" value="\'([a-z0-9_]+)\'"', text))
+        named |= set(re.findall(r'name="linkTemplate" value="([a-z0-9_]+)"', text))
+    assert len(named) > 10
+    folder = Path(outbox.__file__).parent / "mail"
+    missing = sorted(f"{name}.{language}" for name in named for language in ("da", "en")
+                     if not (folder / f"{name}.{language}.txt").is_file())
+    assert missing == []
+    assert named <= set(TEMPLATES)
 
 
 def test_the_lone_work_decisions_tell_the_applicant_what_the_case_data_says():
