@@ -172,6 +172,7 @@ def new_case(
         id=str(uuid.uuid4()), process_version_id=version.id, process_key=version.key, unit=unit,
         status=CaseStatus.RUNNING.value, data={}, state="", serializer_version=SERIALIZER_VERSION,
         started_by=starter, created_at=runtime.now_utc(clock),
+        restricted=loaded.parsed.sensitivity == "restricted",  # its first mails already carry no details
     )
     session.add(case)
     session.flush()  # the case row first: audit events and tasks refer to it

@@ -86,7 +86,7 @@ def _load(session: Session, row: ProcessVersion) -> LoadedProcess:
     """Parse a stored version as it was deployed: with its bundle's forms and lane mapping."""
     bundle = bundles.for_version(session, row.id)
     parsed = load_process(row.bpmn_xml.encode(), row.filename, groups=group_codes(session),
-                          form_exists=bundle.has_form, lanes=bundle.lanes)
+                          form_exists=bundle.has_form, lanes=bundle.lanes, book=bundle)
     return LoadedProcess(row.id, row.key, row.version, parsed, end_statuses(parsed))
 
 
@@ -145,7 +145,7 @@ def deploy(
     with db.read() as session:
         groups = group_codes(session)
     parsed = load_process(xml, filename, groups=groups, form_exists=form_exists, lanes=lanes,
-                          problems=[*(problems or []), *found])
+                          problems=[*(problems or []), *found], book=bundles.Bundle(entries=tuple(entries)))
     with db.write() as session:
         row = _store(session, xml, filename, parsed, actor=actor.username if actor else None, entries=entries,
                      name=name, note=note)

@@ -169,11 +169,10 @@ def _check(session: Session, xml: bytes, lanes: Mapping[str, str] | None) -> tup
     unknown = sorted({name for _id, name in _lanes_of(xml)
                       if name and name != INITIATOR_LANE and mapping.get(name, name) not in groups})
     entries, found = bundles.collect_checked(xml, filename, sources, lanes=mapping)
-    del entries
     used_forms = set(bundles.uses(xml, filename).forms)
     try:
         load_process(xml, filename, groups=groups, form_exists=lambda f: f in used_forms or forms.form_exists(f),
-                     lanes=mapping, problems=found)
+                     lanes=mapping, problems=found, book=bundles.Bundle(entries=tuple(entries)))
     except InvalidModel as exc:
         problems = [Problem(part.element, part.message) for part in exc.parts]
         return Validation(key, problems, unknown), sources, mapping

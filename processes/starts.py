@@ -11,6 +11,14 @@ due then and nothing twice. Occurrences missed while no worker ran are started o
 first.
 
 A case started so has no starter (the system) and the unit its start event names (property ``unit``).
+
+**A timer from a parameter.** The timer's expression may read the version's effective-dated parameters
+(``param('precursor.campaign_start')``) and ``today()``; it is evaluated in the sandbox at deploy and at
+each scheduling, with the values in force on the scheduling day (Copenhagen). A timer whose expression is
+more than a quoted text (``TimerStart.dynamic``) is scheduled again at every pass, so a value that comes
+into force later (a new dated entry, or a new version from the modeler) moves the next start from that
+day on. A yearly date ``--MM-DD`` starts one case each calendar year: moving the date after this year's
+case started waits for next year.
 """
 
 from __future__ import annotations
@@ -23,8 +31,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from processes import bundles
 from processes.advance import new_case
-from processes.clock import Clock
+from processes.clock import LOCAL_ZONE, SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE
 from processes.engine import events, runtime
 from processes.errors import ProcessError
@@ -47,51 +56,94 @@ class StartPass:
 
 
 def _next_occurrence(timer: events.TimerStart, origin: dt.datetime, after: dt.datetime | None) -> dt.datetime | None:
-    """The first occurrence at or after ``origin`` and strictly after ``after`` (the last one started)."""
+    """The first occurrence at or after ``origin`` and strictly after ``after`` (the last one started); for
+    a yearly date, in a later calendar year than ``after``."""
+    after_year = after.astimezone(LOCAL_ZONE).year if after is not None and timer.yearly else None
     for index, moment in enumerate(events.occurrences(timer, origin)):
         if index > MAX_OCCURRENCES_SCANNED:
             return None
-        if moment >= origin and (after is None or moment > after):
+        if moment >= origin and (after is None or moment > after) and (
+                after_year is None or moment.astimezone(LOCAL_ZONE).year > after_year):
             return moment
     return None
 
 
-def _timer_of(session: Session, version_id: int) -> events.TimerStart | None:
-    return events.timer_start_of(SPEC_CACHE.get(session, version_id).parsed.spec)
+def _timer_of(session: Session, version_id: int, clock: Clock) -> events.TimerStart | None:
+    """The version's timer start evaluated with its parameters in force today (None if it has none)."""
+    timer = events.timer_start_of(SPEC_CACHE.get(session, version_id).parsed.spec)
+    if timer is None:
+        return None
+    today = runtime.now_utc(clock).astimezone(LOCAL_ZONE).date()
+    return events.evaluated(timer, events.timer_functions(bundles.for_version(session, version_id), today))
 
 
-def sync_schedules(db: Database) -> None:
-    """Give each process's newest version its schedule row (the next occurrence of its timer start, if any)."""
+def _last_started(session: Session, key: str) -> dt.datetime | None:
+    last = session.scalar(select(func.max(ScheduledStart.occurrence_at)).where(ScheduledStart.process_key == key))
+    if isinstance(last, str):  # SQLite hands an aggregate back as text
+        last = dt.datetime.fromisoformat(last)
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=dt.UTC)
+    return last
+
+
+def _same_moment(a: dt.datetime | None, b: dt.datetime | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return (a if a.tzinfo else a.replace(tzinfo=dt.UTC)) == (b if b.tzinfo else b.replace(tzinfo=dt.UTC))
+
+
+def sync_schedules(db: Database, clock: Clock = SYSTEM_CLOCK) -> None:
+    """Give each process's newest version its schedule row (the next occurrence of its timer start, if any),
+    and schedule again each timer that reads parameters (its next occurrence with today's values)."""
     with db.read() as session:
         newest = dict(session.execute(
             select(ProcessVersion.key, func.max(ProcessVersion.id)).group_by(ProcessVersion.key)).all())
-        known = dict(session.execute(
-            select(ProcessSchedule.process_key, ProcessSchedule.process_version_id)).all())
+        known = {key: (version_id, next_at) for key, version_id, next_at in session.execute(
+            select(ProcessSchedule.process_key, ProcessSchedule.process_version_id, ProcessSchedule.next_at))}
+        moved = {key: version_id for key, version_id in newest.items()
+                 if key in known and known[key][0] == version_id and _moved(session, key, version_id, clock,
+                                                                            known[key][1])}
     for key, version_id in newest.items():
-        if known.get(key) == version_id:
+        if known.get(key, (None, None))[0] == version_id and key not in moved:
             continue
         try:
             with db.write() as session:
-                _sync_one(session, key, version_id)
+                _sync_one(session, key, version_id, clock, again=key in moved)
         except IntegrityError:
             continue  # another worker wrote the row at the same moment: theirs is the same
+        except ProcessError as exc:  # the timer's expression fails with today's parameters: kept on the row
+            logger.warning("timer start of %s cannot be scheduled: %s", key, exc.message)
+            with db.write() as session:
+                row = session.get(ProcessSchedule, key)
+                if row is not None:
+                    row.last_error = exc.message
 
 
-def _sync_one(session: Session, key: str, version_id: int) -> None:
+def _moved(session: Session, key: str, version_id: int, clock: Clock, next_at: dt.datetime | None) -> bool:
+    """Whether a timer that reads parameters falls on another moment with today's values."""
+    timer = events.timer_start_of(SPEC_CACHE.get(session, version_id).parsed.spec)
+    if timer is None or not timer.dynamic:
+        return False
+    try:
+        evaluated = _timer_of(session, version_id, clock)
+    except ProcessError:
+        return False  # the pass that starts it records the error on the row
+    assert evaluated is not None
+    version = session.get(ProcessVersion, version_id)
+    assert version is not None
+    return not _same_moment(_next_occurrence(evaluated, version.deployed_at, _last_started(session, key)), next_at)
+
+
+def _sync_one(session: Session, key: str, version_id: int, clock: Clock, *, again: bool = False) -> None:
     row = session.get(ProcessSchedule, key)
-    if row is not None and row.process_version_id == version_id:
+    if row is not None and row.process_version_id == version_id and not again:
         return
     version = session.get(ProcessVersion, version_id)
     assert version is not None
     next_at = None
-    timer = _timer_of(session, version_id)
+    timer = _timer_of(session, version_id, clock)
     if timer is not None:
-        last = session.scalar(select(func.max(ScheduledStart.occurrence_at)).where(ScheduledStart.process_key == key))
-        if isinstance(last, str):  # SQLite hands an aggregate back as text
-            last = dt.datetime.fromisoformat(last)
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=dt.UTC)
-        next_at = _next_occurrence(timer, version.deployed_at, last)
+        next_at = _next_occurrence(timer, version.deployed_at, _last_started(session, key))
     if row is None:
         session.add(ProcessSchedule(process_key=key, process_version_id=version_id, next_at=next_at))
     else:
@@ -119,7 +171,7 @@ def _start_one(db: Database, clock: Clock, skip: set[str]) -> str | None:
         key, occurrence = row.process_key, row.next_at
         assert occurrence is not None
         try:
-            timer = _timer_of(session, row.process_version_id)
+            timer = _timer_of(session, row.process_version_id, clock)
             if timer is None:
                 row.next_at = None
                 return key
@@ -150,7 +202,7 @@ class _StartFailed(Exception):
 
 def fire_due_starts(db: Database, *, clock: Clock, limit: int = MAX_STARTS_PER_PASS) -> StartPass:
     """Start a case for every occurrence due at ``clock.now()`` (at most ``limit``), each in its own transaction."""
-    sync_schedules(db)
+    sync_schedules(db, clock)
     started = failed = 0
     failing: set[str] = set()
     for _ in range(limit):

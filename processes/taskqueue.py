@@ -19,13 +19,17 @@ A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and
 which keeps "NULLS LAST" an index order. The total is counted up to COUNT_CAP (a LIMIT in the subquery),
 and pages after the first can go by a keyset cursor instead of an offset.
 
-Admins see everything: their queue is one plain query (no arm split) and is not tuned for size.
+Admins see every task of a case that is not restricted: one arm per status (no split by group; not tuned
+for size). The tasks of a restricted case they see only as a member would (their own groups and units, or
+assigned to them): the arms of the same user without ``admins``, kept to restricted cases (``access.may``
+stops the admins' right to work every task at a restricted case, issue #14).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +121,10 @@ class QueueResult:
 def _arm_conditions(session: Session, actor: UserView, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
     """The equality conditions of each arm; together they are the caller's visible tasks, each once."""
     if "admins" in actor.groups:
-        return [[TaskRecord.status == status] for status in request.statuses]
+        restricted = TaskRecord.case_id.in_(select(Case.id).where(Case.restricted.is_(True)))
+        as_member = dataclasses.replace(actor, groups=[group for group in actor.groups if group != "admins"])
+        return ([[TaskRecord.status == status, ~restricted] for status in request.statuses]
+                + [[*arm, restricted] for arm in _arm_conditions(session, as_member, request)])
     local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
     central = [g for g in actor.groups if g in CENTRAL_GROUPS]
     all_units = sorted(session.scalars(select(Unit.code))) if central else []

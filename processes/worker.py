@@ -55,7 +55,7 @@ def backoff(attempts: int) -> dt.timedelta:
 def _claim_due(session: Session, db: Database, now: dt.datetime) -> CaseTimer | None:
     query = (
         select(CaseTimer)
-        .where(CaseTimer.status == "scheduled", CaseTimer.due_at < now)
+        .where(CaseTimer.status == "scheduled", CaseTimer.due_at <= now)  # due at its instant (engine/timers.py)
         .order_by(CaseTimer.due_at)
         .limit(1)
     )

@@ -11,6 +11,8 @@ from openpyxl import Workbook
 from processes.views import TableView
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+CSV_MIMETYPE = "text/csv"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _safe_text(value: Any) -> Any:
@@ -40,3 +42,8 @@ def to_xlsx(table: TableView) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+def download_name(table: TableView, extension: str) -> str:
+    """The file name a download of the table is saved as: the table's name and the case id's first part."""
+    return f"{table.name}-{table.case_id[:8]}.{extension}"

@@ -19,6 +19,7 @@ from marshmallow import Schema
 
 from service import modeler_schemas, schemas
 from service.auth import is_public
+from service.exports import CSV_MIMETYPE, XLSX_MIMETYPE
 
 OPENAPI_VERSION = "3.0.3"
 API_VERSION = "1"
@@ -39,6 +40,7 @@ class Operation:
     errors: tuple[int, ...] = (401,)
     request_content: dict[str, Any] | None = None
     unprocessable: str | None = None  # what a 422 means beyond the document's own rules, if it can happen
+    downloads: tuple[str, ...] = ()  # other media types of the success response (a file download)
 
 
 _BPMN_UPLOAD = {
@@ -144,6 +146,11 @@ OPERATIONS: dict[str, Operation] = {
         "statistics", schemas.StatisticsSchema(), query=schemas.StatisticsQuery, errors=(400, 401, 403, 404, 422),
         unprocessable="The process declares no statistics.",
     ),
+    "api.boards.case_board": Operation("cases", schemas.BoardSchema(), errors=(401, 403, 404)),
+    "api.boards.case_table": Operation(
+        "cases", schemas.TableSchema(), query=schemas.TableQuery, errors=(400, 401, 403, 404),
+        downloads=(CSV_MIMETYPE, XLSX_MIMETYPE),
+    ),
     "api.meta.openapi": Operation("meta", None, errors=()),
 }
 
@@ -234,9 +241,9 @@ def _success(operation: Operation) -> dict[str, Any]:
     if operation.status == HTTPStatus.NO_CONTENT:
         return {"description": HTTPStatus(operation.status).phrase}
     schema: Any = operation.response if operation.response is not None else {"type": "object"}
-    return {
-        "description": HTTPStatus(operation.status).phrase,
-        "content": {"application/json": {"schema": schema}},
-    }
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    for media_type in operation.downloads:
+        content[media_type] = {"schema": {"type": "string", "format": "binary"}}
+    return {"description": HTTPStatus(operation.status).phrase, "content": content}
 
 OPERATIONS.update(modeler_schemas.operations(Operation))  # issue #18: the modeler's endpoints

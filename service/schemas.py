@@ -631,3 +631,51 @@ class StatisticsSchema(Schema):
     dimensions = fields.List(fields.String(), metadata={"description": "The case data paths counted"})
     task_names = fields.List(fields.String(), metadata={"description": "The tasks whose timeliness is counted"})
     units = fields.List(fields.Nested(UnitStatisticsSchema))
+
+
+# --- a fan-out's status board and a case's exported tables (issue #16) ---------------------------------
+
+BOARD_STATES = ("answered", "answered_late", "late", "open")
+TABLE_FORMATS = ("json", "csv", "xlsx")
+
+
+class BoardRowSchema(Schema):
+    """One unit of the fan-out."""
+
+    unit = fields.String()
+    state = fields.String(validate=validate.OneOf(BOARD_STATES), metadata={
+        "description": "`answered` (on time), `answered_late`, `late` (open past its due date, or escalated) or "
+                       "`open`"})
+    task = fields.String(metadata={"description": "The BPMN id of the unit's newest board task"})
+    due_at = fields.DateTime(allow_none=True, metadata={"description": "The due date of the unit's first task"})
+    completed_at = fields.DateTime(allow_none=True)
+    completed_by = fields.String(allow_none=True)
+
+
+class BoardSchema(Schema):
+    """A case's status board (process property `statusBoard`): counts per state and one row per unit."""
+
+    case_id = fields.String()
+    process = fields.String()
+    at = fields.DateTime(metadata={"description": "The moment the board was read (late is relative to it)"})
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                         metadata={"description": "Units per state: " + ", ".join(BOARD_STATES)})
+    rows = fields.List(fields.Nested(BoardRowSchema))
+
+
+class TableQuery(StrictSchema):
+    """Query parameters of `GET /cases/{case_id}/tables/{name}`."""
+
+    format = fields.String(load_default="json", validate=validate.OneOf(TABLE_FORMATS), metadata={
+        "description": "`json` (the default), `csv` (text/csv) or `xlsx` (an Excel workbook, one sheet); "
+                       "`csv` and `xlsx` are sent as a download"})
+
+
+class TableSchema(Schema):
+    """A table the case data holds (process property `exports`): column names and rows of plain values."""
+
+    case_id = fields.String()
+    name = fields.String()
+    columns = fields.List(fields.String())
+    rows = fields.List(fields.List(fields.Raw(allow_none=True)),
+                       metadata={"description": "One list of cells per record, in the order of `columns`"})

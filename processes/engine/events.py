@@ -12,9 +12,11 @@ the case it starts does not wait for that timer again.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
@@ -33,6 +35,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.util.task import TaskState
 
 import forms
+from processes.clock import LOCAL_ZONE
+from processes.engine.rulebook import Rulebook, param_function
 from processes.engine.sandbox import SandboxViolation, evaluate
 from processes.engine.serializer import escape, unescape
 from processes.engine.specs import CaseMessageEventDefinition
@@ -152,52 +156,99 @@ def deliver_message(workflow: BpmnWorkflow, name: str, payload: dict[str, Any], 
 
 @dataclass(frozen=True)
 class TimerStart:
-    """The timer of a process's start event: ``kind`` is date, cycle or duration; ``value`` its evaluated text."""
+    """The timer of a process's start event: ``kind`` is date, cycle or duration; ``expression`` its text in
+    the diagram; ``value`` what the expression gave (None until ``evaluated``)."""
 
     element: str
     kind: str
-    value: str
+    expression: str
     properties: dict[str, str]
+    value: str | None = None
+
+    @property
+    def dynamic(self) -> bool:
+        """Whether the value can change without a new version: the expression is more than a quoted text
+        (it calls ``param()`` or ``today()``), so it is evaluated again at each scheduling."""
+        try:
+            return not isinstance(ast.parse(self.expression.strip(), mode="eval").body, ast.Constant)
+        except SyntaxError:
+            return True
+
+    @property
+    def yearly(self) -> bool:
+        """Whether the value is a date without a year (``--03-01``): once each calendar year."""
+        return self.kind == "cycle" and self.value is not None and YEARLY_DATE.fullmatch(self.value.strip()) is not None
+
+
+YEARLY_DATE = re.compile(r"--(\d{2})-(\d{2})")
 
 
 def timer_start_of(spec: BpmnProcessSpec) -> TimerStart | None:
-    """The timer start event of the process (its top level), or None if it starts otherwise."""
+    """The timer start event of the process (its top level), not evaluated; None if it starts otherwise."""
     for task_spec in spec.task_specs.values():
         definition = getattr(task_spec, "event_definition", None)
         if isinstance(task_spec, StartEvent) and isinstance(definition, TimerEventDefinition):
             kind = ("cycle" if isinstance(definition, CycleTimerEventDefinition)
                     else "duration" if isinstance(definition, DurationTimerEventDefinition) else "date")
-            try:
-                value = str(evaluate(definition.expression, {}))
-            except SandboxViolation as exc:
-                raise EngineFailure(f"timer start {task_spec.bpmn_id}: {exc}") from None
-            return TimerStart(element=task_spec.bpmn_id, kind=kind, value=value, properties=_properties(task_spec))
+            return TimerStart(element=task_spec.bpmn_id, kind=kind, expression=str(definition.expression),
+                              properties=_properties(task_spec))
     return None
+
+
+def timer_functions(book: Rulebook, today: dt.date) -> dict[str, Any]:
+    """What a timer start's expression may call: ``param(key)`` (the version's parameters in force on
+    ``today``, or ``on=`` a date) and ``today()``."""
+    return {"param": param_function(book, lambda: today), "today": today.isoformat}
+
+
+def evaluated(timer: TimerStart, functions: Mapping[str, Any] | None = None) -> TimerStart:
+    """The timer with its expression evaluated in the sandbox (``functions``: ``timer_functions``); a
+    refusal or an error of the expression is an EngineFailure naming the event."""
+    try:
+        value = evaluate(timer.expression, {}, functions)
+    except SandboxViolation as exc:
+        raise EngineFailure(f"timer start {timer.element}: {exc}") from None
+    except Exception as exc:  # an unknown parameter, a function not offered, a bad argument
+        raise EngineFailure(f"timer start {timer.element}: {timer.expression!r}: {exc}") from None
+    return replace(timer, value=str(value))
 
 
 def occurrences(timer: TimerStart, origin: dt.datetime) -> Iterator[dt.datetime]:
     """The moments the process is due to start, in order (``origin``: when its version was deployed).
 
     A date starts it once; a cycle ``R[n]/start/period`` at start + k periods, each computed from the
-    start in calendar terms (``P1Y`` from 1 March is 1 March every year, leap years or not); a duration
-    once, that long after ``origin``.
+    start in calendar terms (``P1Y`` from 1 March is 1 March every year, leap years or not); a yearly date
+    ``--MM-DD`` (a cycle) at 00:00 Copenhagen time on that day of each year from ``origin``'s year on; a
+    duration once, that long after ``origin``. ``timer`` must be ``evaluated``.
     """
+    value = timer.value
+    if value is None:
+        raise EngineFailure(f"timer start {timer.element}: not evaluated")
     try:
         if timer.kind == "date":
-            yield _aware(TimerEventDefinition.get_datetime(timer.value))
+            yield _aware(TimerEventDefinition.get_datetime(value))
             return
         if timer.kind == "duration":
-            parsed = TimerEventDefinition.parse_iso_duration(timer.value)
+            parsed = TimerEventDefinition.parse_iso_duration(value)
             yield origin + TimerEventDefinition.get_timedelta_from_start(parsed, origin)
             return
-        components = timer.value.upper().replace("--", "/").strip("R").split("/")
+        yearly = YEARLY_DATE.fullmatch(value.strip())
+        if yearly:
+            month, day = int(yearly[1]), int(yearly[2])
+            dt.date(2027, month, day)  # a day every year has: not 29 February
+            year = origin.astimezone(LOCAL_ZONE).year
+            while True:
+                yield dt.datetime(year, month, day, tzinfo=LOCAL_ZONE)
+                year += 1
+        components = value.upper().replace("--", "/").strip("R").split("/")
         cycles = int(components[0]) if components[0] else -1
         if len(components) != 3 or not components[2].startswith("P"):
-            raise ValueError("a timer start cycle is R[n]/start/period, e.g. R/2027-03-01T00:00:00+01:00/P1Y")
+            raise ValueError("a timer start cycle is R[n]/start/period, e.g. R/2027-03-01T00:00:00+01:00/P1Y, "
+                             "or a yearly date --MM-DD")
         start = _aware(TimerEventDefinition.get_datetime(components[1]))
         period = TimerEventDefinition.parse_iso_duration(components[2])
     except Exception as exc:  # Spiff raises bare exceptions for bad timer text
-        raise EngineFailure(f"timer start {timer.element}: {timer.value!r}: {exc}") from None
+        raise EngineFailure(f"timer start {timer.element}: {value!r}: {exc}") from None
     index = 0
     while cycles < 0 or index < cycles:
         scaled = {unit: amount * index for unit, amount in period.items()}
@@ -228,9 +279,9 @@ def start_timer_fired(workflow: BpmnWorkflow) -> None:
 
 
 __all__ = [
-    "CaseMessageEventDefinition", "NotWaiting", "TimerStart",
-    "WaitingMessage", "adopt_message_definitions", "deliver_message", "occurrences", "start_timer_fired",
-    "timer_start_of", "waiting_messages",
+    "YEARLY_DATE", "CaseMessageEventDefinition", "NotWaiting", "TimerStart", "WaitingMessage",
+    "adopt_message_definitions", "deliver_message", "evaluated", "occurrences", "start_timer_fired",
+    "timer_functions", "timer_start_of", "waiting_messages",
 ]
 
 

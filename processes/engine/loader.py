@@ -39,8 +39,10 @@ from SpiffWorkflow.spiff.specs.defaults import SubWorkflowTask as SpiffSubWorkfl
 
 import forms
 import rules
+from processes.clock import LOCAL_ZONE
 from processes.engine.event_subprocesses import EventSubprocessParser
-from processes.engine.events import adopt_message_definitions, occurrences, timer_start_of
+from processes.engine.events import adopt_message_definitions, evaluated, occurrences, timer_functions, timer_start_of
+from processes.engine.rulebook import PACKAGE_RULES, Rulebook
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
 from processes.engine.titles import check_template
@@ -470,12 +472,14 @@ def _executable_process(root: etree._Element, filename: str) -> etree._Element:
 def load_process(
     xml: bytes, filename: str, *, groups: frozenset[str], form_exists: Callable[[str], bool] = forms.form_exists,
     lanes: Mapping[str, str] | None = None, problems: list[InvalidModel] | None = None,
+    book: Rulebook = PACKAGE_RULES,
 ) -> ParsedProcess:
     """Parse and validate one BPMN file; raise InvalidModel listing every problem (file, element, text).
 
     ``form_exists`` tells the forms the diagram may name (default: the shipped ones); ``lanes`` maps a
     lane name to the group code it stands for (the parsed tasks carry the group). ``problems`` found
     before (in the documents the diagram uses, say) are reported together with the diagram's own.
+    ``book`` holds the parameters a timer start's ``param()`` reads (default: the shipped ones).
     """
     problems = list(problems or [])
     known = _Known(groups, form_exists, dict(lanes or {}))
@@ -504,7 +508,7 @@ def load_process(
     _lanes_inside_subprocesses(process, subprocess_specs)
     _check_spec_expressions([spec, *subprocess_specs.values()], filename, problems)
     _check_task_lanes([spec, *subprocess_specs.values()], filename, problems)
-    _check_timer_start(spec, filename, problems)
+    _check_timer_start(spec, filename, problems, book)
     if problems:
         raise InvalidModel.of(problems, filename=filename)
     for process_spec in (spec, *subprocess_specs.values()):
@@ -622,14 +626,16 @@ def _check_task_lanes(specs: list[BpmnProcessSpec], filename: str, problems: lis
                     "the group who does it", filename=filename, element=element))
 
 
-def _check_timer_start(spec: BpmnProcessSpec, filename: str, problems: list[InvalidModel]) -> None:
-    """A process started by a timer names the unit its cases belong to, and its timer has an occurrence;
-    it has no starter, so no task of it may sit in the initiator lane."""
+def _check_timer_start(spec: BpmnProcessSpec, filename: str, problems: list[InvalidModel], book: Rulebook) -> None:
+    """A process started by a timer names the unit its cases belong to, and its timer has an occurrence
+    (its expression evaluated now, with the parameters of ``book`` in force today); it has no starter, so
+    no task of it may sit in the initiator lane."""
     try:
         timer = timer_start_of(spec)
         if timer is None:
             return
-        next(occurrences(timer, dt.datetime.now(dt.UTC)), None)
+        now = dt.datetime.now(dt.UTC)
+        next(occurrences(evaluated(timer, timer_functions(book, now.astimezone(LOCAL_ZONE).date())), now), None)
     except EngineFailure as exc:
         problems.append(InvalidModel(f"{filename}: {exc.message}", filename=filename))
         return

@@ -3,7 +3,9 @@
 SpiffWorkflow's timer module asks ``datetime.now(timezone.utc)`` directly when it starts and checks a
 timer, so nothing could move time for a test or a replay (``amflow worker --once --now ...``). We give that
 module a ``datetime`` whose ``now()`` reads the clock of the current run (a context variable) and falls back
-to the system clock outside a run. It is the only patch we make to SpiffWorkflow, and it is tested.
+to the system clock outside a run; within a run, a timer due at exactly that now has passed (``_RunNow``),
+so a timer fires at its due instant, not one tick later. It is the only patch we make to SpiffWorkflow,
+and it is tested.
 """
 
 from __future__ import annotations
@@ -35,7 +37,20 @@ class _ClockedDatetime(dt.datetime):
         clock = _CURRENT_CLOCK.get()
         if clock is None:
             return super().now(tz)
-        return cls.fromtimestamp(clock.now().timestamp(), tz)
+        return _RunNow.fromtimestamp(clock.now().timestamp(), tz)
+
+
+class _RunNow(_ClockedDatetime):
+    """The run's "now" as SpiffWorkflow sees it: a timer due at this very instant counts as passed.
+
+    SpiffWorkflow asks ``due < datetime.now(...)`` of every timer. A subclass's reflected comparison goes
+    first, so ``due < now`` is ``now.__gt__(due)``, answered here as ``now >= due``: a timer fires at a pass
+    at exactly its due instant, as the worker claims it (``case_timers.due_at <= now``) and as a timer start
+    is due (``next_at <= now``). Arithmetic and text are those of a plain datetime.
+    """
+
+    def __gt__(self, other: object) -> bool:
+        return dt.datetime.__ge__(self, other)  # type: ignore[operator]
 
 
 spiff_timer.datetime = _ClockedDatetime

@@ -7,6 +7,12 @@ claims them in one short transaction (status ``sending`` with a lease), talks SM
 and marks each row in its own short transaction, so no database lock is held while a mail server is slow.
 A sender that dies mid-batch leaves leased rows that another sender re-claims when the lease has run out.
 Delivery is at least once; the stored ``Message-ID`` stays the same on a resend.
+
+**Restricted cases** (process property ``sensitivity`` = ``restricted``, the case row's ``restricted``):
+their mails carry no details, only a link (issue #14). Whatever a template says, it is rendered with the
+``RESTRICTED_KEYS`` of the context alone (the task's title and id, the process, the unit, the case id and
+link, the due time, the recipient), never the case data or the case title, and anything else it names
+renders as nothing; the row keeps only those keys too. So no process's template can leak the case.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from jinja2 import StrictUndefined, Template
+from jinja2 import ChainableUndefined, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -32,7 +38,7 @@ from sqlalchemy.orm import Session
 from processes.clock import LOCAL_ZONE
 from processes.people.organisation import UNITS
 from processes.store.audit import AuditKind, record
-from processes.store.models import Group, Notification, Unit, User
+from processes.store.models import Case, Group, Notification, Unit, User
 
 logger = logging.getLogger("amflow.mail")
 
@@ -64,16 +70,35 @@ def _local_time(value: Any) -> str:
     return str(value)
 
 
-def _environment() -> SandboxedEnvironment:
+def _environment(undefined: type[StrictUndefined] | type[ChainableUndefined]) -> SandboxedEnvironment:
     environment = SandboxedEnvironment(
         autoescape=False,  # plain-text e-mail, never HTML
-        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+        undefined=undefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
     )
     environment.filters["local_time"] = _local_time
     return environment
 
 
-_ENVIRONMENT = _environment()
+_ENVIRONMENT = _environment(StrictUndefined)
+# A restricted case's mail: what the context does not hold (the case data, its title) renders as nothing,
+# however deep the template reaches into it (``data.person.name``), instead of failing the step.
+_RESTRICTED_ENVIRONMENT = _environment(ChainableUndefined)
+
+RESTRICTED_KEYS = frozenset({
+    "case_id", "case_url", "process", "process_name", "unit", "task_title", "task_id", "due_at", "link_url",
+    "link_expires_at",
+})
+
+
+def restricted_context(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What a restricted case's mail may show of ``context``: the ``RESTRICTED_KEYS``, nothing of the case."""
+    return {key: value for key, value in context.items() if key in RESTRICTED_KEYS}
+
+
+def _is_restricted(session: Session, case_id: str | None) -> bool:
+    """Whether the case is restricted (the row the step has in hand, so usually no query)."""
+    case = session.get(Case, case_id) if case_id is not None else None
+    return bool(case is not None and case.restricted)
 
 
 @dataclass(frozen=True)
@@ -93,14 +118,14 @@ def template_names() -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(template: str, language: str) -> _CompiledTemplate:
+def _compiled(template: str, language: str, restricted: bool = False) -> _CompiledTemplate:
     if not _TEMPLATE_NAME.fullmatch(template):
         raise ValueError(f"invalid e-mail template name {template!r}")
     folder = _template_folder()
     for candidate in dict.fromkeys((language, DEFAULT_LANGUAGE)):
         source = folder / f"{template}.{candidate}.txt"
         if source.is_file():
-            return _parse(source.read_text(encoding="utf-8"), f"{template}.{candidate}.txt", candidate)
+            return _parse(source.read_text(encoding="utf-8"), f"{template}.{candidate}.txt", candidate, restricted)
     raise ValueError(f"unknown e-mail template {template!r}: no notify/mail/{template}.{DEFAULT_LANGUAGE}.txt")
 
 
@@ -110,19 +135,21 @@ def template_folder() -> Traversable:
 
 
 @functools.lru_cache(maxsize=256)
-def _parsed(text: str, filename: str, language: str) -> _CompiledTemplate:
-    return _parse(text, filename, language)
+def _parsed(text: str, filename: str, language: str, restricted: bool = False) -> _CompiledTemplate:
+    return _parse(text, filename, language, restricted)
 
 
-def _template(template: str, language: str, texts: Mapping[str, str] | None) -> _CompiledTemplate:
+def _template(
+    template: str, language: str, texts: Mapping[str, str] | None, restricted: bool = False,
+) -> _CompiledTemplate:
     """The template from ``texts`` ("NAME.LANG" -> file text, e.g. a process bundle's) if it has it, else
     the shipped file; English falls back to Danish either way."""
     if texts is not None:
         for candidate in dict.fromkeys((language, DEFAULT_LANGUAGE)):
             text = texts.get(f"{template}.{candidate}")
             if text is not None:
-                return _parsed(text, f"{template}.{candidate}.txt", candidate)
-    return _compiled(template, language)
+                return _parsed(text, f"{template}.{candidate}.txt", candidate, restricted)
+    return _compiled(template, language, restricted)
 
 
 def check_template_text(text: str, filename: str) -> None:
@@ -130,27 +157,33 @@ def check_template_text(text: str, filename: str) -> None:
     _parse(text, filename, DEFAULT_LANGUAGE)
 
 
-def _parse(text: str, filename: str, language: str) -> _CompiledTemplate:
+def _parse(text: str, filename: str, language: str, restricted: bool = False) -> _CompiledTemplate:
     """``Subject: ...`` on the first line, a blank line, then the body."""
+    environment = _RESTRICTED_ENVIRONMENT if restricted else _ENVIRONMENT
     first, _, rest = text.partition("\n")
     blank, _, body = rest.partition("\n")
     if not first.startswith("Subject:") or blank.strip():
         raise ValueError(f"e-mail template {filename}: the first line must be 'Subject: ...', then a blank line")
     return _CompiledTemplate(
         language=language,
-        subject=_ENVIRONMENT.from_string(first.removeprefix("Subject:").strip()),
-        body=_ENVIRONMENT.from_string(body),
+        subject=environment.from_string(first.removeprefix("Subject:").strip()),
+        body=environment.from_string(body),
     )
 
 
 def render(
     template: str, language: str, context: Mapping[str, Any], texts: Mapping[str, str] | None = None,
+    *, restricted: bool = False,
 ) -> tuple[str, str, str]:
     """(language used, subject, body) of a template; raises ValueError for an unknown template.
 
     ``texts`` ("NAME.LANG" -> file text) are the versions a process bundle keeps; others are read from the files.
+    ``restricted``: a restricted case's mail, rendered from ``restricted_context(context)`` alone.
     """
-    compiled = _template(template, language if language in LANGUAGES else DEFAULT_LANGUAGE, texts)
+    compiled = _template(template, language if language in LANGUAGES else DEFAULT_LANGUAGE, texts, restricted)
+    if restricted:
+        context = {key: value for key, value in context.items()
+                   if key in RESTRICTED_KEYS or key in ("recipient_name", "recipient_group", "unit_name")}
     subject = " ".join(compiled.subject.render(context).split())  # one header line, whatever the data holds
     body = compiled.body.render(context).strip() + "\n"
     return compiled.language, subject[:SUBJECT_MAX_LENGTH], body
@@ -234,8 +267,13 @@ def queue(
 
     ``recipient_address`` is an e-mail address (a buddy, DTU Security): the active user with that address
     if there is one (their name and language), else the address itself, in Danish.
+
+    A restricted case's messages carry only ``restricted_context(context)`` (see the module's text).
     """
     _template(template, DEFAULT_LANGUAGE, texts)  # an unknown template fails even when nobody is addressed
+    restricted = _is_restricted(session, case_id)
+    if restricted:
+        context = restricted_context(context)
     if recipient_address is not None and not is_address(recipient_address):
         _skip(session, case_id, template=template, reason="not an e-mail address", now=now,
               user=None, address=str(recipient_address)[:320])
@@ -263,7 +301,7 @@ def queue(
         language, subject, body = render(template, recipient.language, {
             "data": {}, "unit_name": UNITS.get(unit or "", unit or ""), **context,
             "recipient_name": recipient.name, "recipient_group": recipient_group,
-        }, texts)
+        }, texts, restricted=restricted)
         session.add(Notification(
             case_id=case_id, template=template, recipient_user=recipient.username or None,
             recipient_group=recipient_group, unit=unit, to_address=recipient.email, language=language,
@@ -279,16 +317,20 @@ def queue_to_address(
     language: str, context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None,
 ) -> int:
     """Write one pending message to an e-mail address that need not belong to a user (a contractor's site
-    lead), rendered in ``language``; return 1, or 0 (audited) for an address that is not one."""
+    lead), rendered in ``language``; return 1, or 0 (audited) for an address that is not one. A restricted
+    case's message carries only ``restricted_context(context)``."""
     address = (address or "").strip()
     if "@" not in address or len(address) > 320 or any(char.isspace() for char in address):
         _skip(session, case_id, template=template, reason="not an e-mail address", now=now, user=None,
               address=address[:320])
         return 0
+    restricted = _is_restricted(session, case_id)
+    if restricted:
+        context = restricted_context(context)
     used, subject, body = render(template, language if language in LANGUAGES else DEFAULT_LANGUAGE, {
         "data": {}, "unit_name": UNITS.get(unit or "", unit or ""), **context,
         "recipient_name": name or address, "recipient_group": None,
-    }, texts)
+    }, texts, restricted=restricted)
     session.add(Notification(
         case_id=case_id, template=template, recipient_user=None, recipient_group=None, unit=unit,
         to_address=address, language=used, subject=subject, body=body,

@@ -7,6 +7,7 @@ credential stops working at once everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import secrets
@@ -24,6 +25,7 @@ from processes.people.throttle import LoginLimits, count_attempt, forgive_attemp
 from processes.store.db import Database
 from processes.store.models import (
     ApiToken,
+    Case,
     Group,
     TaskRecord,
     Unit,
@@ -293,10 +295,13 @@ def visible_tasks_clause(actor: UserView) -> ColumnElement[bool]:
     """SQL condition: the task index rows this user may see and work.
 
     A task of group G in unit U is for members of G in U; central groups see every unit; a task assigned
-    to the user is always theirs. Admins see everything.
+    to the user is always theirs. Admins see every task of a case that is not restricted, and a restricted
+    case's tasks only as a member would (``access.may``, issue #14).
     """
     if "admins" in actor.groups:
-        return TaskRecord.id.is_not(None)
+        as_member = dataclasses.replace(actor, groups=[group for group in actor.groups if group != "admins"])
+        restricted = TaskRecord.case_id.in_(select(Case.id).where(Case.restricted.is_(True)))
+        return or_(~restricted, visible_tasks_clause(as_member))
     local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
     central = [g for g in actor.groups if g in CENTRAL_GROUPS]
     clauses = [TaskRecord.assignee == actor.username]

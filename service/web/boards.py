@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 import processes
 from processes.views import BoardView, UserView
+from service.exports import XLSX_MIMETYPE as XLSX
 from service.exports import to_csv, to_xlsx
 from service.extensions import get_database
 from service.web.session import current_web_user, login_required
@@ -25,7 +26,6 @@ STATE_WORDS: dict[str, Any] = {
     "late": _l("Late"),
     "open": _l("Open"),
 }
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _user() -> UserView:

@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from processes import (
     CaseStatus,
@@ -21,10 +22,11 @@ from processes import (
     errors,
     fire_due_starts,
     get_case,
+    modeler,
     run_pass,
     start_case,
 )
-from processes.store.models import AuditEvent, Case, ProcessSchedule, ScheduledStart
+from processes.store.models import AuditEvent, Case, ProcessSchedule, ProcessVersion, ScheduledStart
 
 from .conftest import BPMN_DIR
 
@@ -152,3 +154,87 @@ def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_m
                                                                               (2031, None, "kemi")]
     finally:
         db.dispose()
+
+
+# --- a timer start's date from an effective-dated parameter (issue #16) ----------------------------------------
+
+FROM_PARAMETER = YEARLY.read_bytes().replace(
+    b'"R/2030-03-01T00:00:00+01:00/P1Y"', b"param('precursor.campaign_start')")
+
+
+def copenhagen_midnight(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, tzinfo=ZoneInfo("Europe/Copenhagen")).astimezone(dt.UTC)
+
+
+def next_start(db: Database) -> dt.datetime | None:
+    with db.read() as session:
+        found = session.get(ProcessSchedule, "yearly_campaign").next_at
+    return found.astimezone(dt.UTC) if found else None
+
+
+def deployed_on(db: Database, day: dt.datetime) -> None:
+    """Every version of the campaign as if deployed on ``day`` (deploy takes the real time): the schedule
+    starts from there, whenever the suite runs."""
+    with db.write() as session:
+        session.execute(update(ProcessVersion).where(ProcessVersion.key == "yearly_campaign").values(deployed_at=day))
+
+
+def add_value(db: Database, owner, value: str, valid_from: str, day: dt.datetime) -> None:
+    """A process owner adds a dated value of the parameter in the modeler (a new version) on ``day``."""
+    modeler.add_parameter_value(db, owner, "yearly_campaign", "precursor.campaign_start", value=value,
+                                valid_from=valid_from, note="the campaign's date")
+    deployed_on(db, day)
+
+
+@pytest.fixture
+def from_parameter(db: Database, owner) -> str:
+    """The yearly campaign whose timer is ``param('precursor.campaign_start')`` (shipped: ``--03-01``),
+    deployed on 30 November 2039."""
+    deploy(db, FROM_PARAMETER, YEARLY.name, actor=owner)
+    deployed_on(db, dt.datetime(2039, 11, 30, tzinfo=dt.UTC))
+    return "yearly_campaign"
+
+
+def test_a_new_value_of_the_parameter_moves_the_next_start_and_one_case_a_year_stays(db, from_parameter, owner):
+    assert fire_due_starts(db, clock=moment(2040, 1, 10)).started == 0
+    assert next_start(db) == copenhagen_midnight(2040, 3, 1)  # the shipped --03-01
+
+    add_value(db, owner, "--04-15", "2040-01-01", moment(2040, 1, 10).now())
+
+    assert fire_due_starts(db, clock=moment(2040, 3, 1)).started == 0
+    assert next_start(db) == copenhagen_midnight(2040, 4, 15)
+    assert fire_due_starts(db, clock=moment(2040, 4, 15)).started == 1
+    assert next_start(db) == copenhagen_midnight(2041, 4, 15)
+
+    add_value(db, owner, "--06-01", "2040-01-01", moment(2040, 5, 1).now())  # after this year's start
+    assert fire_due_starts(db, clock=moment(2040, 6, 2)).started == 0  # 2040 has its campaign already
+    assert next_start(db) == copenhagen_midnight(2041, 6, 1)
+    assert [row[0] for row in started_cases(db)] == [copenhagen_midnight(2040, 4, 15)]
+
+
+def test_a_value_dated_later_moves_the_start_when_it_comes_into_force_without_a_new_deploy(db, from_parameter,
+                                                                                          owner):
+    add_value(db, owner, "--05-01", "2041-01-01", moment(2039, 12, 1).now())
+
+    assert fire_due_starts(db, clock=moment(2040, 3, 1)).started == 1  # 2040: still 1 March
+    assert next_start(db) == copenhagen_midnight(2041, 3, 1)  # what is in force on 1 March 2040
+    assert fire_due_starts(db, clock=moment(2041, 1, 2)).started == 0
+    assert next_start(db) == copenhagen_midnight(2041, 5, 1)  # scheduled again with the values of 2041
+    assert fire_due_starts(db, clock=moment(2041, 3, 1)).started == 0
+    assert fire_due_starts(db, clock=moment(2041, 5, 1)).started == 1
+    assert [row[0] for row in started_cases(db)] == [copenhagen_midnight(2040, 3, 1), copenhagen_midnight(2041, 5, 1)]
+
+
+@pytest.mark.parametrize(("expression", "words"), [
+    (b"param('no.such_parameter')", "no.such_parameter"),
+    (b"param('precursor.unit_deadline')", "06-15"),  # a value, but not a timer
+    (b"'--02-29'", "--02-29"),  # not every year has the day
+    (b"__import__('os')", "timer start start"),
+])
+def test_a_timer_start_expression_that_gives_no_timer_is_refused_at_deploy(db, owner, expression, words):
+    xml = FROM_PARAMETER.replace(b"param('precursor.campaign_start')", expression)
+
+    with pytest.raises(errors.InvalidModel) as refused:
+        deploy(db, xml, YEARLY.name, actor=owner)
+
+    assert words in refused.value.message

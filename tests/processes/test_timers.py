@@ -23,3 +23,13 @@ def test_clocks_of_nested_runs_are_restored_in_order():
         with using_clock(inner):
             assert spiff_timer.datetime.now(dt.UTC).year == 2031
         assert spiff_timer.datetime.now(dt.UTC).year == 2030
+
+
+def test_within_a_run_a_moment_equal_to_now_has_passed_as_spiff_asks_it():
+    moment = dt.datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    due = spiff_timer.TimerEventDefinition.get_datetime(moment.isoformat())
+    with using_clock(FixedClock(moment)):
+        now = spiff_timer.datetime.now(dt.UTC)
+        assert due < now  # SpiffWorkflow's own test: `due < datetime.now(timezone.utc)`
+        assert not moment + dt.timedelta(microseconds=1) < now
+        assert now == moment and (now + dt.timedelta(hours=1)).isoformat() == "2030-01-02T04:04:05+00:00"

@@ -138,6 +138,20 @@ def at(clock, moment):
     return clock
 
 
+def test_a_pass_at_exactly_the_due_instant_fires_the_timer_and_the_engine_agrees(db, people, timer_escalation,
+                                                                                clock):
+    case = start_case(db, process=timer_escalation, unit="kemi", data={}, actor=people["karl"], clock=clock)
+    due = wakeup(db, case.id).due_at
+
+    assert fire_due_timers(db, clock=at(clock, due - dt.timedelta(microseconds=1))) == TimerPass()
+    assert fire_due_timers(db, clock=at(clock, due)) == TimerPass(fired=1)
+
+    assert outbox(db, case.id, "task_reminder") == sorted(KEMI_AMKS_WITH_MAIL.items())  # Spiff fired it too
+    assert [detail["due_at"] for detail in events(db, case.id, "timer_fired")] == [due.isoformat()]
+    assert wakeup(db, case.id).due_at == T0 + ESCALATE_AFTER  # on to the next timer, not the same one again
+    assert fire_due_timers(db, clock=clock) == TimerPass()
+
+
 def test_the_reminder_fires_once_after_a_day_and_the_escalation_hands_the_case_to_the_leaders_after_three(
     db, people, timer_escalation, clock,
 ):
