@@ -12,6 +12,7 @@ from processes.caselist import Scope as CaseScope
 from processes.cases import (
     case_diagram,
     case_history,
+    diagram_in_language,
     get_case,
     get_process,
     passed_step_names,
@@ -20,7 +21,13 @@ from processes.cases import (
     start_case,
 )
 from processes.clock import SYSTEM_CLOCK, Clock, FixedClock
-from processes.decisions import decision_labels, describe_rules, replay_decision, run_decision
+from processes.decisions import (
+    decision_labels,
+    decision_value_words,
+    describe_rules,
+    replay_decision,
+    run_decision,
+)
 from processes.demo import load_demo
 from processes.deployments import (
     deploy,
@@ -206,12 +213,14 @@ __all__ = [
     "create_token",
     "create_user",
     "decision_labels",
+    "decision_value_words",
     "delete_filter",
     "deliver_pending",
     "deploy",
     "deploy_bundled",
     "deploy_file",
     "describe_rules",
+    "diagram_in_language",
     "end_session",
     "erase_expired",
     "errors",

@@ -333,11 +333,14 @@ def task_view(row: TaskRecord, form: FormView | None = None, case: Case | None =
     """The task as its readers see it; with its case, what the case is about (title, summary, badge)."""
     return TaskView(
         id=row.id, case_id=row.case_id, process=row.process_key, name=row.name, title=row.title,
+        title_en=row.title_en or "",
         group=row.group, unit=row.unit, assignee=row.assignee, status=TaskStatus(row.status),
         due_at=row.due_at, created_at=row.created_at, completed_at=row.completed_at,
         completed_by=row.completed_by, form_name=row.form, form=form,
         case_title=case.title if case is not None else "", case_summary=case.summary if case is not None else "",
         case_badge=case.badge if case is not None else "",
+        case_title_en=case.title_en if case is not None else "",
+        case_badge_en=case.badge_en if case is not None else "",
     )
 
 
@@ -447,7 +450,8 @@ def case_view(session: Session, case: Case) -> CaseView:
                  if known is not None else
                  session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
                                  .order_by(TaskRecord.created_at, TaskRecord.id)))
-    version = SPEC_CACHE.get(session, case.process_version_id).version
+    loaded = SPEC_CACHE.get(session, case.process_version_id)
+    version = loaded.version
     recent, older = history(session, case.id, limit=RECENT_HISTORY)
     return CaseView(
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
@@ -458,5 +462,6 @@ def case_view(session: Session, case: Case) -> CaseView:
                    for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
         history_next_cursor=None if older is None else str(older),
-        title=case.title, summary=case.summary, badge=case.badge,
+        title=case.title, summary=case.summary, badge=case.badge, title_en=case.title_en, badge_en=case.badge_en,
+        process_name=loaded.parsed.name, process_name_en=loaded.parsed.name_en,
     )

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import forms
+import rules
 from processes import bundles, calls, links
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE, LoadedProcess, deployed, latest_version
@@ -75,7 +76,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
     _schedule_wakeup(session, case, workflow, now, had_timer=had_timer)
     runtime.compact(workflow)
     _save_state(case, workflow, now)
-    _describe_case(session, case, loaded.parsed)
+    _describe_case(session, case, loaded.parsed, run.book)
     runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
     _update_status(session, case, status, now)
     _send_messages(session, case, run, depth)
@@ -262,14 +263,15 @@ def _sync_task_index(
         to = route(session, case, user_task)  # the lane's group in a unit, or one named person
         row = TaskRecord(
             id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,
-            title=user_task.title, group=to.group, unit=to.unit, assignee=to.assignee,
+            title=user_task.title, title_en=user_task.title_en, group=to.group, unit=to.unit, assignee=to.assignee,
             status=TaskStatus.READY.value, form=forms.form_name_from_properties(user_task.properties),
             created_at=now, due_at=user_task.due_at,
         )
         session.add(row)
         created.append(row)
         record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CREATED,
-               detail={"task": row.name, "title": row.title, "group": row.group, "assignee": row.assignee,
+               detail={"task": row.name, "title": row.title, **({"title_en": row.title_en} if row.title_en else {}),
+                       "group": row.group, "assignee": row.assignee,
                        **({"unit": row.unit} if row.unit != case.unit else {}),
                        **({"problem": to.problem} if to.problem else {})})
         mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
@@ -406,13 +408,40 @@ def _save_state(case: Case, workflow: Workflow, now: datetime) -> None:
     case.updated_at = now
 
 
-def _describe_case(session: Session, case: Case, parsed: ParsedProcess) -> None:
+def value_labeller(parsed: ParsedProcess, book: Any, language: str) -> Callable[[str, Any], str | None]:
+    """A template field's value by its name for people in ``language``: a decision value as its rule set
+    names it (``value_titles``; the field's path is the rule task's resultVariable, then the decision field),
+    a choice of the start form as the form's ``x-enum-labels`` name it; None: the value as it is."""
+
+    def label(path: str, value: Any) -> str | None:
+        head, _, rest = path.partition(".")
+        ruleset = parsed.decision_variables.get(head)
+        if ruleset and rest and "." not in rest:
+            try:
+                named = rules.decision_value_labels(ruleset).get(rest, {})
+            except rules.RulesError:
+                return None
+            return (named.get(str(value)) or {}).get(language)
+        form = book.form(parsed.start_form) if not rest and parsed.start_form else None
+        if form is not None and isinstance(value, str):
+            words = ((((form.ui or {}).get("fields") or {}).get(head) or {}).get("x-enum-labels") or {}).get(value)
+            return words.get(language) if isinstance(words, dict) else None
+        return None
+
+    return label
+
+
+def _describe_case(session: Session, case: Case, parsed: ParsedProcess, book: Any) -> None:
     """What lists and search read from the case row: its title, summary and badge (the process's templates
-    over the case data), whom it is about, who else may read it, and its searchable words."""
+    over the case data, in Danish and English), whom it is about, who else may read it, and its searchable
+    words."""
     data = case.data
-    case.title = titles.fill(parsed.case_title, data) or parsed.name
+    danish, english = value_labeller(parsed, book, "da"), value_labeller(parsed, book, "en")
+    case.title = titles.fill(parsed.case_title, data, label=danish) or parsed.name
+    case.title_en = titles.fill(parsed.case_title, data, label=english) or parsed.name_en or case.title
     case.summary = titles.fill(parsed.case_summary, data, limit=500)
-    case.badge = titles.fill(parsed.case_badge, data, limit=200)
+    case.badge = titles.fill(parsed.case_badge, data, limit=200, label=danish)
+    case.badge_en = titles.fill(parsed.case_badge, data, limit=200, label=english)
     subject = data.get(parsed.subject) if parsed.subject and isinstance(data, dict) else None
     case.subject = subject[:100] if isinstance(subject, str) and subject else None
     case.restricted = parsed.sensitivity == "restricted"

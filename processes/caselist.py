@@ -102,22 +102,25 @@ def list_cases(db: Database, *, actor: UserView, filters: CaseFilter) -> CasePag
         counted = select(Case.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
         found = session.scalar(select(func.count()).select_from(counted)) or 0
         rows = session.execute(
-            select(Case, ProcessVersion.name).options(load_only(*_LISTED))
+            select(Case, ProcessVersion.name, ProcessVersion.name_en)
+            .options(load_only(*_LISTED))
             .join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
             .where(*conditions).order_by(Case.created_at.desc(), Case.id.desc())
             .limit(filters.limit).offset(filters.offset))
-        cases = [summary_of(case, name) for case, name in rows]
+        cases = [summary_of(case, name, name_en) for case, name, name_en in rows]
     return CasePage(cases, min(found, COUNT_CAP), found > COUNT_CAP)
 
 
 _LISTED = (Case.id, Case.process_key, Case.unit, Case.status, Case.title, Case.summary, Case.badge,
-           Case.started_by, Case.subject, Case.created_at, Case.updated_at, Case.completed_at)
+           Case.title_en, Case.badge_en, Case.started_by, Case.subject, Case.created_at, Case.updated_at,
+           Case.completed_at)
 
 
-def summary_of(case: Case, process_name: str) -> CaseSummary:
+def summary_of(case: Case, process_name: str, process_name_en: str = "") -> CaseSummary:
     return CaseSummary(
         id=case.id, process=case.process_key, process_name=process_name, unit=case.unit,
         status=CaseStatus(case.status), title=case.title, summary=case.summary, badge=case.badge,
         started_by=case.started_by, subject=case.subject, created_at=case.created_at,
         updated_at=case.updated_at, completed_at=case.completed_at,
+        title_en=case.title_en, badge_en=case.badge_en, process_name_en=process_name_en,
     )

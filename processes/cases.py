@@ -18,10 +18,11 @@ from processes.access import Action, case_view, may, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
-from processes.engine import events
+from processes.engine import elements, events
 from processes.engine.elements import step_names
 from processes.engine.loader import ParsedProcess
 from processes.errors import Forbidden, InvalidData
+from processes.people import organisation
 from processes.people.identity import sees_all_units
 from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY, AuditKind, history, write_pending
 from processes.store.db import Database, unit_of_work
@@ -255,6 +256,12 @@ def case_diagram(db: Database, case_id: str, *, actor: UserView) -> tuple[str, l
         waiting = list(session.scalars(select(TaskRecord.name).where(
             TaskRecord.case_id == case_id, TaskRecord.status.in_(OPEN))))
         return row.bpmn_xml, list(dict.fromkeys(item for item in passed if item)), waiting
+
+
+def diagram_in_language(xml: str, language: str) -> str:
+    """The case's diagram with its names in ``language`` (property nameEn in English) and its lanes named
+    by their groups' names."""
+    return elements.diagram_in_language(xml, language, organisation.group_words(language))
 
 
 def passed_step_names(xml: str, ids: list[str]) -> list[str]:

@@ -42,6 +42,14 @@ def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
     return rules.decision_labels(ruleset)
 
 
+def decision_value_words(ruleset: str) -> tuple[dict[str, dict[str, dict[str, str]]], dict[str, str]]:
+    """The names for people of a rule set's decision values (field -> value -> {da, en}), and for each list
+    of missing items the case data field whose choices it names (its form labels them)."""
+    if not rules.ruleset_exists(ruleset):
+        raise NotFound(f"no rule set {ruleset!r}")
+    return rules.decision_value_labels(ruleset), rules.decision_list_sources(ruleset)
+
+
 def replay_decision(db: Database, case_id: str, *, index: int, actor: UserView) -> dict[str, Any]:
     """Decide the case's ``index``-th decision (0 = the first) again from what it stored: its facts, its
     date, its rule-set and parameter versions. ``same`` tells whether the outcome is the stored one."""

@@ -92,7 +92,7 @@ def _load(session: Session, row: ProcessVersion) -> LoadedProcess:
 
 def process_view(row: ProcessVersion, versions: list[int] | None = None) -> ProcessView:
     return ProcessView(
-        key=row.key, name=row.name, version=row.version, deployed_at=row.deployed_at,
+        key=row.key, name=row.name, name_en=row.name_en, version=row.version, deployed_at=row.deployed_at,
         deployed_by=row.deployed_by, start_form=row.start_form, versions=versions or [row.version],
     )
 
@@ -110,6 +110,7 @@ def _store(
         return latest  # the same file with the same forms, rules and templates again: no new version
     row = ProcessVersion(
         key=parsed.key, version=(latest.version + 1) if latest else 1, name=name or parsed.name, filename=filename,
+        name_en=parsed.name_en,
         bpmn_xml=xml.decode("utf-8"), checksum=checksum, start_form=parsed.start_form, deployed_by=actor,
         bundle_digest=digest, change_note=note,
     )

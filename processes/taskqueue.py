@@ -258,4 +258,5 @@ def cases_of(session: Session, rows: Sequence[TaskRecord]) -> dict[str, Case]:
     if not ids:
         return {}
     return {case.id: case for case in session.scalars(
-        select(Case).options(load_only(Case.id, Case.title, Case.summary, Case.badge)).where(Case.id.in_(ids)))}
+        select(Case).options(load_only(Case.id, Case.title, Case.summary, Case.badge, Case.title_en, Case.badge_en))
+        .where(Case.id.in_(ids)))}

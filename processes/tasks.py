@@ -62,6 +62,11 @@ class TaskPage:
     next_cursor: str | None  # None on the last page
 
 
+def _english(row: Any) -> dict[str, str]:
+    """The task's English title for a history entry, if its diagram gives one."""
+    return {"title_en": row.title_en} if row.title_en else {}
+
+
 def queue_request(filters: TaskFilter, actor: UserView, now: datetime) -> taskqueue.QueueRequest:
     status = filters.status or "open"
     if status not in ("open", *(s.value for s in TaskStatus)):
@@ -145,10 +150,10 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, 
         if row.assignee is None:  # worked without claiming first: the history still says who took it
             row.assignee = actor.username
             record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
-                   detail={"task": row.name, "title": row.title})
+                   detail={"task": row.name, "title": row.title, **_english(row)})
         session.execute(delete(TaskDraft).where(TaskDraft.task_id == row.id))  # drafts of a done task go
         record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
-               detail={"task": row.name, "title": row.title, "data": data})
+               detail={"task": row.name, "title": row.title, **_english(row), "data": data})
 
     advance_case(session, case, completing(task_id, data, then=completed, language=getattr(actor, "language", "da")),
                  clock=clock)

@@ -61,6 +61,10 @@ class TaskView:
     case_title: str = ""
     case_summary: str = ""
     case_badge: str = ""
+    # in English (issue #17); "" where the process gives no English: then the Danish above is shown
+    title_en: str = ""
+    case_title_en: str = ""
+    case_badge_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,10 @@ class CaseView:
     title: str = ""  # the process's caseTitle, caseSummary and caseBadge over the case data (issue #17)
     summary: str = ""
     badge: str = ""
+    title_en: str = ""  # the same in English ("" -> the Danish)
+    badge_en: str = ""
+    process_name: str = ""  # the process's name (the bpmn:process name) and its English name (nameEn)
+    process_name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,9 @@ class CaseSummary:
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None
+    title_en: str = ""  # in English (issue #17); "" -> the Danish
+    badge_en: str = ""
+    process_name_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,6 +177,7 @@ class ProcessView:
     deployed_by: str | None
     start_form: str | None
     versions: list[int] = field(default_factory=list)
+    name_en: str = ""  # property nameEn of the bpmn:process ("" -> name)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,8 @@ __all__ = [
     "decide",
     "decide_with",
     "decision_labels",
+    "decision_list_sources",
+    "decision_value_labels",
     "fact_names",
     "parameter",
     "parameter_with",
@@ -74,6 +76,17 @@ def rule_descriptions(ruleset: str) -> dict[str, dict[str, str]]:
 def decision_labels(ruleset: str) -> dict[str, dict[str, str]]:
     """For each decision field that has one, its name for people: ``{"da", "en"}``."""
     return {item.name: dict(item.title) for item in default_catalog().get(ruleset).decision if item.title}
+
+
+def decision_value_labels(ruleset: str) -> dict[str, dict[str, dict[str, str]]]:
+    """For each decision field whose values have names for people: ``{value: {"da", "en"}}``."""
+    return {item.name: {value: dict(text) for value, text in item.value_titles.items()}
+            for item in default_catalog().get(ruleset).decision if item.value_titles}
+
+
+def decision_list_sources(ruleset: str) -> dict[str, str]:
+    """For each decision list of missing items (``missing_from``): the list fact whose values it holds."""
+    return {item.name: item.missing_from for item in default_catalog().get(ruleset).decision if item.missing_from}
 
 
 def parameter(key: str, on: datetime.date | None = None) -> Any:

@@ -138,6 +138,7 @@ def _decision(document: Mapping[str, Any]) -> tuple[DecisionField, ...]:
             default=freeze(spec.get("default")),
             missing_from=spec.get("missing_from"),
             title=dict(spec.get("title", {})),
+            value_titles={value: dict(text) for value, text in spec.get("value_titles", {}).items()},
             source=spec.get("from"),
             collect=spec.get("collect", False),
             compute=computed.computation(spec["compute"]) if "compute" in spec else None,
@@ -312,6 +313,11 @@ def _decision_problems(ruleset: RuleSet) -> Problems:
     problems: Problems = {}
     for field in ruleset.decision:
         path = f"decision.{field.name}"
+        named = set(field.values) or set(getattr(facts.get(field.missing_from or ""), "values", ()) or ())
+        unknown = sorted(set(field.value_titles) - named)
+        if unknown or any(set(text) != {"da", "en"} for text in field.value_titles.values()):
+            problems[f"{path}.value_titles"] = (f"names values it does not have: {', '.join(unknown)}" if unknown
+                                                else "each value needs a Danish and an English name (da, en)")
         if field.compute:
             continue  # checked by computed.load_problems
         if field.missing_from:

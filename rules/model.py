@@ -93,6 +93,8 @@ class DecisionField:
     default: Any = None
     missing_from: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)  # {"da", "en"}: the field's name for people
+    # ``value_titles``: each value's name for people, {value: {"da", "en"}} (issue #17: no codes on pages)
+    value_titles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     source: str | None = None  # ``from``: the value of a fact, derived fact or lookup result (rules/lookup.py)
     collect: bool = False  # the sorted union of what the fired rules ``add`` (rules/lookup.py)
     compute: Computation | None = None  # a value computed from facts and parameters (rules/computed.py)

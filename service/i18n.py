@@ -17,8 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from babel import dates
 from flask import Flask
-from flask_babel import Babel, format_date, format_datetime, get_locale
+from flask_babel import Babel, get_locale
 
 from forms.messages import translate as translate_message
 
@@ -32,18 +33,41 @@ def _locale() -> str:
     return chosen_language()
 
 
-def local_time(value: datetime | None, style: str = "short") -> str:
-    """A UTC time as Copenhagen wall-clock time in the request's locale ("" for None)."""
+# The Babel locale a language's dates and times are written in: English as written in Europe (day before
+# month, 24-hour clock: "30/11/2026, 16:38"), never the American "11/30/26, 4:38 PM".
+DATE_LOCALES = {"da": "da_DK", "en": "en_GB"}
+
+
+def _date_locale() -> str:
+    locale = get_locale()
+    return DATE_LOCALES.get(locale.language if locale else "da", "da_DK")
+
+
+def local_time(value: datetime | None, style: str = "medium") -> str:
+    """A UTC time as Copenhagen wall-clock time in the request's language ("" for None): the date with
+    its month written out or as digits in the language's order, and the time to the minute."""
     if value is None:
         return ""
-    return format_datetime(value.astimezone(_ZONE), style)
+    moment = value.astimezone(_ZONE)
+    locale = _date_locale()
+    day = dates.format_date(moment.date(), style, locale=locale)
+    return f"{day} {dates.format_time(moment, 'HH:mm', locale=locale)}"
 
 
 def local_date(value: datetime | None, style: str = "medium") -> str:
-    """The Copenhagen calendar date of a UTC time in the request's locale ("" for None)."""
+    """The Copenhagen calendar date of a UTC time in the request's language ("" for None)."""
     if value is None:
         return ""
-    return format_date(value.astimezone(_ZONE).date(), style)
+    return dates.format_date(value.astimezone(_ZONE).date(), style, locale=_date_locale())
+
+
+def words(danish: str | None, english: str | None = None) -> str:
+    """A text the process gives in Danish and (maybe) English, in the request's language: the English when
+    the reader reads English and there is one, else the Danish (template global ``words``)."""
+    locale = get_locale()
+    if locale is not None and locale.language == "en" and english:
+        return english
+    return danish or ""
 
 
 def N_(message: str) -> str:  # gettext's name for "mark for the catalogue, translate later"
@@ -66,4 +90,5 @@ def init_i18n(app: Flask) -> Babel:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_date"] = local_date
     app.jinja_env.filters["engine_text"] = engine_text
+    app.jinja_env.globals["words"] = words
     return babel

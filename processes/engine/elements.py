@@ -51,6 +51,9 @@ class UserTask:
     link_language: str | None = None
     link_ttl: dt.timedelta = dt.timedelta(days=14)
     link_template: str | None = None
+    # the English title (issue #17): property ``titleEn`` (an expression, beside ``title``), else the element's
+    # English name, property ``nameEn``; "" when the diagram gives none (the title is shown then)
+    title_en: str = ""
 
 
 def describe_user_task(task: Task, clock: Clock, functions: Mapping[str, Any] | None = None) -> UserTask:
@@ -59,7 +62,8 @@ def describe_user_task(task: Task, clock: Clock, functions: Mapping[str, Any] | 
     properties = task_properties(task)
     # property ``title``: an expression giving this instance's title, e.g. the item of a multi-instance
     title = (_named(task, properties, "title", functions) or spec.bpmn_name or spec.bpmn_id)[:300]
-    return UserTask(id=str(task.id), name=spec.bpmn_id, title=title, lane=spec.lane,
+    title_en = (_named(task, properties, "titleEn", functions) or properties.get("nameEn") or "").strip()[:300]
+    return UserTask(id=str(task.id), name=spec.bpmn_id, title=title, title_en=title_en, lane=spec.lane,
                     properties=properties, due_at=due_at_of(task, clock),
                     assignee=_named(task, properties, "assignee", functions),
                     unit=_named(task, properties, "unit", functions),
@@ -130,3 +134,28 @@ def step_names(xml: str, ids: list[str]) -> list[str]:
         for element_id in ids
         if element_id not in elements or etree.QName(elements[element_id]).localname != "sequenceFlow"
     ]
+
+
+SPIFF_NAMESPACE = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+_NAME_EN = (f"{{{BPMN_NAMESPACE}}}extensionElements/{{{SPIFF_NAMESPACE}}}properties/"
+            f"{{{SPIFF_NAMESPACE}}}property[@name='nameEn']")
+
+
+def diagram_in_language(xml: str, language: str, lane_names: Mapping[str, str]) -> str:
+    """The diagram as its readers see it in ``language``: in English each element named by its property
+    ``nameEn`` (kept Danish where it has none); in both languages a lane (a group code) by the group's name."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        root = etree.fromstring(xml.encode("utf-8"), parser)
+    except etree.XMLSyntaxError:
+        return xml
+    for element in root.iter(f"{{{BPMN_NAMESPACE}}}*"):
+        if etree.QName(element).localname == "lane":
+            name = (element.get("name") or "").strip()
+            if name in lane_names:
+                element.set("name", lane_names[name])
+            continue
+        english = element.find(_NAME_EN) if language == "en" else None
+        if english is not None and english.get("value", "").strip():
+            element.set("name", english.get("value", "").strip())
+    return etree.tostring(root, encoding="unicode")

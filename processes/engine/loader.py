@@ -81,7 +81,8 @@ def _bpmn_expression_tags() -> frozenset[str]:
 
 _EXPRESSION_TAGS = _bpmn_expression_tags()
 # Spiff properties whose value is an expression over the case data.
-EXPRESSION_PROPERTIES = ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen", "title", "factsFrom", "linkTo",
+EXPRESSION_PROPERTIES = ("dueAt", "dueInWorkingDays", "assignee", "unit", "refuseWhen", "title", "titleEn", "factsFrom",
+                         "linkTo",
                          "linkName", "linkLanguage", "linkHeader")
 # SpiffWorkflow's extension elements whose text it evaluates (expressions; the scripts are below).
 _SPIFF_EXPRESSION_TAGS = ("messagePayload", "expression", "payloadExpression")
@@ -181,6 +182,12 @@ class ParsedProcess:
     # property ``startByLink`` = ``true``: a case may be started through a signed start link by a person
     # without an account (processes.startlinks)
     start_by_link: bool = False
+    # English names (issue #17): property ``nameEn`` beside an element's (Danish) ``name``: the process's,
+    # and every element's by its id (the diagram in English, the steps taken)
+    name_en: str = ""
+    english_names: Mapping[str, str] = field(default_factory=dict)
+    # the case data fields holding a business-rule task's decision (resultVariable) -> its rule set
+    decision_variables: Mapping[str, str] = field(default_factory=dict)
 
 
 SENSITIVITIES = ("normal", "restricted")
@@ -539,7 +546,32 @@ def load_process(
         documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
         link_header=_properties(process).get("linkHeader", "").strip() or None,
         start_by_link=_properties(process).get("startByLink", "").strip().lower() == "true",
+        name_en=_properties(process).get("nameEn", "").strip(),
+        english_names=english_names(root),
+        decision_variables=_decision_variables(root),
     )
+
+
+def english_names(root: etree._Element) -> dict[str, str]:
+    """Every element's English name by its id: its property ``nameEn`` (the ``name`` attribute is Danish)."""
+    found: dict[str, str] = {}
+    for node in root.iter():
+        if not isinstance(node.tag, str) or not node.get("id"):
+            continue
+        english = _properties(node).get("nameEn", "").strip()
+        if english:
+            found[node.get("id", "")] = english
+    return found
+
+
+def _decision_variables(root: etree._Element) -> dict[str, str]:
+    """resultVariable (default: the rule set's name) -> rule set, of every business-rule task."""
+    found: dict[str, str] = {}
+    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+        ruleset = task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS).strip()
+        if ruleset:
+            found[_properties(task).get("resultVariable", "").strip() or ruleset] = ruleset
+    return found
 
 
 def _names(process: etree._Element, name: str) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ cannot run code and cannot fail on a case's data. Checked at deploy by :func:`ch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from processes.engine.sandbox import SandboxViolation
@@ -43,21 +43,28 @@ def _lookup(data: Any, path: str) -> Any:
     return data
 
 
-def _text(value: Any) -> str:
+Labeller = Callable[[str, Any], "str | None"]
+
+
+def _text(value: Any, path: str = "", label: Labeller | None = None) -> str:
     if value is None or isinstance(value, Mapping):
         return ""
     if isinstance(value, bool):
         return ""
     if isinstance(value, list):
-        return ", ".join(_text(item) for item in value if _text(item))
-    return " ".join(str(value).split())
+        return ", ".join(text for item in value if (text := _text(item, path, label)))
+    named = label(path, value) if label is not None else None
+    return " ".join(str(named if named else value).split())
 
 
-def fill(template: str | None, data: Any, limit: int = 300) -> str:
-    """The template with each field replaced by its value in the case data; trimmed to ``limit``."""
+def fill(template: str | None, data: Any, limit: int = 300, label: Labeller | None = None) -> str:
+    """The template with each field replaced by its value in the case data; trimmed to ``limit``.
+
+    ``label(path, value)`` may name a value for people (a decision value, a form's choice) in a language;
+    None keeps the value as it is."""
     if not template:
         return ""
-    text = _FIELD.sub(lambda match: _text(_lookup(data, match.group(1))), template)
+    text = _FIELD.sub(lambda match: _text(_lookup(data, match.group(1)), match.group(1), label), template)
     text = " ".join(text.split()).strip(" :;,\u2013-/|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -31,6 +31,26 @@ GROUPS: dict[str, tuple[str, bool]] = {
     "admins": ("Administratorer / Administrators", True),
 }
 
+# The seeded groups' names for people in each language (issue #17: a lane is shown by its group's name).
+GROUP_WORDS: dict[str, dict[str, str]] = {
+    "employees": {"da": "Medarbejdere", "en": "Employees"},
+    "leaders": {"da": "Nærmeste ledere", "en": "Line managers"},
+    "amk": {"da": "Arbejdsmiljøkoordinatorer (AMK)", "en": "Work-environment coordinators (AMK)"},
+    "amr": {"da": "Arbejdsmiljørepræsentanter (AMR)", "en": "Safety representatives (AMR)"},
+    "hr": {"da": "HR", "en": "HR"},
+    "cas": {"da": "Campus Service (CAS)", "en": "Campus Service (CAS)"},
+    "arbejdsmiljo": {"da": "DTU Arbejdsmiljø", "en": "DTU Work Environment"},
+    "precursor-coordinator": {"da": "Prækursorkoordinator", "en": "Precursor coordinator"},
+    "process-owners": {"da": "Procesejere", "en": "Process owners"},
+    "admins": {"da": "Administratorer", "en": "Administrators"},
+}
+
+
+def group_words(language: str) -> dict[str, str]:
+    """Group code -> the group's name for people in ``language`` (the seeded groups)."""
+    return {code: words.get(language) or words["da"] for code, words in GROUP_WORDS.items()}
+
+
 CENTRAL_GROUPS = frozenset(code for code, (_, central) in GROUPS.items() if central)
 GROUP_CODES = frozenset(GROUPS)  # the groups seeded by migration 0002; admins may add more (add_group)
 GROUP_CODE = re.compile(r"[a-z][a-z0-9_-]{0,63}")

@@ -152,6 +152,7 @@ class ProcessVersion(Base):
     key: Mapped[str] = mapped_column(String(200), index=True)
     version: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(300))
+    name_en: Mapped[str] = mapped_column(String(300), default="", server_default="")  # property nameEn
     filename: Mapped[str] = mapped_column(String(300))
     bpmn_xml: Mapped[str] = mapped_column(Text)
     checksum: Mapped[str] = mapped_column(String(64))
@@ -234,6 +235,10 @@ class Case(Base):
     title: Mapped[str] = mapped_column(String(300), default="", server_default="")
     summary: Mapped[str] = mapped_column(String(500), default="", server_default="")
     badge: Mapped[str] = mapped_column(String(200), default="", server_default="")  # from caseBadge
+    # the same in English (migration 0022): decision values and form choices by their English names, the
+    # process's English name when the title template gives nothing; title and badge above are the Danish
+    title_en: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    badge_en: Mapped[str] = mapped_column(String(200), default="", server_default="")
     subject: Mapped[str | None] = mapped_column(String(100), index=True)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     readers: Mapped[str] = mapped_column(String(300), default="", server_default="")  # " amk hr " (padded)
@@ -269,6 +274,7 @@ class TaskRecord(Base):
     process_key: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
+    title_en: Mapped[str] = mapped_column(String(300), default="", server_default="")  # "" -> title
     group: Mapped[str | None] = mapped_column(String(64))
     unit: Mapped[str] = mapped_column(String(64))
     assignee: Mapped[str | None] = mapped_column(String(100))

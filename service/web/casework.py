@@ -23,6 +23,7 @@ from processes.errors import InvalidData, NotFound
 from processes.views import CaseView, DecisionView, FormView, UserView
 from service import metrics
 from service.extensions import get_database
+from service.i18n import words
 from service.web.session import chosen_language, current_web_user, login_required
 
 bp = Blueprint("casework", __name__)
@@ -169,7 +170,7 @@ def work_task(task_id: str) -> ResponseReturnValue:
         flash(_("Draft saved."), "success")
         return redirect(url_for("casework.task", task_id=task_id), code=303)
     metrics.count_steps("complete")
-    flash(_("“%(title)s” is completed.", title=found.title), "success")
+    flash(_("“%(title)s” is completed.", title=words(found.title, found.title_en)), "success")
     return redirect(url_for("queue.index"), code=303)
 
 
@@ -192,31 +193,50 @@ def _decisions(case: CaseView) -> list[dict[str, Any]]:
     language, shown = chosen_language(), []
     for decision in case.decisions:
         try:
-            words = processes.describe_rules(decision.ruleset)
+            texts = processes.describe_rules(decision.ruleset)
             labels = processes.decision_labels(decision.ruleset)
+            values, sources = processes.decision_value_words(decision.ruleset)
         except NotFound:
-            words, labels = {}, {}
-        rules = [{"id": rule, "text": words.get(rule, {}).get(language, ""),
-                  "source": words.get(rule, {}).get("source", "")} for rule in decision.fired]
-        shown.append({"view": decision, "rules": rules, "outcome": _outcome(decision, labels, language)})
+            texts, labels, values, sources = {}, {}, {}, {}
+        rules = [{"id": rule, "text": texts.get(rule, {}).get(language, ""),
+                  "source": texts.get(rule, {}).get("source", "")} for rule in decision.fired]
+        named = _value_names(decision, values, sources, case, language)
+        shown.append({"view": decision, "rules": rules, "outcome": _outcome(decision, labels, named, language)})
     return shown
 
 
-def _outcome_text(value: Any, language: str) -> str:
+def _value_names(decision: DecisionView, values: Mapping[str, Mapping[str, Mapping[str, str]]],
+                 sources: Mapping[str, str], case: CaseView, language: str) -> dict[str, dict[str, str]]:
+    """Decision field -> value -> its name for people: the rule set's ``value_titles``; a list of missing
+    items by the labels the forms give the choices of the case data field it comes from."""
+    named = {key: {value: text.get(language, value) for value, text in found.items()}
+             for key, found in values.items()}
+    for key, source in sources.items():
+        items = decision.decision.get(key)
+        if isinstance(items, list) and items:
+            known = _known_forms(case)
+            named[key] = {str(item): entries[0].text if (entries := form_html.describe_data(
+                {source: [item]}, known, language)) else str(item) for item in items} | named.get(key, {})
+    return named
+
+
+def _outcome_text(value: Any, named: Mapping[str, str]) -> str:
     if isinstance(value, bool):
         return _("Yes") if value else _("No")
-    if isinstance(value, Mapping) and language in value:
-        return str(value[language])
     if isinstance(value, list):
-        return ", ".join(str(item) for item in value) or "\N{EN DASH}"
-    return str(value)
+        return "; ".join(named.get(str(item), str(item)) for item in value) or "\N{EN DASH}"
+    return named.get(str(value), str(value)) if value is not None else "\N{EN DASH}"
 
 
 def _outcome(
-    decision: DecisionView, labels: Mapping[str, Mapping[str, str]], language: str
+    decision: DecisionView, labels: Mapping[str, Mapping[str, str]],
+    named: Mapping[str, Mapping[str, str]], language: str,
 ) -> list[tuple[str, str]]:
-    """The decision's values as (name, text) pairs, named as the rule set names them; {da, en} values too."""
-    return [(labels.get(key, {}).get(language) or key.replace("_", " ").capitalize(), _outcome_text(value, language))
+    """The decision's values as (name, text) pairs, fields and values named as the rule set names them
+    (lists of missing items as the forms name them); {da, en} values too."""
+    return [(labels.get(key, {}).get(language) or key.replace("_", " ").capitalize(),
+             str(value[language]) if isinstance(value, Mapping) and language in value
+             else _outcome_text(value, named.get(key, {})))
             for key, value in decision.decision.items()]
 
 
@@ -233,6 +253,7 @@ def case(case_id: str) -> ResponseReturnValue:
     user, database = _user(), get_database()
     found = processes.get_case(database, case_id, actor=user)
     xml, passed, waiting = processes.case_diagram(database, case_id, actor=user)
+    xml = processes.diagram_in_language(xml, chosen_language())
     recent = processes.case_history(database, case_id, actor=user, hide_bookkeeping=True)
     messages = processes.case_messages(database, case_id, actor=user)
     return render_template(
@@ -341,6 +362,7 @@ def attachment(case_id: str, attachment_id: int) -> ResponseReturnValue:
 def diagram(case_id: str) -> ResponseReturnValue:
     """The BPMN XML of the case's process version, for the diagram viewer."""
     xml, _passed, _waiting = processes.case_diagram(get_database(), case_id, actor=_user())
-    response = Response(xml, mimetype="application/xml")
+    response = Response(processes.diagram_in_language(xml, chosen_language()), mimetype="application/xml")
+    response.vary.add("Cookie")  # in the reader's language
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

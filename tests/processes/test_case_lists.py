@@ -59,7 +59,8 @@ def test_a_lone_work_case_gets_its_title_summary_and_badge_and_its_review_is_due
 
     assert case.title == "Anna Ansat: Destillation i stinkskab efter kl. 18"
     assert case.summary == "Lyngby 207 112, 2027-04-12"
-    assert case.badge == "risikofyldt"
+    assert case.badge == "Risikofyldt alenearbejde"  # the decision value by the rule set's value_titles
+    assert case.badge_en == "Risky lone work"
     tasks, _ = list_tasks(db, actor=people["karl"])
     assert [(t.name, t.case_title) for t in tasks] == [("amk_review", case.title)]
     # five Danish working days after Wednesday 24 March 2027: Tuesday 30/3 .. Monday 5/4, at its end
@@ -112,7 +113,7 @@ def test_my_cases_my_units_cases_and_search_show_what_each_reader_may_see(db, pe
 
     page = list_cases(db, actor=people["anna"], filters=CaseFilter())
     assert [(c.title, c.status.value, c.badge) for c in page.cases] == [
-        ("Anna Sørensen-Ansat: Destillation i stinkskab efter kl. 18", "running", "risikofyldt")]
+        ("Anna Sørensen-Ansat: Destillation i stinkskab efter kl. 18", "running", "Risikofyldt alenearbejde")]
 
 
 def test_a_bad_list_filter_is_refused_naming_the_field(db, people):

@@ -105,7 +105,8 @@ def test_due_dates_are_shown_in_copenhagen_time(browser, start_due_task):
     page = browser.client.get("/").text
 
     assert 'datetime="2026-01-11T23:30:00+00:00"' in page
-    assert "1/12/26, 12:30" in page  # 00:30 the next day in Copenhagen (CET)
+    assert "12 Jan 2026 00:30" in page  # 00:30 the next day in Copenhagen (CET), day before month (#17)
+    assert "1/12/26" not in page and " AM" not in page  # never the American short form
 
 
 def test_bad_query_values_are_ignored_with_a_message(browser, start_case):
