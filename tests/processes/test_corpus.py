@@ -63,6 +63,9 @@ CORPUS: dict[str, dict] = {
     # contractor onboarding (#15): linkTo and webhook (the guest is the handler here), the accident stand-in
     "guest_portal": {"guest_email": "handler", "contact": "Kaj"},
     "work_accident_report": {},  # a stand-in for a work-accident process a contractor incident starts (A-R11)
+    # start links and messages through a link (#14, #15): here run by the handler
+    "guest_start": {"note": "Jeg blev truet i kantinen"},
+    "guest_messages": {"guest_email": "handler"},
 }
 CALLED = ("call_child_review",)
 CORRELATION_KEYS = ("request_id",)

@@ -129,6 +129,9 @@ def test_every_notify_task_names_a_template_and_one_addressee_as_quoted_strings(
         if spec.operation_name == "start_case":  # starts a follow-up case; checked by the engine tests
             assert isinstance(ast.literal_eval(spec.operation_params["process"]["value"]), str)
             continue
+        if spec.operation_name == "send_message":  # a message into another case; checked by the engine tests
+            assert isinstance(ast.literal_eval(spec.operation_params["message"]["value"]), str)
+            continue
         if spec.operation_name == "webhook":  # a configured target by name; checked at deploy and by the engine tests
             assert isinstance(ast.literal_eval(spec.operation_params["target"]["value"]), str)
             continue
@@ -188,8 +191,17 @@ class RecordingEngine(PythonScriptEngine):
         super().__init__()
         self.sent: list[str] = []
 
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
+        """As amflow's sandbox offers them: the case data whole as ``data``, and the case's id."""
+        context = {"data": dict(task.data), "case_id": lambda: "the-case", **(external_context or {})}
+        return super().evaluate(task, expression, external_context=context)
+
     def call_service(self, task: Any, **kwargs: Any) -> str:
         params = kwargs["operation_params"]
+        if kwargs["operation_name"] == "send_message":  # a re-assessment's message to the earlier approval
+            if params["case"]["value"]:
+                self.sent.append(f"message:{params['message']['value']}")
+            return json.dumps(None)
         if kwargs["operation_name"] == "start_case":
             self.sent.append(f"start:{params['process']['value']}")
         else:
@@ -222,8 +234,8 @@ def walk(decision: dict[str, Any], answers: dict[str, list[dict[str, Any]]]) -> 
 
 
 def rules(route: str, *, young: bool = False, student: bool = False, instruction: bool = False) -> dict[str, Any]:
-    return {"route": route, "young_worker_check": young, "supervisor_coapproval": student,
-            "instruction_required": instruction}
+    return {"route": route, "group": {"none": "G0", "register": "G1"}.get(route, "G2"), "young_worker_check": young,
+            "supervisor_coapproval": student, "instruction_required": instruction}
 
 
 INSTRUCT = {"instruction": [{"instructed_on": "2026-11-30", "instructed_by": "Karl", "instruction_covered": "Alt"}]}

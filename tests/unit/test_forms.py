@@ -351,10 +351,12 @@ def test_the_shipped_forms_are_listed() -> None:
         "lone_work_acknowledge",
         "lone_work_amk_review",
         "lone_work_application",
+        "lone_work_change",
         "lone_work_check_in",
         "lone_work_end_session",
         "lone_work_instruction",
         "lone_work_leader_approval",
+        "lone_work_revocation",
         "lone_work_session_start",
         "lone_work_supervisor_coapproval",
         "lone_work_young_worker_check",
@@ -364,6 +366,15 @@ def test_the_shipped_forms_are_listed() -> None:
         "precursor_declaration",
         "precursor_review",
         "precursor_submission",
+        "psych_absence",
+        "psych_accident_intake",
+        "psych_easy_receipt",
+        "psych_full_duties",
+        "psych_hr_track",
+        "psych_investigation",
+        "psych_leader_follow_up",
+        "psych_near_miss_review",
+        "psych_phone_aes",
     ]
     assert all(form_exists(name) for name in form_names())
 
