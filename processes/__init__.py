@@ -12,9 +12,11 @@ from processes.caselist import Scope as CaseScope
 from processes.cases import (
     case_diagram,
     case_history,
+    case_references,
     diagram_in_language,
     get_case,
     get_process,
+    listed_processes,
     passed_step_names,
     process_cases,
     related_starts,
@@ -68,7 +70,7 @@ from processes.people.identity import (
     user_for_session,
     user_for_token,
 )
-from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group
+from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group, unit_names
 from processes.people.throttle import LoginLimits
 from processes.retention import ErasurePass, erase_expired
 from processes.spiffarena import import_spiffarena
@@ -201,6 +203,7 @@ __all__ = [
     "case_history",
     "case_messages",
     "case_overviews",
+    "case_references",
     "case_table",
     "check_upload",
     "claim_task",
@@ -245,6 +248,7 @@ __all__ = [
     "list_start_links",
     "list_tasks",
     "list_tokens",
+    "listed_processes",
     "load_demo",
     "modeler",
     "operational_counts",
@@ -277,6 +281,7 @@ __all__ = [
     "statistics_csv",
     "task_page",
     "unclaim_task",
+    "unit_names",
     "user_for_session",
     "user_for_token",
     "utcnow",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from processes import bundles
-from processes.access import Action, case_view, may, reading
+from processes.access import Action, case_view, is_restricted, may, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
@@ -28,6 +28,7 @@ from processes.store.audit import HIDDEN_KINDS, MAX_HISTORY_PAGE, RECENT_HISTORY
 from processes.store.db import Database, unit_of_work
 from processes.store.models import AuditEvent, Case, ProcessVersion, TaskRecord, Unit
 from processes.views import (
+    CaseReference,
     CaseStatus,
     CaseView,
     FormView,
@@ -171,10 +172,50 @@ def process_cases(
             rows.append(ProcessCaseRow(id=case.id, process=case.process_key, unit=case.unit,
                                        status=CaseStatus(case.status),
                                 started_by=case.started_by, created_at=case.created_at,
-                                columns={name: data.get(name) for name in columns}))
+                                columns={name: data.get(name) for name in columns},
+                                title=case.title or "", title_en=case.title_en or ""))
             if len(rows) >= min(limit, MAX_LISTED):
                 break
-        return ProcessCaseList(process=process, columns=columns, rows=rows)
+        return ProcessCaseList(process=process, columns=columns, rows=rows, labels=parsed.list_labels,
+                               values=parsed.list_values, name=version.name, name_en=version.name_en)
+
+
+def listed_processes(db: Database) -> list[ProcessView]:
+    """The processes whose cases have a list of their own (property ``listColumns``), restricted ones not."""
+    with db.read() as session:
+        found = []
+        for row in latest_versions(session):
+            parsed = SPEC_CACHE.get(session, row.id).parsed
+            if parsed.list_columns and parsed.sensitivity != "restricted":
+                found.append(process_view(row))
+        return found
+
+
+def case_references(db: Database, case_id: str, *, actor: UserView) -> list[CaseReference]:
+    """The other cases named in a case's data (its process's ``caseRefs``), each with its title when the
+    reader may read that case (a restricted one shows only its id: reading its title would be a read)."""
+    with reading(db, case_id, actor, "case") as (session, case):
+        refs = SPEC_CACHE.get(session, case.process_version_id).parsed.case_refs
+        named: dict[str, str] = {}
+        for path in refs:
+            value: Any = case.data if isinstance(case.data, dict) else {}
+            for part in path.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if isinstance(value, str) and value and value != case.id:
+                named[path] = value
+        if not named:
+            return []
+        others = {row.id: row for row in session.scalars(select(Case).where(Case.id.in_(set(named.values()))))}
+        found = []
+        for path, other_id in named.items():
+            other = others.get(other_id)
+            if other is None:
+                continue
+            readable = not is_restricted(session, other) and may(session, actor, Action.READ, other)
+            found.append(CaseReference(path=path, case_id=other.id, readable=readable,
+                                       title=other.title if readable else None,
+                                       title_en=other.title_en if readable else None))
+        return found
 
 
 def get_process(db: Database, key: str, *, actor: UserView) -> ProcessDetail:

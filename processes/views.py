@@ -6,6 +6,7 @@ The service layer dumps these with marshmallow; their field names are the stable
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -357,6 +358,8 @@ class ProcessCaseRow:
     started_by: str | None
     created_at: datetime
     columns: dict[str, Any]
+    title: str = ""
+    title_en: str = ""
 
 
 @dataclass(frozen=True)
@@ -366,3 +369,20 @@ class ProcessCaseList:
     process: str
     columns: tuple[str, ...]
     rows: list[ProcessCaseRow]
+    # the process's ``listLabels`` (field -> {da, en}) and ``listValues`` (field -> value -> {da, en})
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    values: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    name: str = ""
+    name_en: str = ""
+
+
+@dataclass(frozen=True)
+class CaseReference:
+    """Another case named in a case's data (process property ``caseRefs``): its id, and its title if the
+    reader may read it (None: the reader sees only the id)."""
+
+    path: str
+    case_id: str
+    readable: bool
+    title: str | None = None
+    title_en: str | None = None

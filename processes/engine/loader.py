@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -170,6 +171,14 @@ class ParsedProcess:
     retention: str | None = None
     # property ``listColumns``: the case data fields a list of the process's cases shows (and filters on)
     list_columns: tuple[str, ...] = ()
+    # Words for such a list (properties on the bpmn:process, JSON): ``listLabels`` = {field: {da, en}} names
+    # the listed fields no form names; ``listValues`` = {field: {value: {da, en}}} names their values
+    # (e.g. an approval's status), and a field with named values is a filter of the list.
+    list_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    list_values: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    # property ``caseRefs``: case data fields (dotted paths into a record, e.g. ``previous.case``) holding
+    # the id of another case; the case page shows each as a link to that case
+    case_refs: tuple[str, ...] = ()
     # What lists show of a case (issue #17): properties caseTitle, caseSummary, caseBadge on the bpmn:process,
     # templates over the case data (processes.engine.titles)
     case_title: str | None = None
@@ -499,6 +508,7 @@ def load_process(
     _check_expressions(root, filename, problems)
     sensitivity, readers, subject = _access(process, filename, groups, problems)
     templates = _case_templates(process, filename)
+    list_columns = _names(process, "listColumns")
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -538,8 +548,9 @@ def load_process(
         started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
                            if key),
         **_statistics_and_retention(process, filename, known.groups),
-        list_columns=tuple(name for name in _properties(process).get("listColumns", "").replace(",", " ").split()
-                           if name),
+        list_columns=list_columns,
+        **_list_words(process, filename, list_columns),
+        case_refs=_names(process, "caseRefs"),
         case_title=templates.get("caseTitle"),
         case_summary=templates.get("caseSummary"),
         case_badge=templates.get("caseBadge"),
@@ -571,6 +582,31 @@ def _decision_variables(root: etree._Element) -> dict[str, str]:
         ruleset = task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS).strip()
         if ruleset:
             found[_properties(task).get("resultVariable", "").strip() or ruleset] = ruleset
+    return found
+
+
+def _list_words(process: etree._Element, filename: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The properties ``listLabels`` and ``listValues``: JSON naming listed fields and their values in Danish
+    and English; a field they name must be one of ``listColumns`` and each text an object with ``da``."""
+    found: dict[str, Any] = {}
+    for prop, key, depth in (("listLabels", "list_labels", 1), ("listValues", "list_values", 2)):
+        text = _properties(process).get(prop, "").strip()
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise InvalidModel(f"{filename}: {prop} is not JSON: {exc}", filename=filename, element=prop) from None
+        if not isinstance(value, dict) or not set(value) <= set(columns):
+            raise InvalidModel(f"{filename}: {prop} must be an object whose keys are listColumns fields",
+                               filename=filename, element=prop)
+        texts = list(value.values()) if depth == 1 else [
+            text for named in value.values() for text in (named.values() if isinstance(named, dict) else [None])]
+        if not all(isinstance(each, dict) and isinstance(each.get("da"), str)
+                   and all(isinstance(words, str) for words in each.values()) for each in texts):
+            raise InvalidModel(f"{filename}: {prop}: each text must be an object {{\"da\": ..., \"en\": ...}}",
+                               filename=filename, element=prop)
+        found[key] = value
     return found
 
 

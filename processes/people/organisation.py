@@ -8,6 +8,9 @@ seed documents (AMK-netværk minutes, 12 May 2026) name several of them.
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -157,3 +160,44 @@ def add_group(db: Database, code: str, *, name: str, actor: UserView | None) -> 
         else:
             group.name = name
         return code, name
+
+
+class UnitNames:
+    """Unit code -> the unit's name for people ("kemi" -> "DTU Kemi"), per database, cached.
+
+    Pages show a unit by its name; reading the units table once per page for that would cost a query per
+    page, so the map is kept for ``ttl`` seconds and read again at once when asked for a code it does not
+    know (a unit added since). ``forget`` drops it (after the units change).
+    """
+
+    def __init__(self, ttl: float = 300.0) -> None:
+        self.ttl = ttl
+        self._maps: dict[str, tuple[float, dict[str, str]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, db: Database, codes: Iterable[str] = ()) -> dict[str, str]:
+        """The map for ``db``; read again when stale or when one of ``codes`` is missing from it."""
+        with self._lock:
+            loaded_at, names = self._maps.get(db.url, (0.0, {}))
+        if names and time.monotonic() - loaded_at < self.ttl and all(code in names for code in codes):
+            return names
+        with db.read() as session:
+            names = {str(row.code): str(row.name) for row in session.execute(select(Unit.code, Unit.name))}
+        with self._lock:
+            self._maps[db.url] = (time.monotonic(), names)
+        return names
+
+    def forget(self, db: Database | None = None) -> None:
+        with self._lock:
+            if db is None:
+                self._maps.clear()
+            else:
+                self._maps.pop(db.url, None)
+
+
+UNIT_NAMES = UnitNames()
+
+
+def unit_names(db: Database, codes: Iterable[str] = ()) -> dict[str, str]:
+    """Unit code -> name (cached, see UnitNames); a code of ``codes`` the map lacks makes it read again."""
+    return UNIT_NAMES.get(db, codes)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, current_app
 
+import processes
 from processes.views import UserView
+from service.extensions import get_database
 from service.web import auth, boards, caselist, casework, links, modeler, queue, statistics
 from service.web.errors import render_error_page
 from service.web.session import LANGUAGES, chosen_language, current_web_user
@@ -18,7 +20,18 @@ __all__ = ["init_web", "render_error_page"]
 
 def _template_globals() -> dict[str, object]:
     user: UserView | None = current_web_user()
-    return {"web_user": user, "languages": LANGUAGES, "current_language": chosen_language()}
+    return {"web_user": user, "languages": LANGUAGES, "current_language": chosen_language(),
+            "unit_name": unit_name}
+
+
+def unit_name(code: str | None) -> str:
+    """A unit's name for people ("kemi" -> "DTU Kemi"); its code if it has none (template global).
+
+    The names come from the organisation's units through a cached map (processes.unit_names), so a page
+    showing many units costs no query per unit, nor one per page while the map is fresh."""
+    if not code:
+        return ""
+    return processes.unit_names(get_database(), (code,)).get(code, code)
 
 
 def _favicon() -> Response:

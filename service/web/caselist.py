@@ -15,11 +15,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+import forms
 import processes
+from forms import html as form_html
 from processes.views import UserView
 from service.extensions import get_database
 from service.web.casework import CASE_STATUS_WORDS
-from service.web.session import current_web_user, login_required
+from service.web.session import chosen_language, current_web_user, login_required
 
 bp = Blueprint("caselist", __name__)
 
@@ -91,4 +93,64 @@ def index() -> ResponseReturnValue:
         "web/cases.html", result=result, values=values, scope=scope, scopes=scopes, scope_words=SCOPE_WORDS,
         status_words=CASE_STATUS_WORDS, page=page, pages=pages, url=url,
         process_keys=[process.key for process in processes.list_processes(db, actor=user)],
+        lists=processes.listed_processes(db),
+    )
+
+
+# --- a process's own list of its cases (property listColumns), e.g. a unit's lone-work approvals ---------
+
+def _column_labels(listed: processes.views.ProcessCaseList, language: str) -> dict[str, str]:
+    """Each listed field's name for people: the process's ``listLabels``, else the label a form gives the
+    field, else the field's own name."""
+    known: dict[str, str] = {}
+    for name in forms.form_names():
+        if forms.form_exists(name):
+            for field in form_html.fields(forms.get_form(name), language):
+                known.setdefault(field.key, field.label)
+    return {column: (listed.labels.get(column, {}).get(language) or listed.labels.get(column, {}).get("da")
+                     or known.get(column) or column.replace("_", " ").capitalize())
+            for column in listed.columns}
+
+
+def _value_words(listed: processes.views.ProcessCaseList, language: str) -> dict[str, dict[str, str]]:
+    """Field -> value -> its words in ``language`` (the process's ``listValues``)."""
+    return {column: {value: text.get(language) or text["da"] for value, text in named.items()}
+            for column, named in listed.values.items()}
+
+
+@bp.get("/processes/<key>/cases")
+@login_required
+def process_list(key: str) -> ResponseReturnValue:
+    """The cases of a process with the columns it declares (``listColumns``), filtered by unit and by each
+    column whose values the process names (``listValues``); who sees which case is ``access.may``'s call."""
+    user = current_web_user()
+    assert user is not None
+    if any(value == "" for value in request.args.values()):  # empty filter fields leave the address
+        kept = [(name, value) for name, value in request.args.items(multi=True) if value != ""]
+        return redirect(url_for("caselist.process_list", key=key) + (f"?{urlencode(kept)}" if kept else ""))
+    db, language = get_database(), chosen_language()
+    units = processes.unit_names(db)
+    unit = request.args.get("unit", "").strip()[:64] or None
+    problems = []
+    if unit is not None and unit not in units:
+        problems.append("unit")
+        unit = None
+    asked = {name: value.strip()[:200] for name, value in request.args.items() if name not in ("unit", "status")}
+    try:
+        listed = processes.process_cases(db, process=key, actor=user, unit=unit, where=asked)
+    except processes.errors.InvalidData as exc:  # a field the process does not list
+        problems += sorted(exc.fields)
+        asked = {name: value for name, value in asked.items() if name not in exc.fields}
+        listed = processes.process_cases(db, process=key, actor=user, unit=unit, where=asked)
+    words_of = _value_words(listed, language)
+    where = {name: value for name, value in asked.items() if value in words_of.get(name, {})}
+    problems += sorted(set(asked) - set(where))
+    if set(asked) - set(where):
+        listed = processes.process_cases(db, process=key, actor=user, unit=unit, where=where)
+    if problems:  # a value the process does not name (or no such field): shown without that filter
+        flash(_("Ignored filter values that are not valid: %(names)s", names=", ".join(problems)), "error")
+    shown_units = sorted(units) if scopes_for(user)[-1] == "all" else sorted(user.units)
+    return render_template(
+        "web/process_cases.html", listed=listed, labels=_column_labels(listed, language), value_words=words_of,
+        where=where, unit=unit or "", units=shown_units, status_words=CASE_STATUS_WORDS,
     )

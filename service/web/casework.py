@@ -182,10 +182,39 @@ def _known_forms(case: CaseView) -> list[forms.Form]:
     return [forms.get_form(name) for name in dict.fromkeys(names) if forms.form_exists(name)]
 
 
-def _summary(case: CaseView) -> list[form_html.Entry]:
+def _summary(case: CaseView, references: list[processes.views.CaseReference] | None = None
+             ) -> list[form_html.Entry]:
+    """The case data in words; a field naming another case (``references``) is left out here, it is shown
+    as a link (``_reference_links``)."""
     decided = {decision.ruleset for decision in case.decisions}
     data = {key: value for key, value in case.data.items() if key not in decided}
+    for reference in references or []:
+        *parents, leaf = reference.path.split(".")
+        holder: dict[str, Any] | None = data
+        for part in parents:
+            inner = holder.get(part) if holder is not None else None
+            if holder is None or not isinstance(inner, Mapping):
+                holder = None
+                break
+            holder[part] = dict(inner)  # a copy: the case's own data stays as it is
+            holder = holder[part]
+        if holder is not None:
+            holder.pop(leaf, None)
     return form_html.describe_data(data, _known_forms(case), chosen_language())
+
+
+def _reference_links(case: CaseView, references: list[processes.views.CaseReference]) -> list[dict[str, Any]]:
+    """Each case named in the data as a label and a link: the other case's title if the reader may read it,
+    else its short id."""
+    known, language, links = _known_forms(case), chosen_language(), []
+    for reference in references:
+        parts = reference.path.split(".")
+        named = [entry.label for entry in form_html.describe_data({parts[0]: ""}, known, language)]
+        label = " \N{EN DASH} ".join([*named, *(part.replace("_", " ") for part in parts[1:])])
+        title = words(reference.title, reference.title_en) if reference.readable else ""
+        links.append({"label": label, "case_id": reference.case_id, "path": reference.path,
+                      "text": title or _("Case %(id)s", id=reference.case_id[:8])})
+    return links
 
 
 def _decisions(case: CaseView) -> list[dict[str, Any]]:
@@ -256,8 +285,10 @@ def case(case_id: str) -> ResponseReturnValue:
     xml = processes.diagram_in_language(xml, chosen_language())
     recent = processes.case_history(database, case_id, actor=user, hide_bookkeeping=True)
     messages = processes.case_messages(database, case_id, actor=user)
+    references = processes.case_references(database, case_id, actor=user)
     return render_template(
-        "web/casework/case.html", case=found, summary=_summary(found), decisions=_decisions(found),
+        "web/casework/case.html", case=found, summary=_summary(found, references),
+        case_links=_reference_links(found, references), decisions=_decisions(found),
         history=_history(recent), history_next=recent.next_cursor,
         comments=processes.list_comments(database, case_id, actor=user),
         attachments=processes.list_attachments(database, case_id, actor=user),

@@ -232,8 +232,8 @@ def test_a_central_group_member_can_filter_on_every_unit(browser):
 
     page = browser.client.get("/").text
 
-    assert '<option value="energi">energi</option>' in page
-    assert '<option value="kemi">kemi</option>' in page
+    assert '<option value="energi">DTU Energi</option>' in page  # units by their names (#17)
+    assert '<option value="kemi">DTU Kemi</option>' in page
 
 
 def test_a_task_claimed_by_someone_else_offers_neither_claim_nor_assign(browser, start_case, database):
