@@ -106,7 +106,7 @@ def notice_settings(db: Database, *, actor: UserView) -> dict[str, bool]:
     with db.read() as session:
         chosen = dict(session.execute(
             select(NotificationSetting.kind, NotificationSetting.email)
-            .where(NotificationSetting.username == actor.username)).tuples())
+            .where(NotificationSetting.username == actor.username)).all())
     return {kind: bool(chosen.get(kind, inapp.EMAIL_DEFAULTS[kind])) for kind in KINDS}
 
 
