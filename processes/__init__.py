@@ -53,6 +53,8 @@ from processes.links import (
     revoke_link,
 )
 from processes.messages import case_messages, send_link_message, send_message
+from processes.notices import KINDS as NOTICE_KINDS
+from processes.notices import list_notices, notice_settings, open_notice, set_notice_settings, unread_count
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
@@ -116,6 +118,8 @@ from processes.views import (
 )
 from processes.worker import MAX_ATTEMPTS, TimerPass, WorkerPass, fire_due_timers, run_pass
 from processes.worklist import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_COMMENT_LENGTH,
     AttachmentView,
     CommentView,
     QueueScreen,
@@ -144,8 +148,11 @@ __all__ = [
     "GROUPS",
     "GROUP_CODES",
     "HIDDEN_KINDS",
+    "MAX_ATTACHMENT_BYTES",
     "MAX_ATTEMPTS",
+    "MAX_COMMENT_LENGTH",
     "MAX_HISTORY_PAGE",
+    "NOTICE_KINDS",
     "OUTBOX_STATUSES",
     "RECENT_HISTORY",
     "SORTABLE",
@@ -244,6 +251,7 @@ __all__ = [
     "list_comments",
     "list_filters",
     "list_links",
+    "list_notices",
     "list_processes",
     "list_start_links",
     "list_tasks",
@@ -251,6 +259,8 @@ __all__ = [
     "listed_processes",
     "load_demo",
     "modeler",
+    "notice_settings",
+    "open_notice",
     "operational_counts",
     "passed_step_names",
     "process_cases",
@@ -273,6 +283,7 @@ __all__ = [
     "send_link_message",
     "send_message",
     "send_pending",
+    "set_notice_settings",
     "start_case",
     "start_case_by_link",
     "start_grant_for",
@@ -282,6 +293,7 @@ __all__ = [
     "task_page",
     "unclaim_task",
     "unit_names",
+    "unread_count",
     "user_for_session",
     "user_for_token",
     "utcnow",

@@ -29,7 +29,7 @@ from processes.engine.loader import ParsedProcess
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
 from processes.errors import Conflict, EngineFailure, InvalidData, NotFound
-from processes.notify import channels, outbox, webhooks
+from processes.notify import channels, inapp, outbox, webhooks
 from processes.routing import organisation_functions, route
 from processes.store import search
 from processes.store.audit import AuditKind, record
@@ -274,6 +274,7 @@ def _sync_task_index(
                        "group": row.group, "assignee": row.assignee,
                        **({"unit": row.unit} if row.unit != case.unit else {}),
                        **({"problem": to.problem} if to.problem else {})})
+        inapp.task_created(session, row, now=now)  # the in-app notification, in the same transaction
         mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
         if not mailed_as_link:  # a person without an account gets the task by its link's mail instead
             outbox.queue(  # "a new task for you / your group", in the same transaction as the task
@@ -281,7 +282,7 @@ def _sync_task_index(
                 recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
                 context={**context, "task_title": row.title, "task_id": row.id,
                          **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-                now=now, texts=run.mail,
+                now=now, texts=run.mail, kind=inapp.task_kind(row.assignee),
             )
         if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
             links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,

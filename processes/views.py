@@ -386,3 +386,31 @@ class CaseReference:
     readable: bool
     title: str | None = None
     title_en: str | None = None
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    """One in-app notification as its reader sees it (issue #17). ``kind``: group_task, task_assigned or
+    comment. A restricted case's notice carries no titles (``restricted``): only its kind and ids."""
+
+    id: int
+    kind: str
+    case_id: str
+    task_id: str | None
+    case_title: str | None
+    case_title_en: str | None
+    task_title: str | None
+    task_title_en: str | None
+    restricted: bool
+    actor: str | None
+    created_at: datetime
+    read: bool
+
+
+@dataclass(frozen=True)
+class NoticePage:
+    """A page of my notifications, newest first; ``unread`` counts all I have not opened (capped)."""
+
+    items: list[NoticeView]
+    unread: int
+    next_cursor: int | None

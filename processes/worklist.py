@@ -23,7 +23,7 @@ from processes.deployments import keys_in
 from processes.engine import runtime
 from processes.engine.serializer import UnsafeValue, escape
 from processes.errors import Conflict, Forbidden, InvalidData, NotFound
-from processes.notify import outbox
+from processes.notify import inapp, outbox
 from processes.people.identity import user_view
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
@@ -119,13 +119,27 @@ def add_comment(db: Database, case_id: str, *, body: str, actor: UserView, clock
     if not text or len(text) > MAX_COMMENT_LENGTH:
         raise InvalidData("empty or too long comment", fields={"body": f"1 to {MAX_COMMENT_LENGTH} characters"})
     with unit_of_work(db) as session:
-        case_for(session, case_id, actor, Action.COMMENT)
-        comment = Comment(case_id=case_id, author=actor.username, body=text, at=runtime.now_utc(clock))
+        case = case_for(session, case_id, actor, Action.COMMENT)
+        now = runtime.now_utc(clock)
+        comment = Comment(case_id=case_id, author=actor.username, body=text, at=now)
         session.add(comment)
         session.flush()
         record(session, case_id=case_id, actor=actor.username, kind=AuditKind.COMMENT_ADDED,
                detail={"comment": comment.id})
+        _tell_of_comment(session, case, author=actor, now=now)
         return CommentView(comment.id, case_id, comment.author, comment.body, comment.at)
+
+
+def _tell_of_comment(session: Session, case: Case, *, author: UserView, now: datetime) -> None:
+    """The starter and task holders hear of a comment in the app, and by mail if they chose it (never the
+    comment itself by mail: only who wrote on which case)."""
+    readers = inapp.comment_readers(session, case.id, author=author.username)
+    inapp.comment_added(session, case.id, readers, author=author.username, now=now)
+    for reader in readers:
+        outbox.queue(session, case_id=case.id, unit=case.unit, template="comment_added", recipient_user=reader,
+                     context={"case_id": case.id, "process": case.process_key, "process_name": case.process_key,
+                              "unit": case.unit, "case_title": case.title, "author_name": author.name},
+                     now=now, kind=inapp.COMMENT)
 
 
 def list_comments(db: Database, case_id: str, *, actor: Principal) -> list[CommentView]:
@@ -229,11 +243,13 @@ def _assign(session: Session, row: TaskRecord, assignee: UserView, actor: UserVi
     record(session, case_id=row.case_id, actor=actor.username, kind=AuditKind.TASK_ASSIGNED,
            detail={"task": row.name, "assignee": assignee.username})
     if assignee.username != actor.username:
+        inapp.task_assigned(session, row, actor=actor.username, now=runtime.now_utc(clock))
         outbox.queue(session, case_id=row.case_id, unit=row.unit, template="task_assigned",
                      recipient_user=assignee.username,
                      context={"case_id": row.case_id, "process": row.process_key, "process_name": row.process_key,
-                              "unit": row.unit, "task_title": row.title, "task_id": row.id},
-                     now=runtime.now_utc(clock))
+                              "unit": row.unit, "task_title": row.title, "task_id": row.id,
+                              "case_title": case.title},
+                     now=runtime.now_utc(clock), kind=inapp.TASK_ASSIGNED)
 
 
 def _user(session: Session, username: str) -> UserView:

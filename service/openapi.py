@@ -54,6 +54,16 @@ _BPMN_UPLOAD = {
     "application/xml": {"schema": {"type": "string", "description": "The BPMN XML; name it with ?filename="}},
 }
 
+_FILE_UPLOAD = {
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {"file": {"type": "string", "format": "binary", "description": "The file (at most 10 MB)"}},
+            "required": ["file"],
+        }
+    },
+}
+
 OPERATIONS: dict[str, Operation] = {
     "api.account.create_token": Operation(
         "auth", schemas.TokenSchema(), 201, body=schemas.TokenRequest, errors=(400, 401, 413, 422, 429)
@@ -152,6 +162,32 @@ OPERATIONS: dict[str, Operation] = {
         downloads=(CSV_MIMETYPE, XLSX_MIMETYPE),
     ),
     "api.meta.openapi": Operation("meta", None, errors=()),
+    # issue #17: comments, attachments and assigning through the API; my in-app notifications
+    "api.cases.list_comments": Operation("cases", schemas.CommentSchema(many=True), errors=(401, 403, 404)),
+    "api.cases.add_comment": Operation(
+        "cases", schemas.CommentSchema(), 201, body=schemas.CommentRequest, errors=(400, 401, 403, 404, 413, 422),
+    ),
+    "api.cases.list_attachments": Operation("cases", schemas.AttachmentSchema(many=True), errors=(401, 403, 404)),
+    "api.cases.add_attachment": Operation(
+        "cases", schemas.AttachmentSchema(), 201, errors=(400, 401, 403, 404, 413, 422),
+        request_content=_FILE_UPLOAD, unprocessable="The file is empty or larger than 10 MB.",
+    ),
+    "api.cases.get_attachment": Operation(
+        "cases", None, errors=(401, 403, 404), downloads=("application/octet-stream",),
+    ),
+    "api.tasks.assign_task": Operation(
+        "tasks", schemas.TaskSchema(), body=schemas.AssignRequest, errors=(400, 401, 403, 404, 409, 413, 422),
+        unprocessable="The assignee is no active user, or may not work the task.",
+    ),
+    "api.notices.list_notices": Operation(
+        "notifications", schemas.NoticePageSchema(), query=schemas.NoticeQuery, errors=(400, 401),
+    ),
+    "api.notices.read_notice": Operation("notifications", schemas.NoticeSchema(), errors=(401, 404)),
+    "api.notices.get_settings": Operation("notifications", schemas.NoticeSettingsSchema()),
+    "api.notices.put_settings": Operation(
+        "notifications", schemas.NoticeSettingsSchema(), body=schemas.NoticeSettingsSchema,
+        errors=(400, 401, 413, 422), unprocessable="A kind is unknown, or its value is not true or false.",
+    ),
 }
 
 
@@ -241,7 +277,8 @@ def _success(operation: Operation) -> dict[str, Any]:
     if operation.status == HTTPStatus.NO_CONTENT:
         return {"description": HTTPStatus(operation.status).phrase}
     schema: Any = operation.response if operation.response is not None else {"type": "object"}
-    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    content: dict[str, Any] = {} if operation.response is None and operation.downloads else {
+        "application/json": {"schema": schema}}
     for media_type in operation.downloads:
         content[media_type] = {"schema": {"type": "string", "format": "binary"}}
     return {"description": HTTPStatus(operation.status).phrase, "content": content}

@@ -679,3 +679,84 @@ class TableSchema(Schema):
     columns = fields.List(fields.String())
     rows = fields.List(fields.List(fields.Raw(allow_none=True)),
                        metadata={"description": "One list of cells per record, in the order of `columns`"})
+
+
+# --- issue #17: in-app notifications; comments, attachments and assigning through the API -----------------
+
+
+class NoticeQuery(StrictSchema):
+    """Query parameters of `GET /me/notifications`."""
+
+    before = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "The previous page's `next_cursor`: the notifications older than it"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
+
+
+class NoticeSchema(Schema):
+    """Something new for me: a task for my group (in my units), a task given to me, a comment on my case."""
+
+    id = fields.Integer()
+    kind = fields.String(validate=validate.OneOf(processes.NOTICE_KINDS))
+    case_id = fields.String()
+    task_id = fields.String(allow_none=True)
+    case_title = fields.String(allow_none=True, metadata={
+        "description": "The case's title; null for a restricted case, whose notifications show only their kind"})
+    case_title_en = fields.String(allow_none=True)
+    task_title = fields.String(allow_none=True, metadata={"description": "null for a restricted case"})
+    task_title_en = fields.String(allow_none=True)
+    restricted = fields.Boolean()
+    actor = fields.String(allow_none=True, metadata={"description": "Who assigned the task or wrote the comment"})
+    created_at = fields.DateTime()
+    read = fields.Boolean(metadata={"description": "Whether I had opened it"})
+
+
+class NoticePageSchema(Schema):
+    """A page of my notifications, newest first; reading it does not mark them read."""
+
+    items = fields.List(fields.Nested(NoticeSchema))
+    unread = fields.Integer(metadata={"description": "How many I have not opened (at most 100)"})
+    next_cursor = fields.Integer(allow_none=True, metadata={"description": "`before` for the next (older) page"})
+
+
+class NoticeSettingsSchema(StrictSchema):
+    """Per kind of notification, whether I also get an e-mail (`PUT`: the kinds named change, others stay)."""
+
+    email = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={
+        "description": "Kind (" + ", ".join(processes.NOTICE_KINDS) + ") -> true or false"})
+
+
+class CommentRequest(StrictSchema):
+    """Body of `POST /cases/{case_id}/comments`."""
+
+    body = fields.String(required=True, validate=[validate.Length(min=1, max=processes.MAX_COMMENT_LENGTH), _NO_NUL])
+
+
+class CommentSchema(Schema):
+    """A comment on a case."""
+
+    id = fields.Integer()
+    case_id = fields.String()
+    author = fields.String()
+    body = fields.String()
+    at = fields.DateTime()
+
+
+class AttachmentSchema(Schema):
+    """A file attached to a case (`GET .../attachments/{attachment_id}` downloads it)."""
+
+    id = fields.Integer()
+    case_id = fields.String()
+    task_id = fields.String(allow_none=True)
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    uploaded_by = fields.String()
+    at = fields.DateTime()
+
+
+class AssignRequest(StrictSchema):
+    """Body of `POST /tasks/{task_id}/assign`."""
+
+    assignee = fields.String(required=True, validate=[_USERNAME, _NO_NUL], metadata={
+        "description": "The username of a colleague who may work the task"})

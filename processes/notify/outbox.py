@@ -32,10 +32,11 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from processes.clock import LOCAL_ZONE
+from processes.notify import inapp
 from processes.people.organisation import UNITS
 from processes.store.audit import AuditKind, record
 from processes.store.models import Case, Group, Notification, Unit, User
@@ -209,9 +210,11 @@ def is_address(value: str | None) -> bool:
 
 def _recipients(
     session: Session, *, user: str | None, group: str | None, unit: str | None, address: str | None = None,
-) -> list[_Recipient]:
+    kind: str | None = None,
+) -> tuple[list[_Recipient], set[str]]:
     """The active users addressed, in one query: the named user, the user whose e-mail address is
-    ``address``, and the group's members in the unit (every member of a central group, whatever their units)."""
+    ``address``, and the group's members in the unit (every member of a central group, whatever their units);
+    and of those, the usernames who chose no mail of this ``kind`` of notification (``inapp.KINDS``)."""
     wanted = []
     if user:
         wanted.append(User.username == user)
@@ -225,12 +228,18 @@ def _recipients(
         else:
             wanted.append(central_member)
     if not wanted:
-        return []
+        return [], set()
+    wants_mail = inapp.mail_wanted(kind) if kind is not None else true()
     rows = session.execute(
-        select(User.username, User.name, User.email, User.language)
+        select(User.username, User.name, User.email, User.language, wants_mail.label("wants_mail"))
         .where(User.active.is_(True), or_(*wanted)).order_by(User.username)
     )
-    return [_Recipient(username, name, email, language) for username, name, email, language in rows]
+    recipients, declined = [], set()
+    for username, name, email, language, wants in rows:
+        recipients.append(_Recipient(username, name, email, language))
+        if not wants:
+            declined.add(username)
+    return recipients, declined
 
 
 def _skip(
@@ -252,9 +261,12 @@ def _summary(context: Mapping[str, Any]) -> dict[str, Any]:
 def queue(
     session: Session, *, case_id: str | None, unit: str | None, template: str,
     recipient_user: str | None = None, recipient_group: str | None = None, recipient_address: str | None = None,
-    context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None,
+    context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None, kind: str | None = None,
 ) -> int:
     """Write one pending Notification row per recipient, in the caller's transaction; return how many.
+
+    ``kind``: the in-app notification this mail goes with (``inapp.KINDS``); a user who chose no mail of that
+    kind gets none (not audited: their choice, and the notification is in the app).
 
     Recipients: ``recipient_user`` (if active), and the active members of ``recipient_group`` who belong
     to ``unit`` (all active members of a central group), each once. A recipient without an e-mail address,
@@ -278,8 +290,8 @@ def queue(
         _skip(session, case_id, template=template, reason="not an e-mail address", now=now,
               user=None, address=str(recipient_address)[:320])
         recipient_address = None
-    recipients = _recipients(session, user=recipient_user, group=recipient_group, unit=unit,
-                             address=recipient_address)
+    recipients, declined = _recipients(session, user=recipient_user, group=recipient_group, unit=unit,
+                                       address=recipient_address, kind=kind)
     if recipient_address and not any((r.email or "").lower() == recipient_address.lower() for r in recipients):
         recipients.append(_Recipient(username="", name=recipient_address, email=recipient_address,
                                      language=DEFAULT_LANGUAGE))
@@ -294,6 +306,8 @@ def queue(
     data = _summary(context)
     written = 0
     for recipient in recipients:
+        if recipient.username in declined:
+            continue
         if not recipient.email:
             _skip(session, case_id, template=template, reason="no e-mail address", now=now,
                   user=recipient.username)

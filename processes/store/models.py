@@ -564,3 +564,45 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[Timestamp]
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class InboxItem(Base):
+    """An in-app notification (issue #17): a task for a group in a unit, a task given to one person, a comment.
+
+    Written in the transaction of the step or comment that causes it. A group's task is ONE row for the
+    group and unit, read by membership (a step stays cheap however many members the group has); a personal
+    one names its ``recipient``. Only ids are kept: titles are joined from the case and task when read, so a
+    restricted case's title never lands here and an erased case leaves nothing behind."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        Index("ix_inbox_items_recipient", "recipient", "id"),
+        Index("ix_inbox_items_group_unit", "group", "unit", "id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # group_task, task_assigned, comment
+    recipient: Mapped[str | None] = mapped_column(String(100))
+    group: Mapped[str | None] = mapped_column(String(64))
+    unit: Mapped[str | None] = mapped_column(String(64))
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    actor: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[Timestamp]
+
+
+class InboxRead(Base):
+    """That a user has opened an in-app notification (one row per reader: a group's row has many)."""
+
+    __tablename__ = "inbox_reads"
+    item_id: Mapped[int] = mapped_column(ForeignKey("inbox_items.id", ondelete="CASCADE"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    read_at: Mapped[Timestamp]
+
+
+class NotificationSetting(Base):
+    """A user's choice per kind of notification: also by e-mail or not (no row: the kind's default)."""
+
+    __tablename__ = "notification_settings"
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean)

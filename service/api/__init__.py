@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from service.api import account, boards, cases, decisions, definitions, links, meta, modeler, statistics, tasks
+from service.api import (
+    account,
+    boards,
+    cases,
+    decisions,
+    definitions,
+    links,
+    meta,
+    modeler,
+    notices,
+    statistics,
+    tasks,
+)
 from service.auth import load_user
 
 API_PREFIX = "/api/v1"
@@ -15,6 +27,6 @@ def create_api_blueprint() -> Blueprint:
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
     api.before_request(load_user)
     for child in (account.bp, cases.bp, boards.bp, tasks.bp, definitions.bp, decisions.bp, meta.bp, links.bp,
-                  statistics.bp, modeler.bp):
+                  statistics.bp, modeler.bp, notices.bp):
         api.register_blueprint(child)
     return api

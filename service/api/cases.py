@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, url_for
+from flask import Blueprint, Response, request, url_for
 
 import processes
 from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
+from service.errors import InvalidBody
 from service.extensions import get_database
 from service.schemas import (
+    AttachmentSchema,
     CaseListQuery,
     CasePageSchema,
     CaseSchema,
+    CommentRequest,
+    CommentSchema,
     HistoryPageSchema,
     HistoryQuery,
     MessageRequest,
@@ -76,3 +80,49 @@ def send_message(case_id: str, name: str) -> Any:
     case = processes.send_message(get_database(), case_id, name, data=body["data"], actor=current_user())
     metrics.count_steps("message")
     return _CASE_SCHEMA.dump(case)
+
+
+@bp.get("/<case_id>/comments")
+def list_comments(case_id: str) -> Any:
+    """The comments on a case I may read, oldest first."""
+    return CommentSchema(many=True).dump(processes.list_comments(get_database(), case_id, actor=current_user()))
+
+
+@bp.post("/<case_id>/comments")
+def add_comment(case_id: str) -> Any:
+    """Comment on a case I may read (its starter and task holders are notified)."""
+    body = json_body(CommentRequest())
+    comment = processes.add_comment(get_database(), case_id, body=body["body"], actor=current_user())
+    return CommentSchema().dump(comment), 201
+
+
+@bp.get("/<case_id>/attachments")
+def list_attachments(case_id: str) -> Any:
+    """The files attached to a case I may read."""
+    return AttachmentSchema(many=True).dump(
+        processes.list_attachments(get_database(), case_id, actor=current_user()))
+
+
+@bp.post("/<case_id>/attachments")
+def add_attachment(case_id: str) -> Any:
+    """Attach a file (multipart field `file`) to a case I may read."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise InvalidBody("No file.", fields={"file": "Send the file as the multipart field 'file'."})
+    found = processes.add_attachment(get_database(), case_id, filename=upload.filename,
+                                     content_type=upload.mimetype or "", content=upload.read(),
+                                     actor=current_user())
+    location = url_for(".get_attachment", case_id=case_id, attachment_id=found.id)
+    return AttachmentSchema().dump(found), 201, {"Location": location}
+
+
+@bp.get("/<case_id>/attachments/<int:attachment_id>")
+def get_attachment(case_id: str, attachment_id: int) -> Any:
+    """Download an attachment of a case I may read (always as a download, never shown inline)."""
+    found, content = processes.get_attachment(get_database(), attachment_id, actor=current_user())
+    if found.case_id != case_id:
+        raise processes.errors.NotFound(f"no attachment {attachment_id} on case {case_id!r}")
+    response = Response(content, mimetype=found.content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=found.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -11,7 +11,15 @@ from service import metrics
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
-from service.schemas import CaseSchema, CompleteTaskRequest, TaskDetailSchema, TaskQuery, TaskSchema, dump_task
+from service.schemas import (
+    AssignRequest,
+    CaseSchema,
+    CompleteTaskRequest,
+    TaskDetailSchema,
+    TaskQuery,
+    TaskSchema,
+    dump_task,
+)
 
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
@@ -61,3 +69,11 @@ def complete_task(task_id: str) -> Any:
     case = processes.complete_task(get_database(), task_id, data=body["data"], actor=current_user())
     metrics.count_steps("complete")
     return _CASE_SCHEMA.dump(case)
+
+
+@bp.post("/<task_id>/assign")
+def assign_task(task_id: str) -> Any:
+    """Give a task to a colleague who may work it (they are notified)."""
+    body = json_body(AssignRequest())
+    (task,) = processes.assign_tasks(get_database(), [task_id], assignee=body["assignee"], actor=current_user())
+    return _TASK_SCHEMA.dump(task)

@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app
 import processes
 from processes.views import UserView
 from service.extensions import get_database
-from service.web import auth, boards, caselist, casework, links, modeler, queue, statistics
+from service.web import auth, boards, caselist, casework, links, modeler, notices, queue, statistics
 from service.web.errors import render_error_page
 from service.web.session import LANGUAGES, chosen_language, current_web_user
 from service.web.text import linkify
@@ -21,7 +21,7 @@ __all__ = ["init_web", "render_error_page"]
 def _template_globals() -> dict[str, object]:
     user: UserView | None = current_web_user()
     return {"web_user": user, "languages": LANGUAGES, "current_language": chosen_language(),
-            "unit_name": unit_name}
+            "unit_name": unit_name, "unread_notices": notices.unread_for_header}
 
 
 def unit_name(code: str | None) -> str:
@@ -51,6 +51,7 @@ def init_web(app: Flask) -> None:
     app.register_blueprint(boards.bp)
     app.register_blueprint(statistics.bp)
     app.register_blueprint(modeler.bp)
+    app.register_blueprint(notices.bp)
     app.context_processor(_template_globals)
     app.jinja_env.filters["linkify"] = linkify
     app.add_url_rule("/favicon.ico", "favicon", _favicon)

@@ -94,6 +94,17 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/modeler/blank", "get"),
         ("/api/v1/cases/{case_id}/board", "get"),  # issue #16: a fan-out's status board
         ("/api/v1/cases/{case_id}/tables/{name}", "get"),  # issue #16: a case's exported tables (JSON, CSV, XLSX)
+        # issue #17: comments, attachments and assigning through the API; my in-app notifications
+        ("/api/v1/cases/{case_id}/comments", "get"),
+        ("/api/v1/cases/{case_id}/comments", "post"),
+        ("/api/v1/cases/{case_id}/attachments", "get"),
+        ("/api/v1/cases/{case_id}/attachments", "post"),
+        ("/api/v1/cases/{case_id}/attachments/{attachment_id}", "get"),
+        ("/api/v1/tasks/{task_id}/assign", "post"),
+        ("/api/v1/me/notifications", "get"),
+        ("/api/v1/me/notifications/{notice_id}/read", "post"),
+        ("/api/v1/me/notifications/settings", "get"),
+        ("/api/v1/me/notifications/settings", "put"),
     }
     assert {(path, method) for path, methods in paths.items() for method in methods} == expected
 

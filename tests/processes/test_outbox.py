@@ -35,6 +35,7 @@ TEMPLATES = (
     "lone_work_check_in_missed",
     "task_link", "contractor_portal", "contractor_contact_appointed", "contractor_incident_reported",
     "lone_work_revoked", "psych_accident_closed", "psych_accident_deadline_today", "link_renewed",
+    "comment_added",
 )
 NOTHING = SendReport(sent=0, logged=0, retried=0, failed=0)
 
