@@ -92,7 +92,9 @@ def real_ids(api, auth, database) -> dict[str, Any]:
     assert link.status_code == 201, link.get_json()
     spare = processes.create_token(database, applicant)
     return {"case_id": case["id"], "task_id": case["tasks"][0]["id"], "ruleset": "lone_work",
-            "token_id": spare.id, "link_id": link.get_json()["id"], "name": "a message the case does not wait for"}
+            "token_id": spare.id, "link_id": link.get_json()["id"], "name": "a message the case does not wait for",
+            "key": "lone_work_approval", "version": 1, "process": "psych_accident_report", "form": "free_note",
+            "code": "amk", "attachment_id": 1, "notice_id": 1}
 
 
 @pytest.mark.slow
