@@ -52,7 +52,7 @@ AMK_REVIEW = {
                          "residual_risk": "low"}],
     "mitigations_adequate": True, "amr_consulted": True, "amr_consulted_date": "2026-08-20",
 }
-APPROVAL = {"decision": "approve", "valid_until": "2027-06-30"}
+APPROVAL = {"decision": "approve", "valid_until": G2_APPLICATION["end_date"]}  # B-R9: never past the end date
 
 
 @dataclass
