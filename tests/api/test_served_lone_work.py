@@ -41,10 +41,14 @@ def test_the_served_demo_runs_a_lone_work_case_end_to_end_with_two_workers_and_t
     served, smtp_server
 ):
     client, log_path = served.client, served.log
-    valid_until = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=90)).isoformat()
+    today = dt.datetime.now(dt.UTC).date()
+    valid_until = (today + dt.timedelta(days=90)).isoformat()
+    # dates relative to today, so the approval stays within the work's period on any day the suite runs (B-R9)
+    application = {**G2_APPLICATION, "start_date": today.isoformat(),
+                   "end_date": (today + dt.timedelta(days=120)).isoformat()}
 
     status, case = client.call("POST", "/cases", as_="anna",
-                               body={"process": "lone_work_approval", "unit": "kemi", "data": G2_APPLICATION})
+                               body={"process": "lone_work_approval", "unit": "kemi", "data": application})
     assert status == 201, case
     review = _task_in(case["tasks"], "amk")
     assert client.call("POST", f"/tasks/{review['id']}/claim", as_="karl")[0] == 200
