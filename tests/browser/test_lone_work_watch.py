@@ -38,6 +38,7 @@ APPLICATION: dict[str, Any] = {
     "another_competent_person_within_reach": False, "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "buddy_name": "Rasmus Repræsentant", "check_in_interval_minutes": 30, "instruction_completed": True,
+    "instruction_date": "2026-11-20", "instruction_by": "Karl Koordinator",  # B-R6: recorded, no instruction task
 }
 
 
