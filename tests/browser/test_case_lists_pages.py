@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.test_lone_work_pages import G2_APPLICATION, PASSWORD, PROCESS, Visit, _post_json
+from tests.web.test_english_words import danish_left, danish_words, visible_text
 
 SURNAMES = {"da": "Kvistgaard", "en": "Brøndumsen"}
 
@@ -46,6 +47,13 @@ def test_the_queue_my_cases_and_search_in_the_browser(browsing, language):
     expect(row).to_contain_text(data["applicant_name"])
     expect(row).to_contain_text(data["task_description"])
     expect(row.locator("time")).to_have_count(1)  # its due date, five working days on
+    if language == "en":  # no Danish word left on the queue, the task and the case page (the drawn diagram too)
+        danish, task_id = danish_words(), row.get_attribute("data-task-id")
+        for path in ("/", f"/tasks/{task_id}", f"/cases/{case['id']}"):
+            karl.goto(path)
+            karl.wait_for_load_state("networkidle")
+            assert danish_left(visible_text(karl.content()), danish) == [], path
+        karl.goto("/")
 
     anna = Visit(browsing, language, "desktop").log_in("anna")
     anna.goto("/cases")
