@@ -58,8 +58,10 @@ _FILE_UPLOAD = {
     "multipart/form-data": {
         "schema": {
             "type": "object",
-            "properties": {"file": {"type": "string", "format": "binary", "description": "The file (at most 10 MB)"}},
+            "properties": {"file": {"type": "string", "format": "binary",
+                                    "description": "The file (not empty, at most 10 MB)"}},
             "required": ["file"],
+            "additionalProperties": False,
         }
     },
 }
@@ -84,6 +86,7 @@ OPERATIONS: dict[str, Operation] = {
     ),
     "api.cases.list_cases": Operation(
         "cases", schemas.CasePageSchema(), query=schemas.CaseListQuery, errors=(400, 401, 422),
+        unprocessable="`created_from` is after `created_to`.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
     "api.processes.list_cases": Operation(
@@ -172,8 +175,8 @@ OPERATIONS: dict[str, Operation] = {
         "cases", schemas.AttachmentSchema(), 201, errors=(400, 401, 403, 404, 413, 422),
         request_content=_FILE_UPLOAD, unprocessable="The file is empty or larger than 10 MB.",
     ),
-    "api.cases.get_attachment": Operation(
-        "cases", None, errors=(401, 403, 404), downloads=("application/octet-stream",),
+    "api.cases.get_attachment": Operation(  # sent with the media type it was uploaded with, as a download
+        "cases", None, errors=(401, 403, 404), downloads=("*/*",),
     ),
     "api.tasks.assign_task": Operation(
         "tasks", schemas.TaskSchema(), body=schemas.AssignRequest, errors=(400, 401, 403, 404, 409, 413, 422),
@@ -186,7 +189,7 @@ OPERATIONS: dict[str, Operation] = {
     "api.notices.get_settings": Operation("notifications", schemas.NoticeSettingsSchema()),
     "api.notices.put_settings": Operation(
         "notifications", schemas.NoticeSettingsSchema(), body=schemas.NoticeSettingsSchema,
-        errors=(400, 401, 413, 422), unprocessable="A kind is unknown, or its value is not true or false.",
+        errors=(400, 401, 413, 422),
     ),
 }
 

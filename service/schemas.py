@@ -718,10 +718,26 @@ class NoticePageSchema(Schema):
     next_cursor = fields.Integer(allow_none=True, metadata={"description": "`before` for the next (older) page"})
 
 
+class StrictBoolean(fields.Boolean):
+    """`true` or `false` only: marshmallow's Boolean also takes 1, "yes", "on", ..., which JSON's boolean is not."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+# Per kind of notification true or false, and no other key: an unknown kind is refused by the document itself.
+NoticeEmailSchema: type[Schema] = StrictSchema.from_dict(
+    {kind: StrictBoolean(metadata={"description": f"E-mail me for `{kind}`"}) for kind in processes.NOTICE_KINDS},
+    name="NoticeEmailSchema",
+)
+
+
 class NoticeSettingsSchema(StrictSchema):
     """Per kind of notification, whether I also get an e-mail (`PUT`: the kinds named change, others stay)."""
 
-    email = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True, metadata={
+    email = fields.Nested(NoticeEmailSchema, required=True, metadata={
         "description": "Kind (" + ", ".join(processes.NOTICE_KINDS) + ") -> true or false"})
 
 

@@ -24,6 +24,7 @@ from service.schemas import (
     MessageRequest,
     MessageSchema,
     StartCaseRequest,
+    escape_unsafe_text,
 )
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
@@ -106,6 +107,11 @@ def list_attachments(case_id: str) -> Any:
 @bp.post("/<case_id>/attachments")
 def add_attachment(case_id: str) -> Any:
     """Attach a file (multipart field `file`) to a case I may read."""
+    others = (set(request.files) | set(request.form)) - {"file"}  # a part without a name has the name None
+    if others:  # a misspelt field is an error, as an unknown key of a JSON body is
+        raise InvalidBody("Unknown multipart field.", fields=dict.fromkeys(
+            sorted(escape_unsafe_text(name) if name else "_body" for name in others),
+            "Unknown field: send only 'file'."))
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise InvalidBody("No file.", fields={"file": "Send the file as the multipart field 'file'."})

@@ -44,6 +44,10 @@ def list_cases(key: str) -> Any:
     (its property `listColumns`), e.g. a unit's lone-work approvals and their status."""
     query = query_args(ProcessCaseListQuery())
     where = dict(item.split(":", 1) for item in query["where"].split(",")) if query.get("where") else None
-    found = processes.process_cases(get_database(), process=key, actor=current_user(), unit=query.get("unit"),
-                                 where=where, limit=query["limit"])
+    try:
+        found = processes.process_cases(get_database(), process=key, actor=current_user(), unit=query.get("unit"),
+                                         where=where, limit=query["limit"])
+    except processes.errors.InvalidData as exc:  # a field the process does not list: name it as part of `where`
+        raise processes.errors.InvalidData(
+            exc.message, fields={f"where.{name}": problem for name, problem in exc.fields.items()}) from None
     return ProcessCaseListSchema().dump(found)

@@ -15,6 +15,7 @@ from service.auth import current_user
 from service.extensions import get_database
 from service.modeler_schemas import (
     BlankQuery,
+    DeployRequest,
     DiagramRequest,
     DiffQuery,
     FormRequest,
@@ -92,7 +93,7 @@ def get_draft(key: str) -> Any:
 @bp.post("/deploy")
 def deploy() -> Any:
     """Deploy the diagram as the next version of its process, with a change note."""
-    body = json_body(DiagramRequest())
+    body = json_body(DeployRequest())
     version = modeler.deploy_version(get_database(), current_user(), body["bpmn"].encode(), note=body["note"],
                                      lanes=body["lanes"])
     return _dump(version), 201
@@ -141,7 +142,8 @@ def add_parameter_value(key: str) -> Any:
     """A new version of the process with a new value of an effective-dated parameter from a date."""
     body = json_body(ParameterRequest())
     view = modeler.add_parameter_value(get_database(), current_user(), key, body["parameter"],
-                                       value=body["value"], valid_from=body["valid_from"], note=body["note"])
+                                       value=body["value"], valid_from=body["valid_from"].isoformat(),
+                                       note=body["note"])
     return _dump(view), 201
 
 

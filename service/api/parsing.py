@@ -26,17 +26,18 @@ DEFAULT_UPLOAD_NAME = "upload.bpmn"
 
 
 def json_body(schema: Schema) -> dict[str, Any]:
-    """The body as a JSON object loaded through `schema` (an empty body counts as `{}`)."""
+    """The body as a JSON object loaded through `schema` (an empty body counts as `{}`; white space alone is not
+    JSON, so it is refused like any other text that is not)."""
     raw = _limited_body()
     try:
-        payload = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float) if raw.strip() else {}
+        payload = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float) if raw else {}
     except RecursionError:
         raise InvalidBody(
             "The request body is nested too deeply.",
             fields={"_body": f"nested deeper than {MAX_JSON_DEPTH} levels"},
         ) from None
     except ValueError as error:
-        raise MalformedJSON(f"The request body is not valid JSON: {error}") from error
+        raise MalformedJSON(f"The request body is not valid JSON: {error}", fields={"_body": "not JSON"}) from error
     if not isinstance(payload, dict):
         raise InvalidBody(
             "The request body must be a JSON object.",

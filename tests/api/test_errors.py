@@ -19,6 +19,15 @@ def test_a_body_that_is_not_json_is_400_malformed_json(api, applicant):
     assert response.get_json()["error"]["code"] == "malformed_json"
 
 
+@pytest.mark.parametrize("body", [" ", "\t\r\n"])
+def test_a_body_of_white_space_alone_is_not_json_and_not_an_empty_body(api, applicant, body):
+    response = api.post("/cases", as_=applicant, data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "malformed_json"
+    assert set(response.get_json()["error"]["fields"]) == {"_body"}
+
+
 @pytest.mark.parametrize("body", ["[1, 2]", '"text"', "42", "null"])
 def test_a_json_body_that_is_not_an_object_is_400_invalid_body(api, applicant, body):
     response = api.post("/cases", as_=applicant, data=body, content_type="application/json")

@@ -305,7 +305,7 @@ def test_the_units_approvals_are_listed_over_http_with_status_and_validity(api, 
 
     bad = api.get("/processes/lone_work_validity/cases?where=hazards:x", as_=leader)
     assert bad.status_code == 422
-    assert "hazards" in bad.get_json()["error"]["fields"]
+    assert "where.hazards" in bad.get_json()["error"]["fields"]  # named as part of the query parameter
     revoked = api.post(f"/cases/{validity}/messages/revoke approval", as_=leader,
                        json={"data": {"revocation_reason": "Lokalet ombygges"}})
     assert revoked.status_code == 200, revoked.get_json()

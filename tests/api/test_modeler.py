@@ -343,3 +343,20 @@ def test_export_writes_the_newest_versions_back_to_files(api, database, tmp_path
     assert json.loads((tmp_path / "forms" / "free_note.schema.json").read_text())["type"] == "object"
     assert (tmp_path / "lone_work_approval.bpmn").is_file()
 
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), [
+    ("GET", "/modeler/blank?key=Bad-Key", None, "key"),  # the key pattern is the document's, not only the code's
+    ("POST", "/modeler/deploy", {"bpmn": "<x/>", "note": " \t\u3000"}, "note"),  # white space says nothing
+    ("POST", "/modeler/validate", {"bpmn": "<x/>", "based_on": 1.5}, "based_on"),  # a version is an integer
+    ("POST", "/modeler/processes/lone_work_approval/rollback", {"version": 2**40}, "version"),  # past any version
+    ("POST", "/modeler/processes/lone_work_approval/parameters",
+     {"parameter": "p", "value": 1, "valid_from": "soon", "note": "n"}, "valid_from"),  # a date, by the schema
+    ("POST", "/modeler/groups", {"code": "0"}, "code"),
+])
+def test_what_the_document_forbids_is_refused_by_the_schema_naming_the_field(api, method, path, body, field):
+    refused = api.call(method, path, as_="admin", json=body)
+    assert refused.status_code in (400, 422)
+    error = refused.get_json()["error"]
+    assert error["code"] in ("invalid_query", "invalid_data") and field in error["fields"]
+    assert error["message"] in ("Invalid query parameters.", "The request has invalid fields.")  # the schema's

@@ -82,6 +82,15 @@ def test_a_missing_or_empty_file_is_refused_naming_the_field(api, case):
     assert api.get(f"/cases/{case_id}/attachments", as_=applicant).get_json() == []
 
 
+def test_an_unknown_multipart_field_is_refused_naming_it(api, case):
+    case_id, _task, applicant = case
+    refused = api.post(f"/cases/{case_id}/attachments", as_=applicant,
+                       data={"file": (io.BytesIO(b"risk plan"), "plan.txt", "text/plain"), "note": "x"})
+    assert refused.status_code == 400
+    assert set(refused.get_json()["error"]["fields"]) == {"note"}
+    assert api.get(f"/cases/{case_id}/attachments", as_=applicant).get_json() == []
+
+
 def test_assigning_a_task_through_the_api_tells_the_colleague(api, auth, case, database):
     case_id, task_id, applicant = case
     kim, kirsten = amk_pair(auth, database)
