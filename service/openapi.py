@@ -89,7 +89,7 @@ OPERATIONS: dict[str, Operation] = {
         unprocessable="`created_from` is after `created_to`.",
     ),
     "api.cases.get_case": Operation("cases", schemas.CaseSchema(), errors=(401, 403, 404)),
-    "api.processes.list_cases": Operation(
+    "api.processes.list_process_cases": Operation(
         "cases", schemas.ProcessCaseListSchema(), query=schemas.ProcessCaseListQuery, errors=(400, 401, 403, 404, 422),
         unprocessable="A filter names a field the process does not list.",
     ),

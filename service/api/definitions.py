@@ -39,7 +39,7 @@ def deploy_process() -> Any:
 
 
 @bp.get("/<key>/cases")
-def list_cases(key: str) -> Any:
+def list_process_cases(key: str) -> Any:
     """The cases of a process the caller may read, newest first, with the case data fields it lists
     (its property `listColumns`), e.g. a unit's lone-work approvals and their status."""
     query = query_args(ProcessCaseListQuery())

@@ -177,3 +177,12 @@ def test_a_value_one_past_a_documented_limit_is_refused_and_the_limit_itself_is_
         refused = api.get("/tasks", as_=user, query_string={name: "x" * (limit + 1)})
         assert refused.status_code == 400, name
         assert set(refused.get_json()["error"]["fields"]) == {name}
+
+
+def test_every_operation_id_is_unique(client):
+    document = client.get(f"{API}/openapi.json").get_json()
+    ids = [operation["operationId"] for path in document["paths"].values() for operation in path.values()
+           if isinstance(operation, dict) and "operationId" in operation]
+
+    assert ids, "the document names its operations"
+    assert sorted(identifier for identifier in set(ids) if ids.count(identifier) > 1) == []
