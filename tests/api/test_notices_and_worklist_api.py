@@ -131,3 +131,11 @@ def test_my_notifications_are_listed_marked_read_and_mailed_as_i_choose(api, aut
     assert bad.status_code == 422
     assert set(bad.get_json()["error"]["fields"]) == {"email.gossip", "email.group_task"}
     assert api.get("/me/notifications", as_=kim, query_string={"limit": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("before", [2**31, 5263713486, 0])  # 5263713486: what the fuzz test sent PostgreSQL
+def test_a_cursor_beyond_any_row_id_is_refused_naming_it(api, before):
+    response = api.get(f"/me/notifications?before={before}", as_="admin")
+
+    assert response.status_code in (400, 422), response.get_json()
+    assert "before" in response.get_json()["error"]["fields"]
