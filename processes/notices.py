@@ -26,6 +26,8 @@ MAX_PAGE = 100
 UNREAD_CAP = 100  # the header shows "99+" past this; counting further would cost a read of every row
 
 
+MAX_ROW_ID = 2**31 - 1  # row ids are database integers (PostgreSQL refuses a larger parameter)
+
 def _mine_unread(actor: UserView) -> Any:
     return and_(inapp.for_user(actor),
                 ~exists().where(InboxRead.item_id == InboxItem.id, InboxRead.username == actor.username))
@@ -75,8 +77,8 @@ def list_notices(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidData("limit out of range", fields={"limit": f"1 to {MAX_PAGE}"})
     query = _page_query(actor)
-    if before is not None:
-        query = query.where(InboxItem.id < before)
+    if before is not None:  # every row id is below a cursor past the largest database integer: no page is lost
+        query = query.where(InboxItem.id < min(before, MAX_ROW_ID))
     with unit_of_work(db) if mark_read else db.read() as session:
         rows = session.execute(query.order_by(InboxItem.id.desc()).limit(limit + 1)).all()
         items = [_view(row) for row in rows[:limit]]

@@ -684,13 +684,10 @@ class TableSchema(Schema):
 # --- issue #17: in-app notifications; comments, attachments and assigning through the API -----------------
 
 
-MAX_ROW_ID = 2**31 - 1  # row ids are database integers: nothing larger may reach a query (PostgreSQL refuses it)
-
-
 class NoticeQuery(StrictSchema):
     """Query parameters of `GET /me/notifications`."""
 
-    before = fields.Integer(validate=validate.Range(min=1, max=MAX_ROW_ID), metadata={
+    before = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "The previous page's `next_cursor`: the notifications older than it"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=100))
 
