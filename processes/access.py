@@ -39,8 +39,9 @@ import dataclasses
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from processes.deployments import SPEC_CACHE
@@ -282,7 +283,7 @@ def _handles(session: Session, case: Case, actor: UserView) -> bool:
 
 # --- rows for the use cases --------------------------------------------------------------------------------
 
-def task_view(row: TaskRecord, form: FormView | None = None, case: Case | None = None) -> TaskView:
+def task_view(row: TaskRecord | Row[Any], form: FormView | None = None, case: Case | None = None) -> TaskView:
     """The task as its readers see it; with its case, what the case is about (title, summary, badge)."""
     return TaskView(
         id=row.id, case_id=row.case_id, process=row.process_key, name=row.name, title=row.title,
@@ -332,7 +333,7 @@ RECENT_DECISIONS = 50
 """How many of a case's newest decisions a case view carries (a case that loops may take one per round)."""
 
 
-def decision_view(row: DecisionRecord) -> DecisionView:
+def decision_view(row: DecisionRecord | Row[Any]) -> DecisionView:
     """A decision with what explains it: facts, derived facts, the law's date and the document versions."""
     return DecisionView(
         ruleset=row.ruleset, decision=row.decision, fired=row.fired, parameters=row.parameters, at=row.at,
@@ -391,15 +392,25 @@ def task_for_reading(db: Database, task_id: str, actor: Principal) -> Iterator[t
         raise Forbidden("this task belongs to another group or unit")
 
 
+# The case view's queries, built once (building a statement and its cache key costs as much as running it);
+# read as plain rows on the session's connection, past the ORM (a view needs no identity map).
+_DECISIONS_OF_CASE = (select(DecisionRecord.__table__).where(DecisionRecord.case_id == bindparam("case_id"))
+                      .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS))
+_OPEN_TASKS_OF_CASE = (select(TaskRecord.__table__)
+                       .where(TaskRecord.case_id == bindparam("case_id"), TaskRecord.status.in_(OPEN))
+                       .order_by(TaskRecord.created_at, TaskRecord.id))
+_INCIDENTS_OF_CASE = (select(Incident.kind, Incident.message, Incident.at, Incident.resolved_at)
+                      .where(Incident.case_id == bindparam("case_id")).order_by(Incident.id))
+
+
 def case_view(session: Session, case: Case) -> CaseView:
     """The case as its readers see it; every part is bounded, so reading it costs the same at any age."""
-    decisions = list(session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
-                                     .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS)))
+    session.flush()  # the rows read below past the ORM include this transaction's own
+    connection = session.connection()
+    decisions = connection.execute(_DECISIONS_OF_CASE, {"case_id": case.id}).all()
     known = session.info.get(OPEN_ROWS_KNOWN, {}).pop(case.id, None)  # a step just wrote them: no query
     open_rows = (sorted((row for row in known if row.status in OPEN), key=lambda row: (row.created_at, row.id))
-                 if known is not None else
-                 session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
-                                 .order_by(TaskRecord.created_at, TaskRecord.id)))
+                 if known is not None else connection.execute(_OPEN_TASKS_OF_CASE, {"case_id": case.id}).all())
     version = SPEC_CACHE.get(session, case.process_version_id).version
     recent, older = history(session, case.id, limit=RECENT_HISTORY)
     return CaseView(
@@ -408,7 +419,7 @@ def case_view(session: Session, case: Case) -> CaseView:
         decisions=[decision_view(d) for d in reversed(decisions)],
         tasks=[task_view(row, case=case) for row in open_rows], history=recent,
         incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
-                   for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
+                   for i in connection.execute(_INCIDENTS_OF_CASE, {"case_id": case.id})],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
         history_next_cursor=None if older is None else str(older),
         title=case.title, summary=case.summary, badge=case.badge,

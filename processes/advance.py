@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import forms
@@ -186,10 +186,11 @@ def new_case(
     return case
 
 
+_OPEN_TASK_ROWS = select(TaskRecord).where(TaskRecord.case_id == bindparam("case_id"), TaskRecord.status.in_(OPEN))
+
+
 def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
-    return list(session.scalars(
-        select(TaskRecord).where(TaskRecord.case_id == case_id, TaskRecord.status.in_(OPEN))
-    ))
+    return list(session.scalars(_OPEN_TASK_ROWS, {"case_id": case_id}))
 
 
 # --- the jobs of a step -----------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from processes.clock import LOCAL_ZONE
@@ -179,25 +179,31 @@ def _recipients(
 ) -> list[_Recipient]:
     """The active users addressed, in one query: the named user, the user whose e-mail address is
     ``address``, and the group's members in the unit (every member of a central group, whatever their units)."""
-    wanted = []
+    if not (user or address or group):
+        return []
+    query = _recipients_query(bool(user), bool(address), bool(group), bool(group and unit))
+    rows = session.execute(query, {"user": user, "address": (address or "").lower(), "group": group, "unit": unit})
+    return [_Recipient(username, name, email, language) for username, name, email, language in rows]
+
+
+@functools.cache
+def _recipients_query(user: bool, address: bool, group: bool, unit: bool) -> Select[str, str, str | None, str]:
+    """The recipients' query for the parts that are asked, built once per shape (its values are parameters)."""
+    wanted: list[ColumnElement[bool]] = []
     if user:
-        wanted.append(User.username == user)
+        wanted.append(User.username == bindparam("user"))
     if address:
-        wanted.append(func.lower(User.email) == address.lower())
+        wanted.append(func.lower(User.email) == bindparam("address"))
     if group:
-        central_member = User.groups.any(and_(Group.code == group, Group.central.is_(True)))
+        central_member = User.groups.any(and_(Group.code == bindparam("group"), Group.central.is_(True)))
         if unit:
-            local_member = and_(User.groups.any(Group.code == group), User.units.any(Unit.code == unit))
+            local_member = and_(User.groups.any(Group.code == bindparam("group")),
+                                User.units.any(Unit.code == bindparam("unit")))
             wanted.append(or_(central_member, local_member))
         else:
             wanted.append(central_member)
-    if not wanted:
-        return []
-    rows = session.execute(
-        select(User.username, User.name, User.email, User.language)
-        .where(User.active.is_(True), or_(*wanted)).order_by(User.username)
-    )
-    return [_Recipient(username, name, email, language) for username, name, email, language in rows]
+    return (select(User.username, User.name, User.email, User.language)
+            .where(User.active.is_(True), or_(*wanted)).order_by(User.username))
 
 
 def _skip(
