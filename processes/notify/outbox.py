@@ -182,7 +182,12 @@ def _recipients(
     if not (user or address or group):
         return []
     query = _recipients_query(bool(user), bool(address), bool(group), bool(group and unit))
-    rows = session.execute(query, {"user": user, "address": (address or "").lower(), "group": group, "unit": unit})
+    params = {"user": user, "address": (address or "").lower(), "group": group, "unit": unit}
+    if any(isinstance(changed, User | Group | Unit) for changed in (*session.new, *session.dirty)):
+        rows = session.execute(query, params).all()
+    else:  # the step's own rows (a new task) need not be written before people are read: no flush
+        with session.no_autoflush:
+            rows = session.execute(query, params).all()
     return [_Recipient(username, name, email, language) for username, name, email, language in rows]
 
 
