@@ -49,7 +49,7 @@ from processes.errors import Conflict, Forbidden, NotFound
 from processes.people.identity import may_work, sees_all_units
 from processes.people.organisation import CENTRAL_GROUPS
 from processes.store.audit import RECENT_HISTORY, history
-from processes.store.db import OPEN_ROWS_KNOWN, Database
+from processes.store.db import DECISIONS_RECORDED, OPEN_ROWS_KNOWN, Database
 from processes.store.models import (
     Attachment,
     Case,
@@ -371,15 +371,19 @@ def record_read(db: Database, case_id: str, actor: Principal, what: str, *, allo
         session.add(CaseRead(case_id=case_id, actor=actor_name(actor), what=what[:100], allowed=allowed))
 
 
+_TASK_AND_CASE = (select(TaskRecord, Case).join(Case, Case.id == TaskRecord.case_id)
+                  .where(TaskRecord.id == bindparam("task_id")))
+
+
 @contextlib.contextmanager
 def task_for_reading(db: Database, task_id: str, actor: Principal) -> Iterator[tuple[Session, TaskRecord]]:
     """A read transaction with the task, if the caller may read it; reads of a restricted case's task are
     recorded like reads of the case."""
     with db.read() as session:
-        row = session.get(TaskRecord, task_id)
-        if row is None:
+        loaded = session.execute(_TASK_AND_CASE, {"task_id": task_id}).first()  # the task and its case at once
+        if loaded is None:
             raise NotFound(f"no task {task_id!r}")
-        case = session.get(Case, row.case_id)
+        row, case = loaded
         assert case is not None
         restricted = is_restricted(session, case)
         allowed = may(session, actor, Action.READ, row)
@@ -403,11 +407,21 @@ _INCIDENTS_OF_CASE = (select(Incident.kind, Incident.message, Incident.at, Incid
                       .where(Incident.case_id == bindparam("case_id")).order_by(Incident.id))
 
 
-def case_view(session: Session, case: Case) -> CaseView:
-    """The case as its readers see it; every part is bounded, so reading it costs the same at any age."""
+def case_view(session: Session, case: Case, *, new: bool = False) -> CaseView:
+    """The case as its readers see it; every part is bounded, so reading it costs the same at any age.
+
+    ``new``: the case was created in this transaction, so its decisions are the ones in the session and it
+    has no incidents (only the timer worker and webhook deliveries record those, in transactions of their
+    own): neither is queried.
+    """
     session.flush()  # the rows read below past the ORM include this transaction's own
     connection = session.connection()
-    decisions = connection.execute(_DECISIONS_OF_CASE, {"case_id": case.id}).all()
+    if new:
+        held: list[DecisionRecord] = session.info.get(DECISIONS_RECORDED, {}).get(case.id, [])
+        decisions = [decision_view(row) for row in sorted(held, key=lambda row: row.id)[-RECENT_DECISIONS:]]
+    else:
+        decisions = [decision_view(row) for row in
+                     reversed(connection.execute(_DECISIONS_OF_CASE, {"case_id": case.id}).all())]
     known = session.info.get(OPEN_ROWS_KNOWN, {}).pop(case.id, None)  # a step just wrote them: no query
     open_rows = (sorted((row for row in known if row.status in OPEN), key=lambda row: (row.created_at, row.id))
                  if known is not None else connection.execute(_OPEN_TASKS_OF_CASE, {"case_id": case.id}).all())
@@ -416,10 +430,10 @@ def case_view(session: Session, case: Case) -> CaseView:
     return CaseView(
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
         data=case.data,
-        decisions=[decision_view(d) for d in reversed(decisions)],
+        decisions=decisions,
         tasks=[task_view(row, case=case) for row in open_rows], history=recent,
-        incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
-                   for i in connection.execute(_INCIDENTS_OF_CASE, {"case_id": case.id})],
+        incidents=[] if new else [IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
+                                  for i in connection.execute(_INCIDENTS_OF_CASE, {"case_id": case.id})],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
         history_next_cursor=None if older is None else str(older),
         title=case.title, summary=case.summary, badge=case.badge,
