@@ -41,8 +41,9 @@ import dataclasses
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Row, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from processes.deployments import SPEC_CACHE
@@ -50,7 +51,7 @@ from processes.errors import Conflict, Forbidden, NotFound
 from processes.people.identity import may_work, sees_all_units
 from processes.people.organisation import CENTRAL_GROUPS
 from processes.store.audit import RECENT_HISTORY, history
-from processes.store.db import OPEN_ROWS_KNOWN, Database
+from processes.store.db import DECISIONS_RECORDED, OPEN_ROWS_KNOWN, Database
 from processes.store.models import (
     Attachment,
     Case,
@@ -329,7 +330,7 @@ def _handles(session: Session, case: Case, actor: UserView) -> bool:
 
 # --- rows for the use cases --------------------------------------------------------------------------------
 
-def task_view(row: TaskRecord, form: FormView | None = None, case: Case | None = None) -> TaskView:
+def task_view(row: TaskRecord | Row[Any], form: FormView | None = None, case: Case | None = None) -> TaskView:
     """The task as its readers see it; with its case, what the case is about (title, summary, badge)."""
     return TaskView(
         id=row.id, case_id=row.case_id, process=row.process_key, name=row.name, title=row.title,
@@ -382,7 +383,7 @@ RECENT_DECISIONS = 50
 """How many of a case's newest decisions a case view carries (a case that loops may take one per round)."""
 
 
-def decision_view(row: DecisionRecord) -> DecisionView:
+def decision_view(row: DecisionRecord | Row[Any]) -> DecisionView:
     """A decision with what explains it: facts, derived facts, the law's date and the document versions."""
     return DecisionView(
         ruleset=row.ruleset, decision=row.decision, fired=row.fired, parameters=row.parameters, at=row.at,
@@ -420,15 +421,19 @@ def record_read(db: Database, case_id: str, actor: Principal, what: str, *, allo
         session.add(CaseRead(case_id=case_id, actor=actor_name(actor), what=what[:100], allowed=allowed))
 
 
+_TASK_AND_CASE = (select(TaskRecord, Case).join(Case, Case.id == TaskRecord.case_id)
+                  .where(TaskRecord.id == bindparam("task_id")))
+
+
 @contextlib.contextmanager
 def task_for_reading(db: Database, task_id: str, actor: Principal) -> Iterator[tuple[Session, TaskRecord]]:
     """A read transaction with the task, if the caller may read it; reads of a restricted case's task are
     recorded like reads of the case."""
     with db.read() as session:
-        row = session.get(TaskRecord, task_id)
-        if row is None:
+        loaded = session.execute(_TASK_AND_CASE, {"task_id": task_id}).first()  # the task and its case at once
+        if loaded is None:
             raise NotFound(f"no task {task_id!r}")
-        case = session.get(Case, row.case_id)
+        row, case = loaded
         assert case is not None
         restricted = is_restricted(session, case)
         allowed = may(session, actor, Action.READ, row)
@@ -441,25 +446,45 @@ def task_for_reading(db: Database, task_id: str, actor: Principal) -> Iterator[t
         raise Forbidden("this task belongs to another group or unit")
 
 
-def case_view(session: Session, case: Case) -> CaseView:
-    """The case as its readers see it; every part is bounded, so reading it costs the same at any age."""
-    decisions = list(session.scalars(select(DecisionRecord).where(DecisionRecord.case_id == case.id)
-                                     .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS)))
+# The case view's queries, built once (building a statement and its cache key costs as much as running it);
+# read as plain rows on the session's connection, past the ORM (a view needs no identity map).
+_DECISIONS_OF_CASE = (select(DecisionRecord.__table__).where(DecisionRecord.case_id == bindparam("case_id"))
+                      .order_by(DecisionRecord.id.desc()).limit(RECENT_DECISIONS))
+_OPEN_TASKS_OF_CASE = (select(TaskRecord.__table__)
+                       .where(TaskRecord.case_id == bindparam("case_id"), TaskRecord.status.in_(OPEN))
+                       .order_by(TaskRecord.created_at, TaskRecord.id))
+_INCIDENTS_OF_CASE = (select(Incident.kind, Incident.message, Incident.at, Incident.resolved_at)
+                      .where(Incident.case_id == bindparam("case_id")).order_by(Incident.id))
+
+
+def case_view(session: Session, case: Case, *, new: bool = False) -> CaseView:
+    """The case as its readers see it; every part is bounded, so reading it costs the same at any age.
+
+    ``new``: the case was created in this transaction, so its decisions are the ones in the session and it
+    has no incidents (only the timer worker and webhook deliveries record those, in transactions of their
+    own): neither is queried.
+    """
+    session.flush()  # the rows read below past the ORM include this transaction's own
+    connection = session.connection()
+    if new:
+        held: list[DecisionRecord] = session.info.get(DECISIONS_RECORDED, {}).get(case.id, [])
+        decisions = [decision_view(row) for row in sorted(held, key=lambda row: row.id)[-RECENT_DECISIONS:]]
+    else:
+        decisions = [decision_view(row) for row in
+                     reversed(connection.execute(_DECISIONS_OF_CASE, {"case_id": case.id}).all())]
     known = session.info.get(OPEN_ROWS_KNOWN, {}).pop(case.id, None)  # a step just wrote them: no query
     open_rows = (sorted((row for row in known if row.status in OPEN), key=lambda row: (row.created_at, row.id))
-                 if known is not None else
-                 session.scalars(select(TaskRecord).where(TaskRecord.case_id == case.id, TaskRecord.status.in_(OPEN))
-                                 .order_by(TaskRecord.created_at, TaskRecord.id)))
+                 if known is not None else connection.execute(_OPEN_TASKS_OF_CASE, {"case_id": case.id}).all())
     loaded = SPEC_CACHE.get(session, case.process_version_id)
     version = loaded.version
     recent, older = history(session, case.id, limit=RECENT_HISTORY)
     return CaseView(
         id=case.id, process=case.process_key, version=version, unit=case.unit, status=CaseStatus(case.status),
         data=case.data,
-        decisions=[decision_view(d) for d in reversed(decisions)],
+        decisions=decisions,
         tasks=[task_view(row, case=case) for row in open_rows], history=recent,
-        incidents=[IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
-                   for i in session.scalars(select(Incident).where(Incident.case_id == case.id).order_by(Incident.id))],
+        incidents=[] if new else [IncidentView(kind=i.kind, message=i.message, at=i.at, resolved_at=i.resolved_at)
+                                  for i in connection.execute(_INCIDENTS_OF_CASE, {"case_id": case.id})],
         created_at=case.created_at, updated_at=case.updated_at, started_by=case.started_by, revision=case.revision,
         history_next_cursor=None if older is None else str(older),
         title=case.title, summary=case.summary, badge=case.badge, title_en=case.title_en, badge_en=case.badge_en,

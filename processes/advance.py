@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 import forms
@@ -33,7 +33,7 @@ from processes.notify import channels, inapp, outbox, webhooks
 from processes.routing import organisation_functions, route
 from processes.store import search
 from processes.store.audit import AuditKind, record
-from processes.store.db import OPEN_ROWS_KNOWN
+from processes.store.db import DECISIONS_RECORDED, OPEN_ROWS_KNOWN
 from processes.store.models import Case, CaseTimer, DecisionRecord, Incident, ProcessVersion, TaskRecord, Unit
 from processes.views import OPEN_TASK_STATUSES, CaseStatus, TaskStatus
 
@@ -49,8 +49,14 @@ def organisation_units(session: Session) -> list[str]:
     return list(session.scalars(select(Unit.code).where(Unit.parent.is_not(None)).order_by(Unit.code)))
 
 
-def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, depth: int = 0) -> None:
-    """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction."""
+def advance_case(
+    session: Session, case: Case, move: Move, *, clock: Clock, depth: int = 0,
+    open_rows: list[TaskRecord] | None = None,
+) -> None:
+    """Apply ``move`` to the case, run it until it waits, and write what happened, in the caller's transaction.
+
+    ``open_rows``: the case's open task rows, if the caller has just loaded them all (no query for them then).
+    """
     bundle = bundles.for_version(session, case.process_version_id)
     run = runtime.Run(case_id=case.id, unit=case.unit, starter=case.started_by, clock=clock, book=bundle,
                       mail=bundle.mail, units=lambda: organisation_units(session),
@@ -66,7 +72,7 @@ def advance_case(session: Session, case: Case, move: Move, *, clock: Clock, dept
                "unit": case.unit, "data": data, "case_title": titles.fill(loaded.parsed.case_title, data)}
     _record_decisions(session, case, run, now)
     _record_engine_steps(session, case, run)
-    still_open = _sync_task_index(session, case, workflow, run, context=context)
+    still_open = _sync_task_index(session, case, workflow, run, context=context, open_rows=open_rows)
     session.info.setdefault(OPEN_ROWS_KNOWN, {})[case.id] = still_open  # the case view after the step reuses them
     _queue_notifications(session, case, run, _about_the_waiting_task(context, still_open), now)
     _queue_webhooks(session, case, run, now)
@@ -188,10 +194,11 @@ def new_case(
     return case
 
 
+_OPEN_TASK_ROWS = select(TaskRecord).where(TaskRecord.case_id == bindparam("case_id"), TaskRecord.status.in_(OPEN))
+
+
 def open_task_rows(session: Session, case_id: str) -> list[TaskRecord]:
-    return list(session.scalars(
-        select(TaskRecord).where(TaskRecord.case_id == case_id, TaskRecord.status.in_(OPEN))
-    ))
+    return list(session.scalars(_OPEN_TASK_ROWS, {"case_id": case_id}))
 
 
 # --- the jobs of a step -----------------------------------------------------------------------------------
@@ -220,14 +227,16 @@ def restored_workflow(session: Session, case: Case, clock: Clock) -> Iterator[Wo
 
 
 def _record_decisions(session: Session, case: Case, run: runtime.Run, now: datetime) -> None:
+    recorded = session.info.setdefault(DECISIONS_RECORDED, {}).setdefault(case.id, [])
     for decision in run.decisions:
-        session.add(DecisionRecord(
+        recorded.append(row := DecisionRecord(
             case_id=case.id, task=decision["task"], ruleset=decision["ruleset"], decision=decision["decision"],
             fired=decision["fired"], parameters=decision["parameters"],
             on=runtime.local_date_of(decision["on"]), at=now, facts=decision["facts"], derived=decision["derived"],
             ruleset_version=decision["ruleset_version"], parameters_version=decision["parameters_version"],
             law_date_from=decision["law_date_from"],
         ))
+        session.add(row)
         record(session, case_id=case.id, actor=None, kind=AuditKind.DECISION, detail={
             key: decision[key] for key in ("task", "ruleset", "decision", "fired", "parameters", "on", "facts",
                                            "derived", "ruleset_version", "parameters_version", "law_date_from")
@@ -241,12 +250,17 @@ def _record_engine_steps(session: Session, case: Case, run: runtime.Run) -> None
 
 def _sync_task_index(
     session: Session, case: Case, workflow: Workflow, run: runtime.Run, *, context: dict[str, Any],
+    open_rows: list[TaskRecord] | None,
 ) -> list[TaskRecord]:
     """Bring the task index in step with the workflow: new ready tasks in, vanished ones cancelled.
 
     Returns the rows that are open afterwards.
     """
-    open_rows = [row for row in open_task_rows(session, case.id) if row.status in OPEN] if case.state else []
+    if not case.state:
+        open_rows = []
+    elif open_rows is None:
+        open_rows = open_task_rows(session, case.id)
+    open_rows = [row for row in open_rows if row.status in OPEN]  # a row the move completed is done
     ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
     now = runtime.now_utc(run.clock)
     for row in open_rows:

@@ -86,8 +86,7 @@ def start_case(
         _check_hand_start(parsed, actor)
         case = new_case(session, process=process, unit=unit, data=data, starter=actor.username, clock=clock,
                         related=None if related is None else _related_data(session, related), version=version)
-        session.flush()
-        return case_view(session, case)
+        return case_view(session, case, new=True)
 
 
 def _related(session: Session, parsed: ParsedProcess, related_case: str | None, actor: UserView) -> Case | None:

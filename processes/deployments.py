@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, defer
 
 import forms
 from processes import bundles
@@ -173,10 +173,14 @@ def deploy_bundled(db: Database) -> list[ProcessView]:
     return views
 
 
+_LATEST_VERSION = (select(ProcessVersion).where(ProcessVersion.key == bindparam("key"))
+                   .order_by(ProcessVersion.version.desc()).limit(1)
+                   .options(defer(ProcessVersion.bpmn_xml)))  # built once: see access.case_view; the XML is
+# read by the few that need it (the spec cache has it parsed), not by every start of a case
+
+
 def latest_version(session: Session, key: str) -> ProcessVersion:
-    row = session.scalar(
-        select(ProcessVersion).where(ProcessVersion.key == key).order_by(ProcessVersion.version.desc()).limit(1)
-    )
+    row = session.scalar(_LATEST_VERSION, {"key": key})
     if row is None:
         raise NotFound(f"no process {key!r}", fields={"process": f"unknown process {key!r}"})
     return row

@@ -30,13 +30,14 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, union_all
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from processes.errors import InvalidData
@@ -118,17 +119,32 @@ class QueueResult:
     next_cursor: str | None
 
 
-def _arm_conditions(session: Session, actor: UserView, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
+@dataclass(frozen=True)
+class _Caller:
+    """What of the caller decides the queue's statements (with every unit, for a central group's member)."""
+
+    username: str
+    groups: tuple[str, ...]
+    units: tuple[str, ...]
+    all_units: tuple[str, ...]
+
+
+def _caller(session: Session, actor: UserView) -> _Caller:
+    central = any(g in CENTRAL_GROUPS for g in actor.groups)
+    all_units = tuple(sorted(session.scalars(select(Unit.code)))) if central else ()
+    return _Caller(actor.username, tuple(actor.groups), tuple(actor.units), all_units)
+
+
+def _arm_conditions(actor: _Caller, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
     """The equality conditions of each arm; together they are the caller's visible tasks, each once."""
     if "admins" in actor.groups:
         restricted = TaskRecord.case_id.in_(select(Case.id).where(Case.restricted.is_(True)))
-        as_member = dataclasses.replace(actor, groups=[group for group in actor.groups if group != "admins"])
+        as_member = dataclasses.replace(actor, groups=tuple(group for group in actor.groups if group != "admins"))
         return ([[TaskRecord.status == status, ~restricted] for status in request.statuses]
-                + [[*arm, restricted] for arm in _arm_conditions(session, as_member, request)])
+                + [[*arm, restricted] for arm in _arm_conditions(as_member, request)])
     local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
     central = [g for g in actor.groups if g in CENTRAL_GROUPS]
-    all_units = sorted(session.scalars(select(Unit.code))) if central else []
-    pairs = [(g, u) for g in local for u in actor.units] + [(g, u) for g in central for u in all_units]
+    pairs = [(g, u) for g in local for u in actor.units] + [(g, u) for g in central for u in actor.all_units]
     arms: list[list[ColumnElement[bool]]] = []
     me = actor.username
     if request.assignee != me:  # tasks assigned to me are all in my arm below when I ask for mine
@@ -207,9 +223,22 @@ def _parts(column: Any, request: QueueRequest, arms: Sequence[list[ColumnElement
 def statements(session: Session, actor: UserView, request: QueueRequest) -> tuple[Any, Any]:
     """The capped count and the page query (limit + 1 rows, to know whether a next page exists).
 
-    Either is None when there is nothing to read: no arm, or the cursor is past every arm.
+    Either is None when there is nothing to read: no arm, or the cursor is past every arm. The statements
+    of a caller and request are built once and kept (see ``_built``).
     """
-    arms = _arm_conditions(session, actor, request)
+    return _built(_caller(session, actor), request, session.get_bind().dialect.name)[:2]
+
+
+@functools.lru_cache(maxsize=256)
+def _built(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any, Any]:
+    """``statements`` and the page as an ORM query, kept for the next request of the same caller, filters and
+    database: building the arms and their cache key cost more than running them (a queue of a few tasks)."""
+    count, page = _statements(actor, request, dialect)
+    return count, page, None if page is None else select(TaskRecord).from_statement(page)
+
+
+def _statements(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any]:
+    arms = _arm_conditions(actor, request)
     if not arms:
         return None, None
     counted = union_all(*[select(TaskRecord.id).where(*arm, *_filters(request, for_page=False))
@@ -218,7 +247,7 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
     parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
     if not parts:
         return count, None
-    if len(parts) > 1 and session.get_bind().dialect.name == "postgresql":
+    if len(parts) > 1 and dialect == "postgresql":
         # PostgreSQL does not merge the arms of a UNION ALL in index order (its Merge Append needs the sort
         # keys in every arm's equivalence classes, and an arm's own equalities are not there): it would read
         # every visible row and sort them. So each arm stops by itself after the rows the page can use.
@@ -240,9 +269,9 @@ def _order(request: QueueRequest, key: Any, last: Any) -> list[Any]:
 
 def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
     """One page of the caller's queue, the capped total, and the cursor of the next page."""
-    count, page = statements(session, actor, request)
+    count, _page, page = _built(_caller(session, actor), request, session.get_bind().dialect.name)
     found = (session.scalar(count) or 0) if count is not None else 0
-    rows = list(session.scalars(select(TaskRecord).from_statement(page))) if page is not None else []
+    rows = list(session.scalars(page)) if page is not None else []
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
@@ -257,6 +286,9 @@ def cases_of(session: Session, rows: Sequence[TaskRecord]) -> dict[str, Case]:
     ids = sorted({row.case_id for row in rows})
     if not ids:
         return {}
-    return {case.id: case for case in session.scalars(
-        select(Case).options(load_only(Case.id, Case.title, Case.summary, Case.badge, Case.title_en, Case.badge_en))
-        .where(Case.id.in_(ids)))}
+    return {case.id: case for case in session.scalars(_CASES_OF_ROWS, {"ids": ids})}
+
+
+_CASES_OF_ROWS = (select(Case).options(load_only(Case.id, Case.title, Case.summary, Case.badge, Case.title_en,
+                                                 Case.badge_en))
+                  .where(Case.id.in_(bindparam("ids", expanding=True))))  # built once, like the arms

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from processes import bundles, taskqueue
 from processes.access import case_view, task_for_reading, task_for_work, task_view
-from processes.advance import advance_case, checked_data, completing
+from processes.advance import OPEN, advance_case, checked_data, completing
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.errors import Conflict, InvalidData
 from processes.store.audit import AuditKind, record
 from processes.store.db import Database, unit_of_work
-from processes.store.models import Case, TaskDraft
+from processes.store.models import Case, TaskDraft, TaskRecord
 from processes.views import OPEN_TASK_STATUSES, CaseView, FormView, LinkGrant, TaskStatus, TaskView, UserView
 
 Principal = UserView | LinkGrant
@@ -135,8 +135,21 @@ def complete_task(
         return case_view(session, case)
 
 
+_DELETE_DRAFTS = delete(TaskDraft).where(TaskDraft.task_id == bindparam("task_id"))  # built once: see access.case_view
+
+
+_TASK_WITH_ITS_CASE = (
+    select(TaskRecord, Case).join(Case, Case.id == TaskRecord.case_id)
+    .where(TaskRecord.case_id == select(TaskRecord.case_id).where(TaskRecord.id == bindparam("task_id"))
+           .scalar_subquery(),
+           or_(TaskRecord.id == bindparam("task_id"), TaskRecord.status.in_(OPEN)))
+)
+"""A task, its case and the case's open tasks, in one statement (a completion needs all three)."""
+
+
 def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, clock: Clock) -> Case:
     """complete_task inside the caller's transaction; the case it moved on."""
+    loaded = session.execute(_TASK_WITH_ITS_CASE, {"task_id": task_id}).all()  # now in the identity map
     row = task_for_work(session, task_id, actor)
     if row.assignee not in (None, actor.username) and not isinstance(actor, LinkGrant):
         raise Conflict(f"the task is claimed by {row.assignee}")
@@ -151,12 +164,13 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, 
             row.assignee = actor.username
             record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
                    detail={"task": row.name, "title": row.title, **_english(row)})
-        session.execute(delete(TaskDraft).where(TaskDraft.task_id == row.id))  # drafts of a done task go
+        session.connection().execute(_DELETE_DRAFTS, {"task_id": row.id})  # drafts of a done task go
         record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
                detail={"task": row.name, "title": row.title, **_english(row), "data": data})
 
+    open_rows = [task for task, _case in loaded if task.status in OPEN] if loaded else None
     advance_case(session, case, completing(task_id, data, then=completed, language=getattr(actor, "language", "da")),
-                 clock=clock)
+                 clock=clock, open_rows=open_rows)
     return case
 
 

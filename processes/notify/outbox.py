@@ -32,14 +32,14 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, Template
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import and_, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from processes.clock import LOCAL_ZONE
 from processes.notify import inapp
 from processes.people.organisation import UNITS
 from processes.store.audit import AuditKind, record
-from processes.store.models import Case, Group, Notification, Unit, User
+from processes.store.models import Case, Group, Notification, NotificationSetting, Unit, User
 
 logger = logging.getLogger("amflow.mail")
 
@@ -215,31 +215,46 @@ def _recipients(
     """The active users addressed, in one query: the named user, the user whose e-mail address is
     ``address``, and the group's members in the unit (every member of a central group, whatever their units);
     and of those, the usernames who chose no mail of this ``kind`` of notification (``inapp.KINDS``)."""
-    wanted = []
-    if user:
-        wanted.append(User.username == user)
-    if address:
-        wanted.append(func.lower(User.email) == address.lower())
-    if group:
-        central_member = User.groups.any(and_(Group.code == group, Group.central.is_(True)))
-        if unit:
-            local_member = and_(User.groups.any(Group.code == group), User.units.any(Unit.code == unit))
-            wanted.append(or_(central_member, local_member))
-        else:
-            wanted.append(central_member)
-    if not wanted:
+    if not (user or address or group):
         return [], set()
-    wants_mail = inapp.mail_wanted(kind) if kind is not None else true()
-    rows = session.execute(
-        select(User.username, User.name, User.email, User.language, wants_mail.label("wants_mail"))
-        .where(User.active.is_(True), or_(*wanted)).order_by(User.username)
-    )
+    query = _recipients_query(bool(user), bool(address), bool(group), bool(group and unit), kind)
+    params = {"user": user, "address": (address or "").lower(), "group": group, "unit": unit}
+    people = User | Group | Unit | NotificationSetting
+    if any(isinstance(changed, people) for changed in (*session.new, *session.dirty)):
+        rows = session.execute(query, params).all()
+    else:  # the step's own rows (a new task) need not be written before people are read: no flush
+        with session.no_autoflush:
+            rows = session.execute(query, params).all()
     recipients, declined = [], set()
     for username, name, email, language, wants in rows:
         recipients.append(_Recipient(username, name, email, language))
         if not wants:
             declined.add(username)
     return recipients, declined
+
+
+@functools.cache
+def _recipients_query(
+    user: bool, address: bool, group: bool, unit: bool, kind: str | None,
+) -> Select[str, str, str | None, str, bool]:
+    """The recipients' query for the parts that are asked and the notification's kind (a handful of shapes),
+    built once per shape: its values are parameters."""
+    wanted: list[ColumnElement[bool]] = []
+    if user:
+        wanted.append(User.username == bindparam("user"))
+    if address:
+        wanted.append(func.lower(User.email) == bindparam("address"))
+    if group:
+        central_member = User.groups.any(and_(Group.code == bindparam("group"), Group.central.is_(True)))
+        if unit:
+            local_member = and_(User.groups.any(Group.code == bindparam("group")),
+                                User.units.any(Unit.code == bindparam("unit")))
+            wanted.append(or_(central_member, local_member))
+        else:
+            wanted.append(central_member)
+    wants_mail = inapp.mail_wanted(kind) if kind is not None else true()
+    return (select(User.username, User.name, User.email, User.language, wants_mail.label("wants_mail"))
+            .where(User.active.is_(True), or_(*wanted)).order_by(User.username))
 
 
 def _skip(

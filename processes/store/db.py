@@ -29,6 +29,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 OPEN_ROWS_KNOWN = "amflow_open_task_rows"
 """A session's ``info`` key: case id -> the case's task rows that were open when a step (advance_case) in the
 session had written them, so the case view right after the step needs no query for them."""
+DECISIONS_RECORDED = "amflow_decisions_recorded"
+"""A session's ``info`` key: case id -> the decision rows the steps in the session recorded for the case (all
+of a case created in the session, so its case view needs no query for them)."""
 
 
 def _configure_sqlite(engine: Engine, *, begin: str) -> None:

@@ -24,14 +24,27 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
+_DELETE_WORDS = delete(_case_search).where(_case_search.c.case_id == bindparam("case_id"))
+_INSERT_WORDS = insert(_case_search).values(case_id=bindparam("case_id"), body=bindparam("body"))
+
+
 def index_case(session: Session, case: Case, words: str) -> None:
-    """Keep the case's searchable words in step (only when they changed)."""
-    if case.search_text == words and words:
+    """Keep the case's searchable words in step (only when they changed).
+
+    On SQLite the FTS table has a row for a case exactly when its ``search_text`` is not empty (a new case's
+    is empty), so a case's first words need no DELETE; the statements go past the ORM, without flushing it
+    first (they touch no table it maps), so the case row's changes of the step are written in one UPDATE.
+    """
+    if case.search_text == words:
         return
+    had_words = bool(case.search_text)
     case.search_text = words
     if _is_sqlite(session):
-        session.execute(delete(_case_search).where(_case_search.c.case_id == case.id))
-        session.execute(insert(_case_search).values(case_id=case.id, body=words))
+        connection = session.connection()
+        if had_words:
+            connection.execute(_DELETE_WORDS, {"case_id": case.id})
+        if words:
+            connection.execute(_INSERT_WORDS, {"case_id": case.id, "body": words})
 
 
 def query_words(text: str) -> list[str]:

@@ -31,12 +31,13 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 # built once: a schema's construction (deep copies of its fields) costs more than a dump
 _CASE_SCHEMA = CaseSchema()
+_START_CASE_REQUEST = StartCaseRequest()  # loading keeps no state in the schema
 
 
 @bp.post("")
 def start_case() -> Any:
     """Start a case of a process in a unit with the start form's data."""
-    body = json_body(StartCaseRequest())
+    body = json_body(_START_CASE_REQUEST)
     case = processes.start_case(
         get_database(), process=body["process"], unit=body["unit"], data=body["data"], actor=current_user(),
         related_case=body["related_case"],

@@ -27,6 +27,8 @@ bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 _CASE_SCHEMA = CaseSchema()
 _TASK_DETAIL_SCHEMA = TaskDetailSchema()
 _TASK_SCHEMA = TaskSchema()
+_TASK_QUERY = TaskQuery()  # and the request schemas: loading keeps no state in the schema
+_COMPLETE_TASK_REQUEST = CompleteTaskRequest()
 
 ME = "me"
 
@@ -34,7 +36,7 @@ ME = "me"
 @bp.get("")
 def list_tasks() -> Any:
     """List the tasks the caller may work on (default: the open ones), filtered, sorted and paged."""
-    query = query_args(TaskQuery())
+    query = query_args(_TASK_QUERY)
     if query.get("assignee") == ME:
         query["assignee"] = current_user().username
     query["descending"] = query.pop("order", "asc") == "desc"
@@ -65,7 +67,7 @@ def unclaim_task(task_id: str) -> Any:
 @bp.post("/<task_id>/complete")
 def complete_task(task_id: str) -> Any:
     """Complete a task with its form's data and return the advanced case."""
-    body = json_body(CompleteTaskRequest())
+    body = json_body(_COMPLETE_TASK_REQUEST)
     case = processes.complete_task(get_database(), task_id, data=body["data"], actor=current_user())
     metrics.count_steps("complete")
     return _CASE_SCHEMA.dump(case)
