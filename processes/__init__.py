@@ -56,6 +56,7 @@ from processes.messages import case_messages, send_link_message, send_message
 from processes.notices import KINDS as NOTICE_KINDS
 from processes.notices import list_notices, notice_settings, open_notice, set_notice_settings, unread_count
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.notify.retention import PurgePass, purge_expired
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -181,6 +182,7 @@ __all__ = [
     "OperationalCounts",
     "ProcessDetail",
     "ProcessView",
+    "PurgePass",
     "QueueScreen",
     "Refusal",
     "SavedFilterView",
@@ -266,6 +268,7 @@ __all__ = [
     "process_cases",
     "process_keys",
     "process_statistics",
+    "purge_expired",
     "queue_screen",
     "readiness",
     "related_starts",
