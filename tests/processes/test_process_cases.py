@@ -8,31 +8,20 @@ import pytest
 from processes import TaskFilter, complete_task, create_user, deploy, list_tasks, process_cases, start_case
 from processes.access import Action, may
 from processes.store.models import Case
+from tests.processes.test_case_lists import HEALTH_NOTE
 
-# A normal (not restricted) process read by its `readers` groups: hr in the case's unit, cas (central) anywhere;
-# its one task is the case unit's leaders'.
-SITE_VISIT = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="D" targetNamespace="x">
-  <bpmn:process id="site_visit" name="Site visit" isExecutable="true">
-    <bpmn:extensionElements><spiffworkflow:properties>
-      <spiffworkflow:property name="readers" value="hr, cas" />
+# test_case_lists's health note, but a normal (not restricted) process read by its `readers` groups: hr in the
+# case's unit, cas (central) anywhere; it lists `place`; its one task is the case unit's leaders'.
+SITE_VISIT = HEALTH_NOTE.replace(b'id="health_note" name="Health note"', b'id="site_visit" name="Site visit"').replace(
+    b"""      <spiffworkflow:property name="sensitivity" value="restricted" />
+      <spiffworkflow:property name="readers" value="hr" />
+      <spiffworkflow:property name="subject" value="about" />
+      <spiffworkflow:property name="caseTitle" value="Note about {about}" />
+""", b"""      <spiffworkflow:property name="readers" value="hr, cas" />
       <spiffworkflow:property name="listColumns" value="place" />
-    </spiffworkflow:properties></bpmn:extensionElements>
-    <bpmn:laneSet id="L"><bpmn:lane id="Lane_1" name="leaders">
-      <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>look</bpmn:flowNodeRef>
-      <bpmn:flowNodeRef>end</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>a</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="look" name="Look"><bpmn:extensionElements><spiffworkflow:properties>
-      <spiffworkflow:property name="form" value="free_note" /></spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:incoming>a</bpmn:incoming><bpmn:outgoing>b</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>b</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="a" sourceRef="start" targetRef="look" />
-    <bpmn:sequenceFlow id="b" sourceRef="look" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+""")
+assert b"restricted" not in SITE_VISIT and b"site_visit" in SITE_VISIT
+
 
 READERS = {
     "anna": (["employees"], ["kemi", "energi"]), "emil": (["employees"], ["energi"]), "lene": (["leaders"], ["kemi"]),
