@@ -5,7 +5,7 @@ user does. See docs/internals.md for the map of the rooms behind it. It knows no
 every use case owns its transaction.
 """
 
-from processes import errors, modeler, views
+from processes import bundleedits, casemoves, errors, modeler, views
 from processes.boards import case_board, case_overviews, case_table
 from processes.caselist import CaseFilter, CasePage, list_cases
 from processes.caselist import Scope as CaseScope
@@ -207,6 +207,7 @@ __all__ = [
     "add_group",
     "assign_tasks",
     "authenticate",
+    "bundleedits",
     "case_board",
     "case_diagram",
     "case_history",
@@ -214,6 +215,7 @@ __all__ = [
     "case_overviews",
     "case_references",
     "case_table",
+    "casemoves",
     "check_upload",
     "claim_task",
     "claim_tasks",

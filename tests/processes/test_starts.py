@@ -16,13 +16,13 @@ from processes import (
     CaseStatus,
     Database,
     FixedClock,
+    bundleedits,
     complete_task,
     create_user,
     deploy,
     errors,
     fire_due_starts,
     get_case,
-    modeler,
     run_pass,
     start_case,
 )
@@ -256,7 +256,7 @@ def deployed_on(db: Database, day: dt.datetime) -> None:
 
 def add_value(db: Database, owner, value: str, valid_from: str, day: dt.datetime) -> None:
     """A process owner adds a dated value of the parameter in the modeler (a new version) on ``day``."""
-    modeler.add_parameter_value(db, owner, "yearly_campaign", "precursor.campaign_start", value=value,
+    bundleedits.add_parameter_value(db, owner, "yearly_campaign", "precursor.campaign_start", value=value,
                                 valid_from=valid_from, note="the campaign's date")
     deployed_on(db, day)
 
