@@ -305,7 +305,6 @@ def readable_cases(actor: UserView) -> ColumnElement[bool]:
     def has_task(clause: ColumnElement[bool]) -> ColumnElement[bool]:
         return exists().where(TaskRecord.case_id == Case.id, clause)
 
-    normal = or_(mine, true() if sees_all_units(actor) else false(), has_task(working))
     reader_groups: list[ColumnElement[bool]] = []
     for group in actor.groups:
         named = Case.readers.contains(f" {group} ", autoescape=True)
@@ -313,6 +312,7 @@ def readable_cases(actor: UserView) -> ColumnElement[bool]:
             reader_groups.append(named)
         elif actor.units:
             reader_groups.append(and_(named, Case.unit.in_(actor.units)))
+    normal = or_(mine, true() if sees_all_units(actor) else false(), *reader_groups, has_task(working))
     restricted = or_(
         mine, Case.subject == actor.username, *reader_groups,
         has_task(or_(TaskRecord.assignee == actor.username, TaskRecord.completed_by == actor.username)),

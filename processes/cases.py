@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from processes import bundles
@@ -167,24 +167,13 @@ def _readable_of(process: str, actor: UserView, unit: str | None, where: dict[st
     """The process's cases the actor may read (``access.readable_cases``, one statement), newest first, in the
     unit and with the status asked; as many as are shown, or up to ``_SCANNED`` when listed fields filter them
     (those are compared on the case data, as the list shows them)."""
-    query = select(Case).where(Case.process_key == process, or_(readable_cases(actor), _read_as_group(actor)))
+    query = select(Case).where(Case.process_key == process, readable_cases(actor))
     if unit is not None:
         query = query.where(Case.unit == unit)
     if "status" in where:
         query = query.where(Case.status == where["status"])
     shown = _SCANNED if set(where) - {"status"} else min(limit, MAX_LISTED)
     return query.order_by(Case.created_at.desc(), Case.id).limit(shown)
-
-
-def _read_as_group(actor: UserView) -> ColumnElement[bool]:
-    """The cases the actor reads as a member of a ``readers`` group of their process, in the case's unit (a
-    central group: any unit). ``may`` grants this to every case; ``access.readable_cases`` names it only for
-    restricted ones, so the list asks for it here (it is redundant for restricted cases)."""
-    named = [Case.readers.contains(f" {group} ", autoescape=True) for group in actor.groups]
-    central = [Case.readers.contains(f" {group} ", autoescape=True) for group in actor.groups
-               if group in organisation.CENTRAL_GROUPS]
-    local = and_(or_(*named), Case.unit.in_(actor.units)) if named and actor.units else false()
-    return or_(local, *central)
 
 
 def _matches(case: Case, columns: tuple[str, ...], where: dict[str, str]) -> bool:

@@ -150,9 +150,16 @@ HEALTH_NOTE = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# The same with the readers group on a case that is not restricted: ``may`` lets hr of the unit read it.
+OPEN_NOTE = (HEALTH_NOTE.replace(b'<spiffworkflow:property name="sensitivity" value="restricted" />', b"")
+             .replace(b'id="health_note" name="Health note"', b'id="open_note" name="Open note"'))
+
+
 def test_the_list_query_agrees_with_may_for_every_reader_and_case(db, people):
     deploy(db, HEALTH_NOTE, "health_note.bpmn", actor=None)
+    deploy(db, OPEN_NOTE, "open_note.bpmn", actor=None)
     restricted = start_case(db, process="health_note", unit="kemi", data={"about": "emil"}, actor=people["lene"])
+    unrestricted = start_case(db, process="open_note", unit="kemi", data={"about": "emil"}, actor=people["lene"])
     start_case(db, process="lone_work_approval", unit="kemi", actor=people["anna"], data=APPLICATION)
     start_case(db, process="lone_work_approval", unit="energi", actor=people["emil"], data=APPLICATION)
     admin = create_user(db, "root", password="root-password", groups=["admins"], units=[])
@@ -168,3 +175,5 @@ def test_the_list_query_agrees_with_may_for_every_reader_and_case(db, people):
     assert restricted.id in _ids(db, people["hanne"], scope="unit")  # hr of the case's unit: a named reader
     assert restricted.id not in _ids(db, people["hugo"], scope="all")  # hr of another unit
     assert restricted.id not in _ids(db, people["arne"], scope="all")  # central, but not a reader
+    assert unrestricted.id in _ids(db, people["hanne"], scope="unit")  # readers of a case that is not restricted
+    assert unrestricted.id not in _ids(db, people["hugo"], scope="all")
