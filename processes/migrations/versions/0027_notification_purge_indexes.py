@@ -4,14 +4,14 @@ The worker deletes read in-app notifications and finished outbox rows older than
 ``notifications.retention_days`` (``processes/notify/retention.py``): both by ``created_at``.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-12 09:00:00
 """
 from alembic import op
 
 
 revision = '0027'
-down_revision = "0025"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
