@@ -451,16 +451,23 @@ def _describe_case(session: Session, case: Case, parsed: ParsedProcess, book: An
     over the case data, in Danish and English), whom it is about, who else may read it, and its searchable
     words."""
     data = case.data
+    subject = data.get(parsed.subject) if parsed.subject and isinstance(data, dict) else None
+    case.subject = subject[:100] if isinstance(subject, str) and subject else None
+    case.restricted = parsed.sensitivity == "restricted"
+    case.readers = f" {' '.join(parsed.readers)} " if parsed.readers else ""
+    describe_for_lists(session, case, parsed, book)
+
+
+def describe_for_lists(session: Session, case: Case, parsed: ParsedProcess, book: Any) -> None:
+    """The case's title, summary, badge and searchable words from its data as it is now (after a step, or
+    after its personal data was erased: what lists and search show must not keep what the data lost)."""
+    data = case.data
     danish, english = value_labeller(parsed, book, "da"), value_labeller(parsed, book, "en")
     case.title = titles.fill(parsed.case_title, data, label=danish) or parsed.name
     case.title_en = titles.fill(parsed.case_title, data, label=english) or parsed.name_en or case.title
     case.summary = titles.fill(parsed.case_summary, data, limit=500)
     case.badge = titles.fill(parsed.case_badge, data, limit=200, label=danish)
     case.badge_en = titles.fill(parsed.case_badge, data, limit=200, label=english)
-    subject = data.get(parsed.subject) if parsed.subject and isinstance(data, dict) else None
-    case.subject = subject[:100] if isinstance(subject, str) and subject else None
-    case.restricted = parsed.sensitivity == "restricted"
-    case.readers = f" {' '.join(parsed.readers)} " if parsed.readers else ""
     search.index_case(session, case, titles.search_words(case.title, case.summary, data=data))
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from processes import bundles
+from processes import advance, bundles
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE
 from processes.engine import runtime, serializer, timers
@@ -143,6 +143,8 @@ def _erase(session: Session, case: Case, plan: _Plan, now: dt.datetime) -> dict[
     attachments = len(list(session.scalars(select(Attachment.id).where(Attachment.case_id == case.id))))
     session.execute(delete(Attachment).where(Attachment.case_id == case.id))
     case.erased_at = now
+    advance.describe_for_lists(session, case, SPEC_CACHE.get(session, case.process_version_id).parsed,
+                               bundles.for_version(session, case.process_version_id))
     return {"fields": present, "retention": plan.retention, "state_values": in_state, "history_values": in_history,
             "drafts": drafts, "comments": comments, "attachments": attachments}
 

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from processes import (
+    CaseFilter,
     Database,
     FixedClock,
     add_attachment,
@@ -26,6 +27,7 @@ from processes import (
     deploy_bundled,
     erase_expired,
     get_case,
+    list_cases,
     process_statistics,
     run_pass,
     start_case,
@@ -74,13 +76,18 @@ def _everything_stored(db: Database, case_id: str) -> str:
     with db.read() as session:
         case = session.get(Case, case_id)
         assert case is not None
-        parts = [json.dumps(case.data), case.state]
+        parts = [json.dumps(case.data), case.state, case.title, case.title_en, case.summary, case.badge,
+                 case.search_text or ""]  # what lists and search show
         events = session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))
         parts += [json.dumps(event.detail) for event in events]
         parts += [json.dumps(d.facts) for d in session.scalars(select(DecisionRecord)
                                                                .where(DecisionRecord.case_id == case_id))]
         parts += list(session.scalars(select(Comment.body).where(Comment.case_id == case_id)))
     return "\n".join(parts)
+
+
+def _found_by_search(db: Database, actor, words: str) -> set[str]:
+    return {row.id for row in list_cases(db, actor=actor, filters=CaseFilter(scope="mine", q=words)).cases}
 
 
 def _erasures(db: Database, case_id: str) -> int:
@@ -94,6 +101,7 @@ def test_the_worker_erases_the_personal_data_at_the_end_of_the_period_once_and_t
 ):
     stored = _everything_stored(db, closed_case)
     assert FREE_TEXT in stored and "Bo Vidne" in stored and "Lock the door" in stored
+    assert _found_by_search(db, people["eva"], "threatening") == {closed_case}
 
     one_second_early = CLOSED_AT.replace(year=2031) - dt.timedelta(seconds=1)
     assert run_pass(db, clock=at(one_second_early), smtp_url=smtp_server.url).erasures.erased == 0
@@ -120,6 +128,7 @@ def test_the_worker_erases_the_personal_data_at_the_end_of_the_period_once_and_t
     assert erasure.actor is None
     assert set(erasure.detail["fields"]) == {"what_happened", "where", "witnesses", "assessment"}
     assert (erasure.detail["comments"], erasure.detail["attachments"], erasure.detail["retention"]) == (1, 1, "P5Y")
+    assert _found_by_search(db, people["eva"], "threatening") == set()  # erased words are not found either
     history = case_history(db, closed_case, actor=people["eva"])
     assert "personal_data_erased" in [entry.kind for entry in history.entries]
 
