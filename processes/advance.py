@@ -181,8 +181,7 @@ def new_case(
         started_by=starter, created_at=runtime.now_utc(clock),
         restricted=loaded.parsed.sensitivity == "restricted",  # its first mails already carry no details
     )
-    session.add(case)
-    session.flush()  # the case row first: audit events and tasks refer to it
+    session.add(case)  # written once, with the state the step leaves it in (before the rows that refer to it)
     detail = {"process": version.key, "version": version.version, "unit": unit, "data": data}
     if parent_id is not None:
         detail["parent_case"] = parent_id
@@ -296,7 +295,7 @@ def _sync_task_index(
                 recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
                 context={**context, "task_title": row.title, "task_id": row.id,
                          **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-                now=now, texts=run.mail, kind=inapp.task_kind(row.assignee),
+                now=now, texts=run.mail, kind=inapp.task_kind(row.assignee), restricted=case.restricted,
             )
         if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
             links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,
@@ -401,7 +400,7 @@ def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: date
     due = next_due(workflow)
     if due is None and not had_timer:
         return
-    timer = session.get(CaseTimer, case.id)
+    timer = session.get(CaseTimer, case.id) if had_timer or case.state else None  # a new case has no row yet
     if due is None:
         if timer is not None:
             session.delete(timer)

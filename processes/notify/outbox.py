@@ -96,9 +96,18 @@ def restricted_context(context: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in context.items() if key in RESTRICTED_KEYS}
 
 
-def _is_restricted(session: Session, case_id: str | None) -> bool:
-    """Whether the case is restricted (the row the step has in hand, so usually no query)."""
-    case = session.get(Case, case_id) if case_id is not None else None
+def _is_restricted(session: Session, case_id: str | None, restricted: bool | None = None) -> bool:
+    """Whether the case is restricted: ``restricted`` if the caller knows (a step has the case in hand), else
+    the case's row: a new case not yet written (a step writes its row once, at the end) from the session's
+    new objects, any other from the session's identity map (so usually no query)."""
+    if restricted is not None:
+        return restricted
+    if case_id is None:
+        return False
+    for pending in session.new:  # a case started in this transaction: looking it up would write it early
+        if isinstance(pending, Case) and pending.id == case_id:
+            return bool(pending.restricted)
+    case = session.get(Case, case_id)
     return bool(case is not None and case.restricted)
 
 
@@ -277,6 +286,7 @@ def queue(
     session: Session, *, case_id: str | None, unit: str | None, template: str,
     recipient_user: str | None = None, recipient_group: str | None = None, recipient_address: str | None = None,
     context: Mapping[str, Any], now: dt.datetime, texts: Mapping[str, str] | None = None, kind: str | None = None,
+    restricted: bool | None = None,
 ) -> int:
     """Write one pending Notification row per recipient, in the caller's transaction; return how many.
 
@@ -295,10 +305,11 @@ def queue(
     ``recipient_address`` is an e-mail address (a buddy, DTU Security): the active user with that address
     if there is one (their name and language), else the address itself, in Danish.
 
-    A restricted case's messages carry only ``restricted_context(context)`` (see the module's text).
+    A restricted case's messages carry only ``restricted_context(context)`` (see the module's text);
+    ``restricted``: whether the case is, if the caller has it in hand (else it is looked up).
     """
     _template(template, DEFAULT_LANGUAGE, texts)  # an unknown template fails even when nobody is addressed
-    restricted = _is_restricted(session, case_id)
+    restricted = _is_restricted(session, case_id, restricted)
     context = restricted_context(context) if restricted else context
     mail = _Mail(case_id, template, recipient_group, unit, context, _summary(context), texts, restricted, now)
     address = _checked_address(session, mail, recipient_address)

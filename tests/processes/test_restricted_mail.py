@@ -9,7 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from processes import Database, FixedClock, create_user, deploy, start_case
 from processes.bundles import Sources
@@ -84,7 +84,8 @@ def mails(db: Database, case_id: str) -> list[Notification]:
                                     .order_by(Notification.template)))
 
 
-def run(db: Database, owner, sources: Sources, *, restricted: bool) -> list[Notification]:
+def run(db: Database, owner, sources: Sources, *, restricted: bool, written: list[str] | None = None,
+        ) -> list[Notification]:
     key = "leaky_restricted" if restricted else "leaky_normal"
     sensitivity = '<spiffworkflow:property name="sensitivity" value="restricted"/>' if restricted else ""
     deploy(db, PROCESS.format(key=key, sensitivity=sensitivity).encode(), f"{key}.bpmn", actor=owner,
@@ -92,8 +93,17 @@ def run(db: Database, owner, sources: Sources, *, restricted: bool) -> list[Noti
     ulla = create_user(db, "ulla", password="ulla-password", email="ulla@dtu.example", groups=["employees"],
                        units=["kemi"])
     create_user(db, "kim", password="kim-password", email="kim@dtu.example", groups=["amk"], units=["kemi"])
-    case = start_case(db, process=key, unit="kemi", actor=ulla, clock=NOW,
-                      data={"note": SECRET, "details": {"who": "Bo"}})
+
+    def statement(_conn, _cursor, text: str, *_args) -> None:
+        if written is not None and text.lstrip().upper().startswith(("INSERT INTO CASES ", "UPDATE CASES ")):
+            written.append(text.split(maxsplit=1)[0].upper())
+
+    event.listen(db.write_engine, "before_cursor_execute", statement)
+    try:
+        case = start_case(db, process=key, unit="kemi", actor=ulla, clock=NOW,
+                          data={"note": SECRET, "details": {"who": "Bo"}})
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", statement)
     found = mails(db, case.id)
     assert [(mail.template, mail.to_address) for mail in found] == [
         ("leaky_note", "ulla@dtu.example"), ("task_assigned", "kim@dtu.example")]
@@ -112,6 +122,16 @@ def test_a_restricted_cases_mails_show_no_case_field_whatever_the_template_says(
     assert "Note:  /  / \n" in leaky.body and "Title: \n" in leaky.body
     assert "Follow up" in assigned.subject  # the task's title is no case detail
     assert set(assigned.data) <= {"case_id", "process", "process_name", "unit", "task_title", "task_id", "due_at"}
+
+
+def test_a_new_restricted_cases_mails_are_restricted_though_its_row_is_written_once_at_the_end(db, owner, sources):
+    """The outbox learns that a case started in the step is restricted without writing its row early."""
+    written: list[str] = []
+
+    found = run(db, owner, sources, restricted=True, written=written)
+
+    assert written == ["INSERT"]
+    assert all(SECRET not in mail.subject + mail.body for mail in found)
 
 
 def test_the_same_template_on_a_case_that_is_not_restricted_shows_the_field(db, owner, sources):
