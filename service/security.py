@@ -50,14 +50,20 @@ class _SessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+_FIXED_HEADERS = (("X-Frame-Options", "DENY"), ("X-Content-Type-Options", "nosniff"),
+                  ("Referrer-Policy", "same-origin"))
+
+
 def _security_headers(response: Response) -> Response:
+    """The headers a response has not set itself (werkzeug's headers are a list: read its names once, rather
+    than scan it for each header)."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", API_CSP if request.path.startswith(API_PREFIX) else PAGE_CSP)
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "same-origin")
+    present = {name.lower() for name, _value in headers.items()}
+    wanted = [("Content-Security-Policy", API_CSP if request.path.startswith(API_PREFIX) else PAGE_CSP),
+              *_FIXED_HEADERS]
     if current_app.config["BEHIND_HTTPS"]:
-        headers.setdefault("Strict-Transport-Security", HSTS)
+        wanted.append(("Strict-Transport-Security", HSTS))
+    headers.extend([(name, value) for name, value in wanted if name.lower() not in present])
     return response
 
 

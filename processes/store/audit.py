@@ -90,6 +90,7 @@ def record(
 
 
 _PENDING = "amflow_pending_audit_events"
+_INSERT_EVENTS = insert(AuditEvent)  # built once: its cache key is then found by identity (db.StatementCache)
 
 
 def write_pending(session: Session) -> None:
@@ -97,7 +98,7 @@ def write_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if pending:
         session.flush()
-        session.connection().execute(insert(AuditEvent), pending)
+        session.connection().execute(_INSERT_EVENTS, pending)
 
 
 @event.listens_for(Session, "before_commit")
