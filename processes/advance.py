@@ -81,7 +81,7 @@ def advance_case(
     status = runtime.case_status(workflow, loaded.end_statuses)  # before compaction drops the end events
     _schedule_wakeup(session, case, workflow, now, had_timer=had_timer)
     runtime.compact(workflow)
-    _save_state(case, workflow, now)
+    _save_state(case, workflow, now, data)
     _describe_case(session, case, loaded.parsed, run.book)
     runtime.release(workflow)  # saved: free the task tree now rather than at the next garbage collection
     _update_status(session, case, status, now)
@@ -415,10 +415,12 @@ def _schedule_wakeup(session: Session, case: Case, workflow: Workflow, now: date
         timer.due_at, timer.status, timer.attempts, timer.last_error = due, "scheduled", 0, None
 
 
-def _save_state(case: Case, workflow: Workflow, now: datetime) -> None:
+def _save_state(case: Case, workflow: Workflow, now: datetime, data: dict[str, Any]) -> None:
+    """The workflow's state and its case data (``data``: read after the run; compaction keeps the frontier and
+    the workflow's data, so it is the same after it)."""
     case.state = dump_state(workflow)
     case.serializer_version = SERIALIZER_VERSION
-    case.data = runtime.case_data(workflow)
+    case.data = data
     case.updated_at = now
 
 

@@ -47,7 +47,7 @@ class StatementCache:
     and starts afresh when full (statements built per call add a key each time).
     """
 
-    KNOWN = 2_000
+    KNOWN = 1_000
 
     def __init__(self, size: int = 500) -> None:
         self._cache: LRUCache[Any, Any] = LRUCache(size)
