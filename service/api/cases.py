@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request, url_for
 
 import processes
 from service import metrics
+from service.api.dumping import tree_dumper
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.errors import InvalidBody
@@ -31,6 +32,7 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 
 # built once: a schema's construction (deep copies of its fields) costs more than a dump
 _CASE_SCHEMA = CaseSchema()
+_dump_case = tree_dumper(CaseSchema)  # what _CASE_SCHEMA.dump gives, without marshmallow's cost per field
 _START_CASE_REQUEST = StartCaseRequest()  # loading keeps no state in the schema
 
 
@@ -43,7 +45,7 @@ def start_case() -> Any:
         related_case=body["related_case"],
     )
     metrics.count_steps("start")
-    return _CASE_SCHEMA.dump(case), 201, {"Location": url_for(".get_case", case_id=case.id)}
+    return _dump_case(case), 201, {"Location": url_for(".get_case", case_id=case.id)}
 
 
 @bp.get("")
@@ -57,7 +59,7 @@ def list_cases() -> Any:
 @bp.get("/<case_id>")
 def get_case(case_id: str) -> Any:
     """Show a case with its data, decisions, open tasks and history."""
-    return _CASE_SCHEMA.dump(processes.get_case(get_database(), case_id, actor=current_user()))
+    return _dump_case(processes.get_case(get_database(), case_id, actor=current_user()))
 
 
 @bp.get("/<case_id>/history")

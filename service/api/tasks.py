@@ -8,6 +8,7 @@ from flask import Blueprint
 
 import processes
 from service import metrics
+from service.api.dumping import tree_dumper
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
@@ -24,8 +25,8 @@ from service.schemas import (
 bp = Blueprint("tasks", __name__, url_prefix="/tasks")
 
 # built once: a schema's construction (deep copies of its fields) costs more than a dump
-_CASE_SCHEMA = CaseSchema()
-_TASK_DETAIL_SCHEMA = TaskDetailSchema()
+_dump_case = tree_dumper(CaseSchema)  # what CaseSchema().dump gives, without marshmallow's cost per field
+_dump_task_detail = tree_dumper(TaskDetailSchema)
 _TASK_SCHEMA = TaskSchema()
 _TASK_QUERY = TaskQuery()  # and the request schemas: loading keeps no state in the schema
 _COMPLETE_TASK_REQUEST = CompleteTaskRequest()
@@ -49,7 +50,7 @@ def list_tasks() -> Any:
 @bp.get("/<task_id>")
 def get_task(task_id: str) -> Any:
     """Show a task with its form's JSON Schema and UI hints."""
-    return _TASK_DETAIL_SCHEMA.dump(processes.get_task(get_database(), task_id, actor=current_user()))
+    return _dump_task_detail(processes.get_task(get_database(), task_id, actor=current_user()))
 
 
 @bp.post("/<task_id>/claim")
@@ -70,7 +71,7 @@ def complete_task(task_id: str) -> Any:
     body = json_body(_COMPLETE_TASK_REQUEST)
     case = processes.complete_task(get_database(), task_id, data=body["data"], actor=current_user())
     metrics.count_steps("complete")
-    return _CASE_SCHEMA.dump(case)
+    return _dump_case(case)
 
 
 @bp.post("/<task_id>/assign")
