@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from processes import bundles
+from processes import bundlesources
 from processes.deployments import deploy
 from processes.engine.loader import NS, parse_xml
 from processes.errors import InvalidModel
@@ -102,7 +102,7 @@ def import_spiffarena(
     display_name = metadata.get("display_name")
     try:
         return deploy(
-            db, xml, primary.name, actor=actor, sources=bundles.Sources(forms=folder), lanes=lanes,
+            db, xml, primary.name, actor=actor, sources=bundlesources.Sources(forms=folder), lanes=lanes,
             name=display_name.strip()[:200] if isinstance(display_name, str) and display_name.strip() else None,
             problems=problems,
         )
