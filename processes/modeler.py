@@ -28,6 +28,7 @@ import forms
 import rules
 from processes import access, bundles, bundlesources
 from processes.deployments import deploy, latest_version
+from processes.engine.checks import INITIATOR_LANE
 from processes.engine.loader import NS, load_process, parse_xml, utf8_xml
 from processes.errors import Forbidden, InvalidData, InvalidModel, NotFound
 from processes.people.organisation import add_group, group_codes
@@ -38,7 +39,6 @@ from processes.views import CaseStatus, UserView
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_NOTE = 1000
-INITIATOR_LANE = "Process Initiator"
 
 
 def require(session: Session, actor: UserView | None, target: str = access.MODELER) -> None:
