@@ -22,21 +22,15 @@ from lxml import etree
 from werkzeug.datastructures import MultiDict
 
 from processes.demo import DEMO_USERS
+from tests.samples import G2_AMK_REVIEW as AMK_REVIEW
 from tests.samples import G2_APPLICATION
+from tests.samples import G2_APPROVAL as LEADER_APPROVAL
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 WORD = re.compile(r"[^\W\d_]{3,}")
 
-AMK_REVIEW: dict[str, Any] = {
-    "risk_assessment": [{"hazard": "Fire from flammable solvent", "consequence": "Burns with nobody near to help",
-                         "measure": "Check-in calls every 30 minutes", "residual_risk": "low"}],
-    "mitigations_adequate": True,
-    "amr_consulted": True,
-    "amr_consulted_date": "2026-08-20",
-}
-LEADER_APPROVAL = {"decision": "approve", "valid_until": "2026-12-31", "conditions": "Only weekdays."}
 
 
 # --- the Danish words of the lone-work process -------------------------------------------------------------
