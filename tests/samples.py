@@ -73,15 +73,30 @@ def one_task_bpmn(
     process_id: str = "api_test_process", *, name: str = "API test process", lane: str = "employees",
     task_id: str = "do_it", task_name: str = "Do it", form: str = "free_note",
     task_properties: Mapping[str, str] | None = None, process_properties: Mapping[str, str] | None = None,
-    extra: str = "",
+    start_form: str | None = None, starter_lane: str | None = None, extra: str = "",
 ) -> bytes:
     """A small valid BPMN document: start, one user task with ``form`` in one lane named ``lane`` (a group), end.
 
     ``task_properties`` and ``process_properties`` add ``spiffworkflow:property`` elements (values are escaped
-    here); ``extra`` adds elements to the process as they are.
+    here); ``start_form`` gives the start event a form; ``starter_lane`` puts the start and the end in a lane of
+    their own (the task stays in ``lane``); ``extra`` adds elements to the process as they are.
     """
     process_extensions = (f"<bpmn:extensionElements><spiffworkflow:properties>{_properties(process_properties)}"
                           "</spiffworkflow:properties></bpmn:extensionElements>" if process_properties else "")
+    start_extensions = (f"<bpmn:extensionElements><spiffworkflow:properties>{_properties({'form': start_form})}"
+                        "</spiffworkflow:properties></bpmn:extensionElements>" if start_form else "")
+    if starter_lane is None:
+        lanes = f"""<bpmn:lane id="Lane_1" name="{lane}">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>"""
+    else:
+        lanes = f"""<bpmn:lane id="Lane_0" name="{starter_lane}">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+      <bpmn:lane id="Lane_1" name="{lane}"><bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef></bpmn:lane>"""
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
                   xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -89,13 +104,9 @@ def one_task_bpmn(
   <bpmn:process id="{process_id}" name="{escape(name, quote=True)}" isExecutable="true">
     {process_extensions}
     <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="{lane}">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>{task_id}</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
+      {lanes}
     </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:startEvent id="start">{start_extensions}<bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
     <bpmn:userTask id="{task_id}" name="{escape(task_name, quote=True)}">
       <bpmn:extensionElements>
         <spiffworkflow:properties>{_properties({"form": form, **(task_properties or {})})}</spiffworkflow:properties>
@@ -110,3 +121,22 @@ def one_task_bpmn(
   </bpmn:process>
 </bpmn:definitions>
 """.encode()
+
+
+def form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    """JSON data as the name/value pairs a browser posts for our forms."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            pairs += form_pairs(value, name + ".")
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for index, row in enumerate(value):
+                pairs += form_pairs(row, f"{name}.{index}.")
+        elif isinstance(value, list):
+            pairs += [(name, "")] + [(name, str(item)) for item in value]
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        else:
+            pairs.append((name, str(value)))
+    return pairs

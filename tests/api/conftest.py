@@ -57,6 +57,17 @@ def api(client: FlaskClient, auth: Any) -> Api:
 
 
 @pytest.fixture
+def people(auth: Any) -> dict[str, str]:
+    """Demo users by their role in the lone-work flow, found by group and unit (usernames)."""
+    return {
+        "applicant": auth.user(group="employees", unit="kemi", not_group="amk"),
+        "kemi_amk": auth.user(group="amk", unit="kemi"),
+        "kemi_leader": auth.user(group="leaders", unit="kemi"),
+        "other_amk": auth.user(group="amk", unit="energi"),
+    }
+
+
+@pytest.fixture
 def bpmn_dir() -> Path:
     """The folder of the API tests' own BPMN files."""
     return BPMN_DIR

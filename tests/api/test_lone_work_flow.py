@@ -9,16 +9,6 @@ from tests.samples import G2_APPROVAL as LEADER_APPROVAL
 PROCESS = "lone_work_approval"
 
 
-@pytest.fixture
-def people(auth):
-    """The demo users of the flow, found by group and unit."""
-    return {
-        "applicant": auth.user(group="employees", unit="kemi", not_group="amk"),
-        "kemi_amk": auth.user(group="amk", unit="kemi"),
-        "kemi_leader": auth.user(group="leaders", unit="kemi"),
-    }
-
-
 def _start(api, applicant, data):
     response = api.post("/cases", as_=applicant, json={"process": PROCESS, "unit": "kemi", "data": data})
     assert response.status_code == 201, response.get_json()

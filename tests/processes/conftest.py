@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,18 @@ def anna(db: Database) -> UserView:
 def emil(db: Database) -> UserView:
     """An employee of DTU Energi."""
     return create_user(db, "emil", password="emil-password", groups=["employees"], units=["energi"])
+
+
+@pytest.fixture
+def make_amks(db: Database) -> Callable[..., dict[str, UserView]]:
+    """One AMK per unit, ``amk-<unit>`` (for fan-outs over units): ``make_amks(units)`` -> {unit: user}."""
+
+    def make(units: Iterable[str], *, email: bool = False) -> dict[str, UserView]:
+        return {unit: create_user(db, f"amk-{unit}", password="amk-password", groups=["amk"], units=[unit],
+                                  email=f"amk-{unit}@example.dtu.dk" if email else None)
+                for unit in units}
+
+    return make
 
 
 @pytest.fixture

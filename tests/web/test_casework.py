@@ -21,6 +21,7 @@ from werkzeug.test import TestResponse
 from tests import samples
 from tests.samples import G2_AMK_REVIEW as AMK_REVIEW
 from tests.samples import G2_APPROVAL as LEADER_APPROVAL
+from tests.samples import form_pairs
 
 PROCESS = "lone_work_approval"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -28,25 +29,6 @@ TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 # A G2 application (risky but controllable lone work): DOMAIN.md B-R1, B-R4, B-R5; with a chemical by CAS number,
 # a list of objects in the HTML form.
 G2_APPLICATION: dict[str, Any] = {**samples.G2_APPLICATION, "chemicals": [{"name": "Ethanol", "cas": "64-17-5"}]}
-
-
-def form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """JSON data as the name/value pairs a browser posts for our forms."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            pairs += form_pairs(value, name + ".")
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for index, row in enumerate(value):
-                pairs += form_pairs(row, f"{name}.{index}.")
-        elif isinstance(value, list):
-            pairs += [(name, "")] + [(name, str(item)) for item in value]
-        elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
-        else:
-            pairs.append((name, str(value)))
-    return pairs
 
 
 @dataclass
