@@ -14,7 +14,6 @@ from processes import (
     case_messages,
     complete_task,
     create_user,
-    deploy_bundled,
     fire_due_timers,
     get_case,
     list_tasks,
@@ -55,8 +54,13 @@ APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_unt
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     return {
         "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"],
                             email="anna@example.dtu.dk"),
