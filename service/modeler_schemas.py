@@ -135,5 +135,6 @@ def operations(operation: Any) -> dict[str, Any]:
             tag, None, 201, errors=(400, 401, 403, 413, 422), request_content=IMPORT_UPLOAD,
             unprocessable="The upload is not a SpiffArena model folder the engine can run: `error.problems` lists "
                           "every problem by file and element, `error.missing_groups` the groups its lanes name "
-                          "that do not exist (an administrator creates them). Nothing is deployed."),
+                          "that do not exist (an administrator creates them). Or `lanes` is not a JSON object of "
+                          "lane name to group code. Nothing is deployed."),
     }

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from processes import bundleedits, casemoves, modeler, spiffarena
+from processes.errors import InvalidData
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.errors import InvalidBody, error_response
@@ -211,7 +212,7 @@ def import_request() -> tuple[list[tuple[str, bytes]], dict[str, str] | None, st
             lanes = None
         if not (isinstance(lanes, dict) and all(isinstance(k, str) and isinstance(v, str) and 0 < len(v) <= 64
                                                  for k, v in lanes.items())):
-            raise InvalidBody("Invalid lane mapping.", fields={"lanes": "A JSON object of lane name to group code."})
+            raise InvalidData("Invalid lane mapping.", fields={"lanes": "A JSON object of lane name to group code."})
     return uploads, lanes, request.form.get("note") or None
 
 

@@ -205,7 +205,7 @@ def test_a_body_past_the_request_limit_is_413(api):
     assert "error" in response.get_json()
 
 
-def test_no_files_an_unknown_field_or_a_bad_mapping_is_400(api):
+def test_no_files_or_an_unknown_field_is_400_a_bad_mapping_422(api):
     nothing = api.post("/modeler/imports", as_=OWNER, data={}, content_type="multipart/form-data")
     assert nothing.status_code == 400 and set(nothing.get_json()["error"]["fields"]) == {"files"}
 
@@ -213,4 +213,4 @@ def test_no_files_an_unknown_field_or_a_bad_mapping_is_400(api):
     assert typo.status_code == 400 and set(typo.get_json()["error"]["fields"]) == {"lane"}
 
     mapping = upload(api, list(model_files().items()), lanes='["case_handlers"]')
-    assert mapping.status_code == 400 and set(mapping.get_json()["error"]["fields"]) == {"lanes"}
+    assert mapping.status_code == 422 and set(mapping.get_json()["error"]["fields"]) == {"lanes"}
