@@ -113,7 +113,7 @@ class QueueRequest:
 
 @dataclass(frozen=True)
 class QueueResult:
-    rows: list[TaskRecord]
+    rows: list[Any]  # Rows of every task column and its case's words (``case_title``, ...)
     total: int
     total_capped: bool
     next_cursor: str | None
@@ -231,10 +231,26 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
 
 @functools.lru_cache(maxsize=256)
 def _built(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any, Any]:
-    """``statements`` and the page as an ORM query, kept for the next request of the same caller, filters and
-    database: building the arms and their cache key cost more than running them (a queue of a few tasks)."""
+    """``statements`` and the page with its cases' words, kept for the next request of the same caller,
+    filters and database: building the arms and their cache key cost more than running them (a queue of a
+    few tasks)."""
     count, page = _statements(actor, request, dialect)
-    return count, page, None if page is None else select(TaskRecord).from_statement(page)
+    return count, page, None if page is None else _with_cases(page, request)
+
+
+CASE_WORDS = ("title", "summary", "badge", "title_en", "badge_en")  # what a queue row shows of its case
+
+
+def _with_cases(page: Any, request: QueueRequest) -> Select[Any]:
+    """The page's rows (every task column) with their cases' words, ``case_<word>``, in the page's order.
+
+    One statement instead of the page and then its cases by id; the join is outside the page's UNION ALL
+    (a subquery with its LIMIT), so the arms keep their index order and it looks up only the page's rows.
+    """
+    rows = page.subquery("page")
+    words = [getattr(Case, word).label(f"case_{word}") for word in CASE_WORDS]
+    return (select(*rows.c, *words).select_from(rows).outerjoin(Case, Case.id == rows.c.case_id)
+            .order_by(*_order(request, rows.c[SORTABLE[request.sort].key], rows.c.id)))
 
 
 def _statements(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any]:
@@ -268,21 +284,46 @@ def _order(request: QueueRequest, key: Any, last: Any) -> list[Any]:
 
 
 def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
-    """One page of the caller's queue, the capped total, and the cursor of the next page."""
+    """One page of the caller's queue, the capped total, and the cursor of the next page.
+
+    The rows are the page query's rows (every task column, and the case's words for ``cases_of``). The
+    count runs only when the page cannot tell the total: a first page by offset that holds the queue's
+    last task ends at the total, ``offset + len(rows)``.
+    """
     count, _page, page = _built(_caller(session, actor), request, session.get_bind().dialect.name)
-    found = (session.scalar(count) or 0) if count is not None else 0
-    rows = list(session.scalars(page)) if page is not None else []
+    connection = session.connection()  # Core rows: no ORM objects to build for a page that is only shown
+    rows: list[Any] = list(connection.execute(page).all()) if page is not None else []
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
         tail = rows[-1]
         key = SORTABLE[request.sort].key
         next_cursor = Cursor(request.sort, request.descending, getattr(tail, key), tail.id).encode()
+    if next_cursor is None and request.cursor is None and (rows or request.offset == 0):
+        found = request.offset + len(rows)  # the last page, reached by offset: nothing comes after its rows
+    else:
+        found = (connection.scalar(count) or 0) if count is not None else 0
     return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)
 
 
-def cases_of(session: Session, rows: Sequence[TaskRecord]) -> dict[str, Case]:
-    """The cases of a page's tasks (title, summary, badge for the rows), in one statement."""
+@dataclass(frozen=True)
+class CaseWords:
+    """What a queue row shows of its case (the attributes of ``Case`` that ``access.task_view`` reads)."""
+
+    title: str
+    summary: str
+    badge: str
+    title_en: str
+    badge_en: str
+
+
+def cases_of(session: Session, rows: Sequence[Any]) -> dict[str, Any]:
+    """The cases of a page's tasks (title, summary, badge for the rows): read with the page by ``queue_page``
+    (no statement), or for task rows without them in one statement."""
+    if all(hasattr(row, "case_title") for row in rows):
+        words = -len(CASE_WORDS)  # the page's last columns (see _with_cases)
+        return {row.case_id: CaseWords(*row[words:])
+                for row in rows if row.case_title is not None}  # NULL: no case (the join is an outer one)
     ids = sorted({row.case_id for row in rows})
     if not ids:
         return {}

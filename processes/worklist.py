@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.orm import Session
 
 from processes.access import Action, case_for, may, may_work, reading, task_for_work, task_view
@@ -304,13 +304,23 @@ def colleagues_for(db: Database, task_id: str, *, actor: UserView) -> list[UserV
 
 
 def _colleagues_in(session: Session, task_id: str, actor: UserView) -> list[UserView]:
-    row = task_for_work(session, task_id, actor)
-    # only members of the task's group (or admins) or its assignee can pass may_work: read those, not every
-    # user of the organisation, which the queue page would otherwise pay for on every view
-    candidates = or_(User.groups.any(Group.code.in_([code for code in (row.group, "admins") if code])),
-                     User.username == row.assignee)
-    users = session.scalars(select(User).where(User.active.is_(True), candidates).order_by(User.name))
+    return _who_may_work(session, task_for_work(session, task_id, actor))
+
+
+def _who_may_work(session: Session, row: TaskRecord) -> list[UserView]:
+    """The active users who may work the task (``row`` needs its group, unit and assignee)."""
+    groups = [code for code in (row.group, "admins") if code]
+    users = session.scalars(_CANDIDATES, {"groups": groups, "assignee": row.assignee})
     return [view for view in map(user_view, users) if may_work(view, row) and view.username != "admin"]
+
+
+# only members of the task's group (or admins) or its assignee can pass may_work: read those, not every user
+# of the organisation, which the queue page would otherwise pay for on every view (built once: its
+# construction cost more than running it)
+_CANDIDATES = (select(User).where(User.active.is_(True),
+                                  or_(User.groups.any(Group.code.in_(bindparam("groups", expanding=True))),
+                                      User.username == bindparam("assignee")))
+               .order_by(User.name))
 
 
 # --- saved filters -------------------------------------------------------------------------------------
@@ -374,11 +384,9 @@ def queue_screen(db: Database, *, actor: UserView, filters: TaskFilter, clock: C
         first_open = next((task for task in page.tasks if task.status in (TaskStatus.READY, TaskStatus.CLAIMED)),
                           None)
         colleagues: list[UserView] = []
-        if first_open is not None:
-            try:
-                colleagues = _colleagues_in(session, first_open.id, actor)
-            except (NotFound, Forbidden, Conflict):  # changed since the page was read: offer nobody
-                colleagues = []
+        if first_open is not None:  # read in this transaction as one the actor may work: the queue's rule
+            colleagues = _who_may_work(session, TaskRecord(id=first_open.id, group=first_open.group,
+                                                           unit=first_open.unit, assignee=first_open.assignee))
         return QueueScreen(page, _filters_in(session, actor), keys_in(session), colleagues)
 
 

@@ -78,20 +78,26 @@ def reference(db: Database, actor: UserView, filters: TaskFilter) -> list[str]:
 
 
 def walk(db: Database, actor: UserView, filters: TaskFilter, *, by_cursor: bool) -> list[str]:
-    """Every page of the queue, 7 tasks a page, by offset or by cursor."""
+    """Every page of the queue, 7 tasks a page, by offset or by cursor; each page's total is the last's
+    length (the whole queue).
+    """
     ids: list[str] = []
+    totals: list[int] = []
     cursor: str | None = None
     for _ in range(100):
         page_filters = TaskFilter(**{**filters.__dict__, "limit": 7, "offset": 0 if by_cursor else len(ids),
                                      "cursor": cursor})
         page = task_page(db, actor=actor, filters=page_filters, clock=FixedClock(NOW))
         ids += [task.id for task in page.tasks]
+        totals.append(page.total)
         assert not page.total_capped
         if by_cursor:
             cursor = page.next_cursor
             if cursor is None:
+                assert set(totals) == {len(ids)}, totals  # whether counted or told by the page's end
                 return ids
         elif len(page.tasks) < 7:
+            assert set(totals) == {len(ids)}, totals
             return ids
     raise AssertionError("the pages never ended")
 
