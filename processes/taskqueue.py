@@ -113,7 +113,7 @@ class QueueRequest:
 
 @dataclass(frozen=True)
 class QueueResult:
-    rows: list[Any]  # Rows of every task column and its case's words (``case_title``, ...)
+    rows: list[Any]  # Rows of every task column, the total and the case's words (``case_title``, ...)
     total: int
     total_capped: bool
     next_cursor: str | None
@@ -229,27 +229,34 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
     return _built(_caller(session, actor), request, session.get_bind().dialect.name)[:2]
 
 
+def page_statement(session: Session, actor: UserView, request: QueueRequest) -> Any:
+    """The one statement a page runs (see ``_with_cases``): the page query with its total and cases' words."""
+    return _built(_caller(session, actor), request, session.get_bind().dialect.name)[2]
+
+
 @functools.lru_cache(maxsize=256)
 def _built(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any, Any]:
     """``statements`` and the page with its cases' words, kept for the next request of the same caller,
     filters and database: building the arms and their cache key cost more than running them (a queue of a
     few tasks)."""
     count, page = _statements(actor, request, dialect)
-    return count, page, None if page is None else _with_cases(page, request)
+    return count, page, None if page is None else _with_cases(page, count, request)
 
 
 CASE_WORDS = ("title", "summary", "badge", "title_en", "badge_en")  # what a queue row shows of its case
 
 
-def _with_cases(page: Any, request: QueueRequest) -> Select[Any]:
-    """The page's rows (every task column) with their cases' words, ``case_<word>``, in the page's order.
+def _with_cases(page: Any, count: Any, request: QueueRequest) -> Select[Any]:
+    """The page's rows (every task column), the capped count as ``queue_total``, and their cases' words,
+    ``case_<word>``, in the page's order: one statement where there were three (page, count, cases by id).
 
-    One statement instead of the page and then its cases by id; the join is outside the page's UNION ALL
-    (a subquery with its LIMIT), so the arms keep their index order and it looks up only the page's rows.
+    The join is outside the page's UNION ALL (a subquery with its LIMIT), so the arms keep their index order
+    and it looks up only the page's rows; the count is an uncorrelated scalar subquery, run once.
     """
     rows = page.subquery("page")
     words = [getattr(Case, word).label(f"case_{word}") for word in CASE_WORDS]
-    return (select(*rows.c, *words).select_from(rows).outerjoin(Case, Case.id == rows.c.case_id)
+    return (select(*rows.c, count.scalar_subquery().label("queue_total"), *words)
+            .select_from(rows).outerjoin(Case, Case.id == rows.c.case_id)
             .order_by(*_order(request, rows.c[SORTABLE[request.sort].key], rows.c.id)))
 
 
@@ -286,23 +293,24 @@ def _order(request: QueueRequest, key: Any, last: Any) -> list[Any]:
 def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
     """One page of the caller's queue, the capped total, and the cursor of the next page.
 
-    The rows are the page query's rows (every task column, and the case's words for ``cases_of``). The
-    count runs only when the page cannot tell the total: a first page by offset that holds the queue's
-    last task ends at the total, ``offset + len(rows)``.
+    The rows are the page query's rows: every task column, the total, and the case's words for
+    ``cases_of``. Only a page with no rows after an offset or a cursor runs the count by itself.
     """
     count, _page, page = _built(_caller(session, actor), request, session.get_bind().dialect.name)
     connection = session.connection()  # Core rows: no ORM objects to build for a page that is only shown
     rows: list[Any] = list(connection.execute(page).all()) if page is not None else []
+    if rows:
+        found = rows[0].queue_total
+    elif request.offset == 0 and request.cursor is None:
+        found = 0  # the first page is empty: so is the queue
+    else:
+        found = (connection.scalar(count) or 0) if count is not None else 0
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
         tail = rows[-1]
         key = SORTABLE[request.sort].key
         next_cursor = Cursor(request.sort, request.descending, getattr(tail, key), tail.id).encode()
-    if next_cursor is None and request.cursor is None and (rows or request.offset == 0):
-        found = request.offset + len(rows)  # the last page, reached by offset: nothing comes after its rows
-    else:
-        found = (connection.scalar(count) or 0) if count is not None else 0
     return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)
 
 
