@@ -30,6 +30,7 @@ else:
     sys.path.insert(0, str(HERE.parent))
 
 import argparse
+import http.client
 import json
 import os
 import shutil
@@ -39,6 +40,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -258,24 +260,53 @@ def engine_path(url: str, cases: int, profile: bool) -> None:
 # --- 4. served: /me and cases per second --------------------------------------------------------------------
 
 class HttpClient:
-    def __init__(self, base: str) -> None:
+    """JSON over HTTP. ``keepalive``: each calling thread sends its requests on one kept-alive HTTP/1.1
+    connection (as a real API client does); otherwise a new connection per request (urllib)."""
+
+    def __init__(self, base: str, *, keepalive: bool = True) -> None:
         self.base = base
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port, self.prefix = parts.hostname or "127.0.0.1", parts.port or 80, parts.path
+        self.keepalive = keepalive
         self.tokens: dict[str, str] = {}
         self.timings: dict[str, list[float]] = {}
         self.lock = threading.Lock()
+        self._local = threading.local()
+
+    def _exchange(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> tuple[int, bytes]:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        reused = connection.sock is not None
+        try:
+            connection.request(method, self.prefix + path, body=data, headers=headers)
+            response = connection.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            if not reused:  # a kept connection the server closed after its idle time: open it again, once
+                raise
+            connection.close()
+            connection.request(method, self.prefix + path, body=data, headers=headers)
+            response = connection.getresponse()
+        return response.status, response.read()
 
     def call(self, kind: str, method: str, path: str, user: str | None, body: Any) -> Any:
-        request = urllib.request.Request(self.base + path, method=method,
-                                         data=None if body is None else json.dumps(body).encode())
-        request.add_header("Content-Type", "application/json")
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
         if user is not None:
-            request.add_header("Authorization", f"Bearer {self.tokens[user]}")
+            headers["Authorization"] = f"Bearer {self.tokens[user]}"
         started = time.perf_counter()
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                payload = json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            raise RuntimeError(f"{method} {path} -> {error.code}: {error.read()[:300]!r}") from None
+        if self.keepalive:
+            status, raw = self._exchange(method, path, data, headers)
+            if status >= 400:
+                raise RuntimeError(f"{method} {path} -> {status}: {raw[:300]!r}")
+            payload = json.loads(raw or b"{}")
+        else:
+            request = urllib.request.Request(self.base + path, method=method, data=data, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    payload = json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as error:
+                raise RuntimeError(f"{method} {path} -> {error.code}: {error.read()[:300]!r}") from None
         elapsed = time.perf_counter() - started
         with self.lock:
             self.timings.setdefault(kind, []).append(elapsed)
@@ -319,28 +350,31 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def served_part(cases: int, workers: int, rounds: int) -> None:
+def served_part(cases: int, workers: int, rounds: int, keepalive: bool) -> None:
     with served(workers) as base:
-        client = HttpClient(base)
+        client = HttpClient(base, keepalive=keepalive)
         for user in (STARTER, REVIEWER):
             client.tokens[user] = client.call("login", "POST", "/api/v1/auth/token", None,
                                               {"username": user, "password": demo.DEMO_PASSWORD})["token"]
-        api = HttpClient(base + "/api/v1")
+        api = HttpClient(base + "/api/v1", keepalive=keepalive)
         api.tokens, api.timings = client.tokens, client.timings
         for _ in range(rounds):
             client.call("healthz", "GET", "/healthz", None, None)
             api.call("me", "GET", "/me", STARTER, None)
         base_p50, me_p50 = statistics.median(client.timings["healthz"]), statistics.median(client.timings["me"])
-        print(f"2b. GET /api/v1/me over HTTP (amflow serve --workers {workers}, urllib client)")
+        how = "one kept-alive connection per client" if keepalive else "a new connection per request"
+        print(f"2b. GET /api/v1/me over HTTP (amflow serve --workers {workers}, {how})")
         print(f"   /healthz p50 {base_p50 * 1000:.2f} ms   /me p50 {me_p50 * 1000:.2f} ms   "
               f"ratio {me_p50 / base_p50:.1f}   /me minus /healthz {(me_p50 - base_p50) * 1000:.2f} ms")
-        print(f"4. W1 cases over HTTP (amflow serve --workers {workers}, SQLite), {cases} cases per run")
+        print(f"4. W1 cases over HTTP (amflow serve --workers {workers}, SQLite, {how}), {cases} cases per run")
         for clients in (1, 4):
             for kind in CALLS:
                 client.timings.pop(kind, None)
+            runner = HttpClient(base + "/api/v1", keepalive=keepalive)  # fresh connections for the new threads
+            runner.tokens, runner.timings = client.tokens, client.timings
             started = time.perf_counter()
             with ThreadPoolExecutor(clients) as pool:
-                for future in [pool.submit(w1_case, api.call) for _ in range(cases)]:
+                for future in [pool.submit(w1_case, runner.call) for _ in range(cases)]:
                     future.result()
             elapsed = time.perf_counter() - started
             print(f"   {clients} client(s): {cases / elapsed:6.1f} cases/s  "
@@ -357,6 +391,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-served", action="store_true", help="only the in-process parts")
     parser.add_argument("--profile", action="store_true", help="cProfile the engine path")
+    parser.add_argument("--no-keepalive", action="store_true",
+                        help="served part: a new connection per request instead of one kept-alive per client")
     args = parser.parse_args()
 
     folder = tempfile.mkdtemp(prefix="amflow-request-path-")
@@ -370,7 +406,7 @@ def main() -> None:
         me_in_process(url("me"), folder, args.rounds)
         engine_path(url("engine"), args.cases, args.profile)
         if not args.skip_served:
-            served_part(args.cases, args.workers, args.rounds)
+            served_part(args.cases, args.workers, args.rounds, keepalive=not args.no_keepalive)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

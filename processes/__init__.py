@@ -5,7 +5,7 @@ user does. See docs/internals.md for the map of the rooms behind it. It knows no
 every use case owns its transaction.
 """
 
-from processes import errors, modeler, views
+from processes import bundleedits, casemoves, errors, modeler, views
 from processes.boards import case_board, case_overviews, case_table
 from processes.caselist import CaseFilter, CasePage, list_cases
 from processes.caselist import Scope as CaseScope
@@ -56,6 +56,7 @@ from processes.messages import case_messages, send_link_message, send_message
 from processes.notices import KINDS as NOTICE_KINDS
 from processes.notices import list_notices, notice_settings, open_notice, set_notice_settings, unread_count
 from processes.notify.mailer import SendReport, SmtpSettings, send_pending
+from processes.notify.retention import PurgePass, purge_expired
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.operations import OUTBOX_STATUSES, OperationalCounts, operational_counts, readiness
 from processes.people.identity import (
@@ -181,6 +182,7 @@ __all__ = [
     "OperationalCounts",
     "ProcessDetail",
     "ProcessView",
+    "PurgePass",
     "QueueScreen",
     "Refusal",
     "SavedFilterView",
@@ -205,6 +207,7 @@ __all__ = [
     "add_group",
     "assign_tasks",
     "authenticate",
+    "bundleedits",
     "case_board",
     "case_diagram",
     "case_history",
@@ -212,6 +215,7 @@ __all__ = [
     "case_overviews",
     "case_references",
     "case_table",
+    "casemoves",
     "check_upload",
     "claim_task",
     "claim_tasks",
@@ -266,6 +270,7 @@ __all__ = [
     "process_cases",
     "process_keys",
     "process_statistics",
+    "purge_expired",
     "queue_screen",
     "readiness",
     "related_starts",

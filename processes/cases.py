@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from processes import bundles
-from processes.access import Action, case_view, is_restricted, may, reading
+from processes.access import Action, case_view, is_restricted, may, readable_cases, reading
 from processes.advance import OPEN, new_case
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
@@ -157,26 +157,37 @@ def process_cases(
         if unknown:
             raise InvalidData(f"the cases of {process!r} are filtered by {', '.join(('status', *columns))} only",
                               fields=dict.fromkeys(unknown, "not a listed field"))
-        query = select(Case).where(Case.process_key == process).order_by(Case.created_at.desc(), Case.id)
-        if unit is not None:
-            query = query.where(Case.unit == unit)
-        rows: list[ProcessCaseRow] = []
-        for case in session.scalars(query.limit(_SCANNED)):
-            data = case.data if isinstance(case.data, dict) else {}
-            values = {"status": case.status, **{name: data.get(name) for name in columns}}
-            if any(str(values.get(name)) != value for name, value in where.items()):
-                continue
-            if not may(session, actor, Action.READ, case):
-                continue
-            rows.append(ProcessCaseRow(id=case.id, process=case.process_key, unit=case.unit,
-                                       status=CaseStatus(case.status),
-                                started_by=case.started_by, created_at=case.created_at,
-                                columns={name: data.get(name) for name in columns},
-                                title=case.title or "", title_en=case.title_en or ""))
-            if len(rows) >= min(limit, MAX_LISTED):
-                break
+        rows = [_listed_row(case, columns) for case in session.scalars(_readable_of(process, actor, unit, where, limit))
+                if _matches(case, columns, where)][:min(limit, MAX_LISTED)]
         return ProcessCaseList(process=process, columns=columns, rows=rows, labels=parsed.list_labels,
                                values=parsed.list_values, name=version.name, name_en=version.name_en)
+
+
+def _readable_of(process: str, actor: UserView, unit: str | None, where: dict[str, str], limit: int) -> Select[Any]:
+    """The process's cases the actor may read (``access.readable_cases``, one statement), newest first, in the
+    unit and with the status asked; as many as are shown, or up to ``_SCANNED`` when listed fields filter them
+    (those are compared on the case data, as the list shows them)."""
+    query = select(Case).where(Case.process_key == process, readable_cases(actor))
+    if unit is not None:
+        query = query.where(Case.unit == unit)
+    if "status" in where:
+        query = query.where(Case.status == where["status"])
+    shown = _SCANNED if set(where) - {"status"} else min(limit, MAX_LISTED)
+    return query.order_by(Case.created_at.desc(), Case.id).limit(shown)
+
+
+def _matches(case: Case, columns: tuple[str, ...], where: dict[str, str]) -> bool:
+    """Whether the case's listed fields have the values ``where`` asks for."""
+    data = case.data if isinstance(case.data, dict) else {}
+    return all(str(data.get(name)) == value for name, value in where.items() if name != "status")
+
+
+def _listed_row(case: Case, columns: tuple[str, ...]) -> ProcessCaseRow:
+    data = case.data if isinstance(case.data, dict) else {}
+    return ProcessCaseRow(id=case.id, process=case.process_key, unit=case.unit, status=CaseStatus(case.status),
+                          started_by=case.started_by, created_at=case.created_at,
+                          columns={name: data.get(name) for name in columns},
+                          title=case.title or "", title_en=case.title_en or "")
 
 
 def listed_processes(db: Database) -> list[ProcessView]:

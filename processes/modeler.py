@@ -1,6 +1,7 @@
 """The process owners' modeler (issue #18): drafts, validation, deploys with a change note, the versions of a
-process with the cases on each, diffs, roll-backs, migrations of running cases, and forms and rule data
-changed as new versions of a process's bundle.
+process with the cases on each, diffs, roll-backs; groups and members (admins); ``amflow export``.
+Migrating running cases is in ``casemoves.py``, forms and rule data changed as new versions in
+``bundleedits.py``; both use the access check and the deploy of this module.
 
 Every use case asks ``access.may(actor, Action.MODEL, MODELER)`` first (groups: ``Action.MANAGE`` on
 ``GROUPS``). A deploy from here goes through ``deployments.deploy``, the engine's own checks; its forms,
@@ -18,7 +19,6 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from lxml import etree
 from sqlalchemy import delete, func, select
@@ -26,10 +26,8 @@ from sqlalchemy.orm import Session
 
 import forms
 import rules
-from processes import access, advance, bundles
-from processes.clock import SYSTEM_CLOCK, Clock
-from processes.deployments import SPEC_CACHE, deploy, latest_version
-from processes.engine import migration
+from processes import access, bundles
+from processes.deployments import deploy, latest_version
 from processes.engine.loader import NS, load_process, parse_xml, utf8_xml
 from processes.errors import Forbidden, InvalidData, InvalidModel, NotFound
 from processes.people.organisation import add_group, group_codes
@@ -43,7 +41,8 @@ MAX_NOTE = 1000
 INITIATOR_LANE = "Process Initiator"
 
 
-def _require(session: Session, actor: UserView | None, target: str = access.MODELER) -> None:
+def require(session: Session, actor: UserView | None, target: str = access.MODELER) -> None:
+    """Forbidden unless the actor may model processes (with ``GROUPS``: manage groups); in the caller's session."""
     action = access.Action.MANAGE if target == access.GROUPS else access.Action.MODEL
     if not access.may(session, actor, action, target):
         raise Forbidden("only process owners and administrators may model processes"
@@ -53,7 +52,7 @@ def _require(session: Session, actor: UserView | None, target: str = access.MODE
 def check_access(db: Database, actor: UserView | None, target: str = access.MODELER) -> None:
     """Forbidden unless the actor may use the modeler (or, with ``GROUPS``, manage groups)."""
     with db.read() as session:
-        _require(session, actor, target)
+        require(session, actor, target)
 
 
 # --- what a diagram is --------------------------------------------------------------------------------------
@@ -79,7 +78,7 @@ def _lanes_of(xml: bytes) -> list[tuple[str, str]]:
     return [(lane.get("id") or "", (lane.get("name") or "").strip()) for lane in root.iter(f"{{{BPMN}}}lane")]
 
 
-def _sources_for(session: Session, key: str) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+def bundle_sources(session: Session, key: str) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """The files of the process's newest bundle (none for a new process) and its lane mapping."""
     row = session.scalar(select(ProcessVersion).where(ProcessVersion.key == key)
                          .order_by(ProcessVersion.version.desc()).limit(1))
@@ -161,7 +160,7 @@ def _check(session: Session, xml: bytes, lanes: Mapping[str, str] | None) -> tup
         key = _key_of(xml)
     except InvalidModel as exc:
         return Validation(None, [Problem(part.element, part.message) for part in exc.parts]), bundles.Sources(), {}
-    files, kept = _sources_for(session, key)
+    files, kept = bundle_sources(session, key)
     sources = bundles.sources_with(files)
     mapping = _lanes_for(xml, lanes, kept)
     groups = group_codes(session)
@@ -183,7 +182,7 @@ def validate(db: Database, actor: UserView | None, xml: bytes, *, lanes: Mapping
              ) -> Validation:
     """Run the deploy checks on a diagram without deploying it."""
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         result = _check(session, xml, lanes)[0]
     found = lint(xml)
     return result if not found else dataclasses.replace(result, lint=found)
@@ -202,7 +201,7 @@ class Choices:
 def choices(db: Database, actor: UserView) -> Choices:
     """The groups, forms and rule sets a diagram may name, and whether the actor may create groups."""
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         groups = [(g.code, g.name) for g in session.scalars(select(Group).order_by(Group.code))]
         manage = access.may(session, actor, access.Action.MANAGE, access.GROUPS)
     return Choices(groups, forms.form_names(), rules.ruleset_names(), manage)
@@ -228,7 +227,7 @@ def save_draft(db: Database, actor: UserView, xml: bytes, *, lanes: Mapping[str,
                based_on: int | None = None) -> DraftView:
     """Keep the diagram as the process's draft (one per process; it is checked as XML only)."""
     with db.write() as session:
-        _require(session, actor)
+        require(session, actor)
         try:
             text = utf8_xml(xml, "diagram.bpmn")
             key = _key_of(text)
@@ -247,7 +246,7 @@ def save_draft(db: Database, actor: UserView, xml: bytes, *, lanes: Mapping[str,
 
 def get_draft(db: Database, actor: UserView, key: str) -> DraftView:
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         row = session.get(ProcessDraft, key)
         if row is None:
             raise NotFound(f"no draft of process {key!r}")
@@ -257,7 +256,7 @@ def get_draft(db: Database, actor: UserView, key: str) -> DraftView:
 def draft_keys(db: Database, actor: UserView) -> list[str]:
     """The processes that have a draft."""
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         return list(session.scalars(select(ProcessDraft.key).order_by(ProcessDraft.key)))
 
 
@@ -320,7 +319,8 @@ class VersionView:
     running_cases: int
 
 
-def _note(note: str | None) -> str:
+def change_note(note: str | None) -> str:
+    """The change note a new version needs, trimmed; InvalidData if it is missing or too long."""
     text = (note or "").strip()
     if not text:
         raise InvalidData("a change note is required", fields={"note": "say what changed"})
@@ -329,8 +329,9 @@ def _note(note: str | None) -> str:
     return text
 
 
-def _deploy_with(db: Database, actor: UserView, xml: bytes, files: dict[str, dict[str, str]], *,
+def deploy_with(db: Database, actor: UserView, xml: bytes, files: dict[str, dict[str, str]], *,
                  lanes: Mapping[str, str], note: str, name: str | None = None) -> VersionView:
+    """Deploy the diagram with these bundle files as the process's next version; its draft goes."""
     key = _key_of(xml)
     view = deploy(db, xml, _filename(key), actor=actor, sources=bundles.sources_with(files), lanes=lanes,
                   note=note, name=name)
@@ -342,14 +343,14 @@ def _deploy_with(db: Database, actor: UserView, xml: bytes, files: dict[str, dic
 def deploy_version(db: Database, actor: UserView, xml: bytes, *, note: str | None,
                    lanes: Mapping[str, str] | None = None) -> VersionView:
     """Deploy the diagram as the next version of its process, with the change note; the draft goes."""
-    text = _note(note)
+    text = change_note(note)
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         validation, _sources, mapping = _check(session, xml, lanes)
-        files, _kept = _sources_for(session, validation.key) if validation.key else ({}, {})
+        files, _kept = bundle_sources(session, validation.key) if validation.key else ({}, {})
     if not validation.ok:
         raise InvalidModel.of([InvalidModel(p.message, element=p.element) for p in validation.problems])
-    return _deploy_with(db, actor, utf8_xml(xml, "diagram.bpmn"), files, lanes=mapping, note=text)
+    return deploy_with(db, actor, utf8_xml(xml, "diagram.bpmn"), files, lanes=mapping, note=text)
 
 
 def _running(session: Session, version_ids: list[int]) -> dict[int, int]:
@@ -359,7 +360,8 @@ def _running(session: Session, version_ids: list[int]) -> dict[int, int]:
     return {row[0]: row[1] for row in rows}
 
 
-def _row(session: Session, key: str, version: int) -> ProcessVersion:
+def version_row(session: Session, key: str, version: int) -> ProcessVersion:
+    """The stored version ``version`` of process ``key``, or NotFound."""
     row = session.scalar(select(ProcessVersion).where(ProcessVersion.key == key, ProcessVersion.version == version))
     if row is None:
         raise NotFound(f"no version {version} of process {key!r}", fields={"version": f"no version {version}"})
@@ -368,7 +370,7 @@ def _row(session: Session, key: str, version: int) -> ProcessVersion:
 
 def _version(db: Database, key: str, version: int) -> VersionView:
     with db.read() as session:
-        row = _row(session, key, version)
+        row = version_row(session, key, version)
         return VersionView(row.key, row.name, row.version, row.deployed_at, row.deployed_by, row.change_note,
                            _running(session, [row.id]).get(row.id, 0))
 
@@ -376,7 +378,7 @@ def _version(db: Database, key: str, version: int) -> VersionView:
 def list_versions(db: Database, actor: UserView, key: str | None = None) -> list[VersionView]:
     """Every version (of one process, or of all), newest first per process, with its running cases."""
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         query = select(ProcessVersion).order_by(ProcessVersion.key, ProcessVersion.version.desc())
         if key is not None:
             query = query.where(ProcessVersion.key == key)
@@ -391,8 +393,8 @@ def list_versions(db: Database, actor: UserView, key: str | None = None) -> list
 def version_xml(db: Database, actor: UserView, key: str, version: int | None = None) -> tuple[int, str, dict[str, str]]:
     """(version, BPMN, lane mapping) of a deployed version (default: the newest)."""
     with db.read() as session:
-        _require(session, actor)
-        row = latest_version(session, key) if version is None else _row(session, key, version)
+        require(session, actor)
+        row = latest_version(session, key) if version is None else version_row(session, key, version)
         return row.version, row.bpmn_xml, bundles.for_version(session, row.id).lanes
 
 
@@ -418,8 +420,9 @@ def _elements(xml: str) -> dict[str, tuple[str, str, str]]:
 def diff_versions(db: Database, actor: UserView, key: str, old: int, new: int) -> dict[str, list[dict[str, str]]]:
     """The elements added, removed and changed from version ``old`` to ``new``, by element id."""
     with db.read() as session:
-        _require(session, actor)
-        before, after = _elements(_row(session, key, old).bpmn_xml), _elements(_row(session, key, new).bpmn_xml)
+        require(session, actor)
+        before = _elements(version_row(session, key, old).bpmn_xml)
+        after = _elements(version_row(session, key, new).bpmn_xml)
 
     def item(element: str, what: tuple[str, str, str]) -> dict[str, str]:
         return {"id": element, "type": what[0], "name": what[1]}
@@ -434,162 +437,13 @@ def diff_versions(db: Database, actor: UserView, key: str, old: int, new: int) -
 def roll_back(db: Database, actor: UserView, key: str, version: int, *, note: str | None = None) -> VersionView:
     """Deploy version ``version`` again, with its own bundle, as the process's next version."""
     with db.read() as session:
-        _require(session, actor)
-        row = _row(session, key, version)
+        require(session, actor)
+        row = version_row(session, key, version)
         bundle = bundles.for_version(session, row.id)
         xml, name = row.bpmn_xml.encode(), row.name
         files, lanes = bundles.files_of(bundle.entries, xml, row.filename), bundle.lanes
     text = (note or "").strip() or f"roll back to version {version}"
-    return _deploy_with(db, actor, xml, files, lanes=lanes, note=_note(text), name=name)
-
-
-# --- migrating running cases ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CaseMove:
-    case_id: str
-    movable: bool
-    reasons: list[str]
-    moved: bool = False
-
-
-def _plan(session: Session, key: str, old: int, new: int) -> tuple[ProcessVersion, ProcessVersion,
-                                                                    list[tuple[Case, migration.Migrated]]]:
-    source, target = _row(session, key, old), _row(session, key, new)
-    if target.version <= source.version:
-        raise InvalidData("migrate to a newer version", fields={"to": "must be newer than the version migrated"})
-    old_parsed, new_parsed = SPEC_CACHE.get(session, source.id).parsed, SPEC_CACHE.get(session, target.id).parsed
-    cases = session.scalars(select(Case).where(Case.process_version_id == source.id,
-                                               Case.status == CaseStatus.RUNNING.value).order_by(Case.created_at))
-    plan = []
-    for case in cases:
-        if not case.state:
-            plan.append((case, migration.Migrated(None, ("the case has not run yet",))))
-            continue
-        plan.append((case, migration.migrate(case.state, case.serializer_version, old_parsed, new_parsed)))
-    return source, target, plan
-
-
-def migration_plan(db: Database, actor: UserView, key: str, old: int, new: int) -> list[CaseMove]:
-    """The dry run: which running cases of version ``old`` can move to ``new``, and why the others cannot."""
-    with db.read() as session:
-        _require(session, actor)
-        _source, _target, plan = _plan(session, key, old, new)
-        return [CaseMove(case.id, moved.state is not None, list(moved.reasons)) for case, moved in plan]
-
-
-def migrate_cases(db: Database, actor: UserView, key: str, old: int, new: int, *,
-                  clock: Clock = SYSTEM_CLOCK) -> list[CaseMove]:
-    """Move every movable running case of version ``old`` to ``new`` (audited per case), in one transaction."""
-    result = []
-    with db.write() as session:
-        _require(session, actor)
-        source, target, plan = _plan(session, key, old, new)
-        for case, moved in plan:
-            if moved.state is None:
-                result.append(CaseMove(case.id, False, list(moved.reasons)))
-                continue
-            case.state, case.process_version_id = moved.state, target.id
-            record(session, case_id=case.id, actor=actor.username, kind=AuditKind.CASE_MIGRATED,
-                   detail={"process": key, "from": source.version, "to": target.version})
-            advance.advance_case(session, case, _stay, clock=clock)  # re-predicted paths, the task index
-            result.append(CaseMove(case.id, True, [], moved=True))
-    return result
-
-
-def _stay(_workflow: Any, _run: Any) -> None:
-    """No event: the engine only takes the steps the new version allows now."""
-
-
-# --- forms and rule data as new versions -------------------------------------------------------------------
-
-def _latest_files(session: Session, key: str) -> tuple[ProcessVersion, dict[str, dict[str, str]], dict[str, str]]:
-    row = latest_version(session, key)
-    files, lanes = _sources_for(session, key)
-    return row, files, lanes
-
-
-def process_documents(db: Database, actor: UserView, key: str) -> dict[str, Any]:
-    """The forms (schema, UI) and parameters the newest version of the process uses."""
-    with db.read() as session:
-        _require(session, actor)
-        row = latest_version(session, key)
-        bundle = bundles.for_version(session, row.id)
-        used = bundles.uses(row.bpmn_xml.encode(), row.filename)
-        found = {}
-        for name in used.forms:
-            form = bundle.form(name)
-            if form is not None:
-                found[name] = {"schema": form.schema, "ui": form.ui}
-        files = bundles.files_of(bundle.entries)
-        parameters = json.loads(files["rules"].get("parameters.json") or _shipped_parameters())
-        return {"forms": found, "rulesets": list(used.rulesets), "parameters": parameters}
-
-
-def _shipped_parameters() -> str:
-    source = bundles.Sources().rules / "parameters.json"
-    return source.read_text(encoding="utf-8")
-
-
-def change_form(db: Database, actor: UserView, key: str, form: str, *, schema: Any, ui: Any = None,
-                note: str | None = None) -> VersionView:
-    """A new version of the process whose form ``form`` has this JSON Schema (and UI hints)."""
-    text = _note(note)
-    with db.read() as session:
-        _require(session, actor)
-        row, files, lanes = _latest_files(session, key)
-        used = bundles.uses(row.bpmn_xml.encode(), row.filename)
-        if form not in used.forms:
-            raise NotFound(f"process {key!r} uses no form {form!r}", fields={"form": f"not a form of {key}"})
-        xml = row.bpmn_xml.encode()
-    ui = {} if ui is None else ui
-    try:
-        forms.form_from_documents(form, schema, ui)
-    except forms.InvalidForm as exc:
-        raise InvalidData(f"not a valid form schema: {exc}", fields={"schema": str(exc)}) from None
-    named = used.form_files[form]
-    schema_text, ui_text = json.dumps(schema, ensure_ascii=False, indent=1), json.dumps(ui, ensure_ascii=False)
-    files.setdefault("forms", {}).update({
-        named.schema: schema_text, form + forms.registry.SCHEMA_SUFFIX: schema_text,
-        (named.ui or form + forms.registry.UI_SUFFIX): ui_text, form + forms.registry.UI_SUFFIX: ui_text})
-    view = _deploy_with(db, actor, xml, files, lanes=lanes, note=text)
-    _record_change(db, actor, {"process": key, "version": view.version, "form": form, "note": text})
-    return view
-
-
-def add_parameter_value(db: Database, actor: UserView, key: str, parameter: str, *, value: Any, valid_from: str,
-                        note: str | None = None) -> VersionView:
-    """A new version of the process whose effective-dated ``parameter`` takes ``value`` from ``valid_from``."""
-    text = _note(note)
-    try:
-        start = dt.date.fromisoformat(str(valid_from))
-    except ValueError:
-        raise InvalidData("invalid date", fields={"valid_from": "a date YYYY-MM-DD"}) from None
-    with db.read() as session:
-        _require(session, actor)
-        row, files, lanes = _latest_files(session, key)
-        xml = row.bpmn_xml.encode()
-    rule_files = files.setdefault("rules", {})
-    document = json.loads(rule_files.get("parameters.json") or _shipped_parameters())
-    entries = document.get(parameter)
-    if not isinstance(entries, list) or parameter.startswith("$"):
-        raise NotFound(f"no parameter {parameter!r}", fields={"parameter": "no such parameter"})
-    entries = [e for e in entries if e.get("valid_from") != start.isoformat()]
-    entries.append({"value": value, "valid_from": start.isoformat(), "source": f"{actor.username}: {text}"})
-    document[parameter] = sorted(entries, key=lambda e: str(e.get("valid_from")))
-    rule_files["parameters.json"] = json.dumps(document, ensure_ascii=False, indent=1)
-    try:
-        view = _deploy_with(db, actor, xml, files, lanes=lanes, note=text)
-    except InvalidModel as exc:
-        raise InvalidData(exc.message, fields={"value": exc.message}) from None
-    _record_change(db, actor, {"process": key, "version": view.version, "parameter": parameter, "value": value,
-                               "valid_from": start.isoformat(), "note": text})
-    return view
-
-
-def _record_change(db: Database, actor: UserView, detail: dict[str, Any]) -> None:
-    with db.write() as session:
-        record(session, case_id=None, actor=actor.username, kind=AuditKind.BUNDLE_CHANGED, detail=detail)
+    return deploy_with(db, actor, xml, files, lanes=lanes, note=change_note(text), name=name)
 
 
 # --- groups -------------------------------------------------------------------------------------------------
@@ -605,7 +459,7 @@ class GroupView:
 def list_groups(db: Database, actor: UserView) -> list[GroupView]:
     """Every group with its members (for process owners choosing a lane's group, and admins)."""
     with db.read() as session:
-        _require(session, actor)
+        require(session, actor)
         members: dict[str, list[str]] = {}
         for user in session.scalars(select(User).order_by(User.username)):
             for group in user.groups:
@@ -624,7 +478,7 @@ def create_group(db: Database, actor: UserView, code: str, name: str) -> GroupVi
 def set_membership(db: Database, actor: UserView, code: str, username: str, *, member: bool) -> GroupView:
     """An admin adds a user to a group or takes them out."""
     with db.write() as session:
-        _require(session, actor, access.GROUPS)
+        require(session, actor, access.GROUPS)
         group = session.get(Group, code)
         if group is None:
             raise NotFound(f"no group {code!r}", fields={"group": "no such group"})

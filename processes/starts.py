@@ -7,8 +7,14 @@ lock; PostgreSQL: ``FOR UPDATE SKIP LOCKED``) and, in ONE transaction, writes th
 ``scheduled_starts`` (unique per process and occurrence), starts the case and moves the row on to the next
 occurrence. So an occurrence starts exactly one case across workers and restarts: a worker that dies
 mid-way rolls back and the occurrence is still due; one that replays a past day (``--now``) starts what was
-due then and nothing twice. Occurrences missed while no worker ran are started on the next pass, oldest
-first.
+due then and nothing twice.
+
+**Catching up after an outage.** When no worker ran over several occurrences (a campaign every 1 March,
+the worker down for three years), the next pass starts ONE case, for the latest occurrence due, not one per
+missed occurrence: a recurring start is about the present, and a pile of stale campaigns helps nobody. The
+earlier occurrences are skipped: the started case's history says which (``timer_starts_skipped``, also on
+its ``timer_fired`` event), the worker logs a warning, and the schedule moves on to the occurrence after
+the one started. A timer with one occurrence (a date, a duration) is started late as it was.
 
 A case started so has no starter (the system) and the unit its start event names (property ``unit``).
 
@@ -45,6 +51,7 @@ logger = logging.getLogger("amflow.worker")
 
 MAX_STARTS_PER_PASS = 1_000
 MAX_OCCURRENCES_SCANNED = 100_000
+MAX_SKIPPED_LISTED = 100  # the history names at most this many skipped occurrences (all are counted)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,32 @@ def _next_occurrence(timer: events.TimerStart, origin: dt.datetime, after: dt.da
                 after_year is None or moment.astimezone(LOCAL_ZONE).year > after_year):
             return moment
     return None
+
+
+@dataclass(frozen=True)
+class _CatchUp:
+    """The occurrence to start now, and the due ones before it that are skipped."""
+
+    start: dt.datetime
+    skipped: tuple[dt.datetime, ...] = ()  # the first MAX_SKIPPED_LISTED, oldest first
+    skipped_count: int = 0
+
+
+def _catch_up(timer: events.TimerStart, origin: dt.datetime, due: dt.datetime, now: dt.datetime) -> _CatchUp:
+    """From the due occurrence ``due`` on, the latest occurrence at or before ``now`` (one per calendar year
+    for a yearly date) is the one started; the due ones before it are skipped."""
+    start, skipped, count = due, [], 0
+    for index, moment in enumerate(events.occurrences(timer, origin)):
+        if index > MAX_OCCURRENCES_SCANNED or moment > now:
+            break
+        if moment <= start or (timer.yearly and moment.astimezone(LOCAL_ZONE).year
+                               <= start.astimezone(LOCAL_ZONE).year):
+            continue
+        if count < MAX_SKIPPED_LISTED:
+            skipped.append(start)
+        count += 1
+        start = moment
+    return _CatchUp(start, tuple(skipped), count)
 
 
 def _timer_of(session: Session, version_id: int, clock: Clock) -> events.TimerStart | None:
@@ -162,14 +195,15 @@ def _claim_due(session: Session, db: Database, now: dt.datetime, skip: set[str])
 
 
 def _start_one(db: Database, clock: Clock, skip: set[str]) -> str | None:
-    """Start the case of the earliest due occurrence; its process key, or None when nothing is due."""
+    """Start the case of the earliest due process (its latest due occurrence, the missed ones before it
+    skipped); its process key, or None when nothing is due."""
     now = runtime.now_utc(clock)
     with unit_of_work(db) as session:
         row = _claim_due(session, db, now, skip)
         if row is None:
             return None
-        key, occurrence = row.process_key, row.next_at
-        assert occurrence is not None
+        key, due = row.process_key, row.next_at
+        assert due is not None
         try:
             timer = _timer_of(session, row.process_version_id, clock)
             if timer is None:
@@ -177,6 +211,8 @@ def _start_one(db: Database, clock: Clock, skip: set[str]) -> str | None:
                 return key
             version = session.get(ProcessVersion, row.process_version_id)
             assert version is not None
+            catch_up = _catch_up(timer, version.deployed_at, due, now)
+            occurrence = catch_up.start
             session.add(ScheduledStart(process_key=key, occurrence_at=occurrence))
             session.flush()  # the unique occurrence first: a second start of it fails here, before any case
             case = new_case(session, process=key, unit=timer.properties["unit"], data={}, starter=None, clock=clock)
@@ -184,8 +220,16 @@ def _start_one(db: Database, clock: Clock, skip: set[str]) -> str | None:
             session.execute(update(ScheduledStart)
                             .where(ScheduledStart.process_key == key, ScheduledStart.occurrence_at == occurrence)
                             .values(case_id=case.id))
-            record(session, case_id=case.id, actor=None, kind=AuditKind.TIMER_FIRED, at=now,
-                   detail={"start": occurrence.isoformat(), "element": timer.element})
+            fired: dict[str, object] = {"start": occurrence.isoformat(), "element": timer.element}
+            if catch_up.skipped_count:
+                skipped = {"skipped": [moment.isoformat() for moment in catch_up.skipped],
+                           "skipped_count": catch_up.skipped_count}
+                fired |= skipped
+                record(session, case_id=case.id, actor=None, kind=AuditKind.TIMER_STARTS_SKIPPED, at=now,
+                       detail={"start": occurrence.isoformat(), "element": timer.element} | skipped)
+                logger.warning("timer start of %s: %d missed occurrence(s) from %s on skipped; started the one of %s",
+                               key, catch_up.skipped_count, catch_up.skipped[0].isoformat(), occurrence.isoformat())
+            record(session, case_id=case.id, actor=None, kind=AuditKind.TIMER_FIRED, at=now, detail=fired)
             row.next_at = _next_occurrence(timer, version.deployed_at, occurrence)
             row.last_error = None
         except (ProcessError, IntegrityError) as exc:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select
+from sqlalchemy import bindparam, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from processes import bundles, taskqueue
@@ -139,12 +139,14 @@ _DELETE_DRAFTS = delete(TaskDraft).where(TaskDraft.task_id == bindparam("task_id
 
 
 _TASK_WITH_ITS_CASE = (
-    select(TaskRecord, Case).join(Case, Case.id == TaskRecord.case_id)
+    select(TaskRecord, Case, exists().where(TaskDraft.task_id == bindparam("task_id")).label("has_drafts"))
+    .join(Case, Case.id == TaskRecord.case_id)
     .where(TaskRecord.case_id == select(TaskRecord.case_id).where(TaskRecord.id == bindparam("task_id"))
            .scalar_subquery(),
            or_(TaskRecord.id == bindparam("task_id"), TaskRecord.status.in_(OPEN)))
 )
-"""A task, its case and the case's open tasks, in one statement (a completion needs all three)."""
+"""A task, its case, the case's open tasks and whether the task has drafts, in one statement (a completion
+needs all four)."""
 
 
 def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, clock: Clock) -> Case:
@@ -164,11 +166,13 @@ def complete_in(session: Session, task_id: str, *, data: Any, actor: Principal, 
             row.assignee = actor.username
             record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_CLAIMED,
                    detail={"task": row.name, "title": row.title, **_english(row)})
-        session.connection().execute(_DELETE_DRAFTS, {"task_id": row.id})  # drafts of a done task go
+        if has_drafts:  # drafts of a done task go (a draft is saved in a transaction that checks the task open)
+            session.connection().execute(_DELETE_DRAFTS, {"task_id": row.id})
         record(session, case_id=case.id, actor=actor.username, kind=AuditKind.TASK_COMPLETED,
                detail={"task": row.name, "title": row.title, **_english(row), "data": data})
 
-    open_rows = [task for task, _case in loaded if task.status in OPEN] if loaded else None
+    open_rows = [task for task, _case, _drafts in loaded if task.status in OPEN] if loaded else None
+    has_drafts = loaded[0].has_drafts if loaded else True  # not loaded (cannot be, but then ask the database)
     advance_case(session, case, completing(task_id, data, then=completed, language=getattr(actor, "language", "da")),
                  clock=clock, open_rows=open_rows)
     return case

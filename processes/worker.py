@@ -1,4 +1,5 @@
-"""The timer worker: wakes the cases whose BPMN timers are due, then delivers the outbox.
+"""The timer worker: wakes the cases whose BPMN timers are due, then delivers the outbox; then it erases what is
+past its retention (closed cases' personal data, old notifications: ``notify/retention.py``).
 
 A pass claims due rows from the wake-up table (``case_timers``), never by scanning open cases, and
 handles each in ONE transaction that also consumes the row: if the worker dies mid-way the transaction
@@ -25,6 +26,7 @@ from processes.clock import Clock
 from processes.engine import runtime
 from processes.errors import Conflict
 from processes.notify.mailer import SendReport, send_pending
+from processes.notify.retention import PurgePass, purge_expired
 from processes.notify.webhooks import WebhookReport, deliver_pending
 from processes.retention import ErasurePass, erase_expired
 from processes.starts import StartPass, fire_due_starts
@@ -135,13 +137,14 @@ def fire_due_timers(db: Database, *, clock: Clock, limit: int = MAX_TIMERS_PER_P
 @dataclass(frozen=True)
 class WorkerPass:
     """One pass of the worker: cases started by time, timers fired, the outbox delivered, then the personal
-    data of closed cases past their retention period erased."""
+    data of closed cases past their retention period erased and old notifications deleted."""
 
     timers: TimerPass
     mail: SendReport
     starts: StartPass = field(default_factory=StartPass)
     erasures: ErasurePass = field(default_factory=ErasurePass)
     webhooks: WebhookReport = field(default_factory=WebhookReport)
+    purged: PurgePass = field(default_factory=PurgePass)
 
 
 MAIL_BATCH = 100
@@ -180,7 +183,8 @@ def run_pass(
     webhook_targets: Mapping[str, str] | None = None,
 ) -> WorkerPass:
     """Fire everything due at ``clock.now()``, then send all the outbox holds (also what this pass queued),
-    then post the due webhooks to ``webhook_targets`` (target name -> URL).
+    then erase what is past its retention, post the due webhooks to ``webhook_targets`` (target name -> URL)
+    and delete the notifications past ``notifications.retention_days``.
 
     Each pass first writes this process's heartbeat at the wall-clock time (not ``clock``: a replay of a past
     day with ``--now`` is still a live worker), which the readiness check reads.
@@ -202,5 +206,6 @@ def run_pass(
             break
     erasures = erase_expired(db, clock=clock)
     posted = deliver_pending(db, targets=webhook_targets or {}, clock=clock)
+    purged = purge_expired(db, clock=clock)
     return WorkerPass(timers=TimerPass(fired, retried, incidents), mail=SendReport(*totals), starts=starts,
-                      erasures=erasures, webhooks=posted)
+                      erasures=erasures, webhooks=posted, purged=purged)

@@ -143,6 +143,7 @@ def _summary(result: processes.WorkerPass) -> str:
             f"mail sent={mail.sent} logged={mail.logged} retried={mail.retried} failed={mail.failed}; "
             f"cases started={result.starts.started} failed={result.starts.failed}; "
             f"cases erased={result.erasures.erased}; "
+            f"notifications deleted inbox={result.purged.inbox} mail={result.purged.outbox}; "
             f"webhooks delivered={result.webhooks.delivered} retried={result.webhooks.retried} "
             f"failed={result.webhooks.failed} skipped={result.webhooks.skipped}")
 

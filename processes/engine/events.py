@@ -36,6 +36,7 @@ from SpiffWorkflow.util.task import TaskState
 
 import forms
 from processes.clock import LOCAL_ZONE
+from processes.engine.properties import names
 from processes.engine.rulebook import Rulebook, param_function
 from processes.engine.sandbox import SandboxViolation, evaluate
 from processes.engine.serializer import escape, unescape
@@ -110,7 +111,7 @@ def waiting_messages(workflow: BpmnWorkflow) -> list[WaitingMessage]:
             seen[definition.name] = WaitingMessage(
                 name=definition.name, element=spec.bpmn_id or spec.name, title=spec.bpmn_name or definition.name,
                 form=_form_of(_properties(spec)),
-                senders=tuple(code for code in _properties(spec).get("senders", "").replace(",", " ").split() if code),
+                senders=names(_properties(spec).get("senders", "")),
             )
     return list(seen.values())
 

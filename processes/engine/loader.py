@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -43,16 +42,13 @@ import rules
 from processes.clock import LOCAL_ZONE
 from processes.engine.event_subprocesses import EventSubprocessParser
 from processes.engine.events import adopt_message_definitions, evaluated, occurrences, timer_functions, timer_start_of
+from processes.engine.properties import BPMN_NS, NS, SPIFF_NS, access, case_templates, described, names, properties_of
 from processes.engine.rulebook import PACKAGE_RULES, Rulebook
 from processes.engine.sandbox import SandboxViolation, check_expression, check_script
 from processes.engine.specs import RuleTask, connect_loop_tasks, wire_event_subprocess_triggers
-from processes.engine.titles import check_template
 from processes.errors import EngineFailure, InvalidModel
 
 MAX_BPMN_BYTES = 2 * 1024 * 1024
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 SERVICE_OPERATORS = frozenset({"notify", "start_case", "send_message", "webhook"})
 WEBHOOK_TARGET = re.compile(r"[a-z][a-z0-9_]{0,63}")
 CASE_END_STATUSES = frozenset({"completed", "rejected", "cancelled"})
@@ -199,9 +195,6 @@ class ParsedProcess:
     decision_variables: Mapping[str, str] = field(default_factory=dict)
 
 
-SENSITIVITIES = ("normal", "restricted")
-
-
 def parse_xml(xml: bytes, filename: str) -> etree._Element:
     """Parse untrusted XML safely: size cap, no DOCTYPE, no entities, no network."""
     if len(xml) > MAX_BPMN_BYTES:
@@ -320,13 +313,6 @@ def _check_spec_expressions(specs: list[BpmnProcessSpec], filename: str, problem
             problems.append(InvalidModel(f"{filename}: element {element}: {exc}", filename=filename, element=element))
 
 
-def _properties(node: etree._Element) -> dict[str, str]:
-    return {
-        prop.get("name"): prop.get("value", "")
-        for prop in node.findall("bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
-    }
-
-
 @dataclass(frozen=True)
 class _Known:
     """What a diagram may name: the groups, the forms (a test of a name), and the lane -> group mapping."""
@@ -337,55 +323,6 @@ class _Known:
 
     def group_of_lane(self, lane: str) -> str:
         return self.lanes.get(lane, lane)
-
-
-def _split_names(text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for name in text.replace(",", " ").split() if name))
-
-
-def _statistics_and_retention(process: etree._Element, filename: str, groups: frozenset[str]) -> dict[str, Any]:
-    """The process's ``statistics``, ``statisticsTasks``, ``statisticsReaders``, ``personalData`` and
-    ``retention`` properties, checked (see ParsedProcess)."""
-    properties = _properties(process)
-    readers = _split_names(properties.get("statisticsReaders", ""))
-    unknown = sorted(set(readers) - groups)
-    if unknown:
-        raise InvalidModel(f"{filename}: statisticsReaders names unknown groups: {', '.join(unknown)}",
-                           filename=filename, element=process.get("id"))
-    personal = _split_names(properties.get("personalData", ""))
-    retention = properties.get("retention", "").strip() or None
-    if bool(personal) != bool(retention):
-        raise InvalidModel(f"{filename}: personalData and retention go together", filename=filename,
-                           element=process.get("id"))
-    return {"statistics": _split_names(properties.get("statistics", "")),
-            "statistics_tasks": _split_names(properties.get("statisticsTasks", "")),
-            "statistics_readers": readers, "personal_data": personal, "retention": retention}
-
-
-def _access(
-    process: etree._Element, filename: str, groups: frozenset[str], problems: list[InvalidModel],
-) -> tuple[str, tuple[str, ...], str | None]:
-    """The process's ``sensitivity``, ``readers`` and ``subject`` properties, checked."""
-    properties = _properties(process)
-    sensitivity = properties.get("sensitivity", "normal").strip() or "normal"
-    if sensitivity not in SENSITIVITIES:
-        problems.append(InvalidModel(f"{filename}: sensitivity must be one of {', '.join(SENSITIVITIES)}",
-                                     filename=filename, element=process.get("id")))
-    readers = tuple(code for code in properties.get("readers", "").replace(",", " ").split() if code)
-    unknown = sorted(set(readers) - groups)
-    if unknown:
-        problems.append(InvalidModel(f"{filename}: readers names unknown groups: {', '.join(unknown)}",
-                                     filename=filename, element=process.get("id")))
-    return sensitivity, readers, properties.get("subject", "").strip() or None
-
-
-def _start_form(process: etree._Element) -> str | None:
-    """The form of the start event (checked with the other events' forms by ``_event_form_problem``)."""
-    for start in process.findall("bpmn:startEvent", NS):
-        name = forms.form_name_from_properties(_properties(start))
-        if name is not None:
-            return name
-    return None
 
 
 def _lane_problem(lane: etree._Element, known: _Known) -> str | None:
@@ -399,7 +336,7 @@ def _lane_problem(lane: etree._Element, known: _Known) -> str | None:
 
 
 def _user_task_problem(task: etree._Element, known: _Known) -> str | None:
-    name = forms.form_name_from_properties(_properties(task))
+    name = forms.form_name_from_properties(properties_of(task))
     if name is None:
         return "a user task must name its form (spiffworkflow property 'form')"
     return None if known.form_exists(name) else f"form {name!r} does not exist"
@@ -429,7 +366,7 @@ def _service_task_problem(task: etree._Element, _known: _Known) -> str | None:
 
 
 def _event_form_problem(event: etree._Element, known: _Known) -> str | None:
-    properties = _properties(event)
+    properties = properties_of(event)
     name = forms.form_name_from_properties(properties)
     if name is not None and not known.form_exists(name):
         return f"form {name!r} does not exist"
@@ -446,11 +383,11 @@ MESSAGE_SENDER_WORDS = frozenset({"starter", "process", "readers", "link"})
 def senders_of(properties: dict[str, str]) -> tuple[str, ...]:
     """Property ``senders`` of a message's catching event: who may post it (group codes, ``starter``, ``readers``,
     ``link``, ``process``)."""
-    return tuple(code for code in properties.get("senders", "").replace(",", " ").split() if code)
+    return names(properties.get("senders", ""))
 
 
 def _end_event_problem(end: etree._Element, _known: _Known) -> str | None:
-    if _properties(end).get("caseStatus", "completed") not in CASE_END_STATUSES:
+    if properties_of(end).get("caseStatus", "completed") not in CASE_END_STATUSES:
         return f"caseStatus must be one of {sorted(CASE_END_STATUSES)}"
     return None
 
@@ -501,14 +438,36 @@ def load_process(
     known = _Known(groups, form_exists, dict(lanes or {}))
     root = parse_xml(xml, filename)
     process = _executable_process(root, filename)
+    _check_diagram(root, filename, known, problems)
+    declared = {**access(process, filename, groups, problems), **case_templates(process, filename)}
+    spec, subprocess_specs, called = _parse(root, process, filename, problems)
+    specs = [spec, *subprocess_specs.values()]
+    _check_specs(specs, filename, problems, book)
+    if problems:
+        raise InvalidModel.of(problems, filename=filename)
+    for process_spec in specs:
+        _ready(process_spec, known)
+    key = process.get("id")
+    return ParsedProcess(
+        key=key, name=process.get("name") or key, spec=spec, subprocess_specs=subprocess_specs,
+        called_processes=frozenset(called), **declared, **described(root, process, filename, known.groups),
+    )
+
+
+def _check_diagram(root: etree._Element, filename: str, known: _Known, problems: list[InvalidModel]) -> None:
+    """The checks on the XML: each element, the lane mapping against the lanes, every expression and script."""
     _check_elements(root, filename, known, problems)
     lane_names = {(lane.get("name") or "").strip() for lane in root.iter(f"{{{BPMN_NS}}}lane")}
     problems += [InvalidModel(f"{filename}: the lane mapping names {name!r}, which is no lane of the diagram",
                               filename=filename) for name in sorted(set(known.lanes) - lane_names)]
     _check_expressions(root, filename, problems)
-    sensitivity, readers, subject = _access(process, filename, groups, problems)
-    templates = _case_templates(process, filename)
-    list_columns = _names(process, "listColumns")
+
+
+def _parse(
+    root: etree._Element, process: etree._Element, filename: str, problems: list[InvalidModel],
+) -> tuple[BpmnProcessSpec, dict[str, BpmnProcessSpec], set[str]]:
+    """SpiffWorkflow's specs of the process and of its sub-processes, and the ids it calls in other files;
+    raises InvalidModel with every problem so far if SpiffWorkflow cannot parse the file."""
     parser = AmflowParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename=filename)
@@ -523,113 +482,22 @@ def load_process(
         problems.append(InvalidModel(f"{filename}: {exc}", filename=filename))
         raise InvalidModel.of(problems, filename=filename) from None
     _lanes_inside_subprocesses(process, subprocess_specs)
-    _check_spec_expressions([spec, *subprocess_specs.values()], filename, problems)
-    _check_task_lanes([spec, *subprocess_specs.values()], filename, problems)
-    _check_timer_start(spec, filename, problems, book)
-    if problems:
-        raise InvalidModel.of(problems, filename=filename)
-    for process_spec in (spec, *subprocess_specs.values()):
-        _map_lanes(process_spec, known)
-        connect_loop_tasks(process_spec)
-        wire_event_subprocess_triggers(process_spec)
-        adopt_message_definitions(process_spec)
-    return ParsedProcess(
-        key=key,
-        name=process.get("name") or key,
-        spec=spec,
-        subprocess_specs=subprocess_specs,
-        start_form=_start_form(process),
-        sensitivity=sensitivity,
-        readers=readers,
-        subject=subject,
-        called_processes=frozenset(called),
-        status_board=_names(process, "statusBoard"),
-        exports=_names(process, "exports"),
-        started_from=tuple(key for key in _properties(process).get("startedFrom", "").replace(",", " ").split()
-                           if key),
-        **_statistics_and_retention(process, filename, known.groups),
-        list_columns=list_columns,
-        **_list_words(process, filename, list_columns),
-        case_refs=_names(process, "caseRefs"),
-        case_title=templates.get("caseTitle"),
-        case_summary=templates.get("caseSummary"),
-        case_badge=templates.get("caseBadge"),
-        documentation=" ".join((process.findtext("bpmn:documentation", "", NS) or "").split()),
-        link_header=_properties(process).get("linkHeader", "").strip() or None,
-        start_by_link=_properties(process).get("startByLink", "").strip().lower() == "true",
-        name_en=_properties(process).get("nameEn", "").strip(),
-        english_names=english_names(root),
-        decision_variables=_decision_variables(root),
-    )
+    return spec, subprocess_specs, called
 
 
-def english_names(root: etree._Element) -> dict[str, str]:
-    """Every element's English name by its id: its property ``nameEn`` (the ``name`` attribute is Danish)."""
-    found: dict[str, str] = {}
-    for node in root.iter():
-        if not isinstance(node.tag, str) or not node.get("id"):
-            continue
-        english = _properties(node).get("nameEn", "").strip()
-        if english:
-            found[node.get("id", "")] = english
-    return found
+def _check_specs(specs: list[BpmnProcessSpec], filename: str, problems: list[InvalidModel], book: Rulebook) -> None:
+    """The checks on the parsed specs (the process's first): expressions, tasks in lanes, a timer start."""
+    _check_spec_expressions(specs, filename, problems)
+    _check_task_lanes(specs, filename, problems)
+    _check_timer_start(specs[0], filename, problems, book)
 
 
-def _decision_variables(root: etree._Element) -> dict[str, str]:
-    """resultVariable (default: the rule set's name) -> rule set, of every business-rule task."""
-    found: dict[str, str] = {}
-    for task in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
-        ruleset = task.findtext("bpmn:extensionElements/spiffworkflow:calledDecisionId", "", NS).strip()
-        if ruleset:
-            found[_properties(task).get("resultVariable", "").strip() or ruleset] = ruleset
-    return found
-
-
-def _list_words(process: etree._Element, filename: str, columns: tuple[str, ...]) -> dict[str, Any]:
-    """The properties ``listLabels`` and ``listValues``: JSON naming listed fields and their values in Danish
-    and English; a field they name must be one of ``listColumns`` and each text an object with ``da``."""
-    found: dict[str, Any] = {}
-    for prop, key, depth in (("listLabels", "list_labels", 1), ("listValues", "list_values", 2)):
-        text = _properties(process).get(prop, "").strip()
-        if not text:
-            continue
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise InvalidModel(f"{filename}: {prop} is not JSON: {exc}", filename=filename, element=prop) from None
-        if not isinstance(value, dict) or not set(value) <= set(columns):
-            raise InvalidModel(f"{filename}: {prop} must be an object whose keys are listColumns fields",
-                               filename=filename, element=prop)
-        texts = list(value.values()) if depth == 1 else [
-            text for named in value.values() for text in (named.values() if isinstance(named, dict) else [None])]
-        if not all(isinstance(each, dict) and isinstance(each.get("da"), str)
-                   and all(isinstance(words, str) for words in each.values()) for each in texts):
-            raise InvalidModel(f"{filename}: {prop}: each text must be an object {{\"da\": ..., \"en\": ...}}",
-                               filename=filename, element=prop)
-        found[key] = value
-    return found
-
-
-def _names(process: etree._Element, name: str) -> tuple[str, ...]:
-    """A process property holding names separated by spaces or commas."""
-    return tuple(part for part in _properties(process).get(name, "").replace(",", " ").split() if part)
-
-
-CASE_TEMPLATES = ("caseTitle", "caseSummary", "caseBadge")
-
-
-def _case_templates(process: etree._Element, filename: str) -> dict[str, str]:
-    """The process's caseTitle, caseSummary and caseBadge templates, checked (only {field} placeholders)."""
-    found: dict[str, str] = {}
-    for name, value in _properties(process).items():
-        if name in CASE_TEMPLATES and value.strip():
-            try:
-                check_template(value)
-            except SandboxViolation as exc:
-                raise InvalidModel(f"{filename}: property {name}: {exc}", filename=filename,
-                                   element=process.get("id")) from None
-            found[name] = value.strip()
-    return found
+def _ready(process_spec: BpmnProcessSpec, known: _Known) -> None:
+    """Ready a checked spec for the runtime: lanes to groups, loops, event sub-process triggers, messages."""
+    _map_lanes(process_spec, known)
+    connect_loop_tasks(process_spec)
+    wire_event_subprocess_triggers(process_spec)
+    adopt_message_definitions(process_spec)
 
 
 def _subprocess_specs(parser: AmflowParser, key: str) -> tuple[dict[str, BpmnProcessSpec], set[str]]:

@@ -299,26 +299,13 @@ def queue(
     """
     _template(template, DEFAULT_LANGUAGE, texts)  # an unknown template fails even when nobody is addressed
     restricted = _is_restricted(session, case_id)
-    if restricted:
-        context = restricted_context(context)
-    if recipient_address is not None and not is_address(recipient_address):
-        _skip(session, case_id, template=template, reason="not an e-mail address", now=now,
-              user=None, address=str(recipient_address)[:320])
-        recipient_address = None
+    context = restricted_context(context) if restricted else context
+    mail = _Mail(case_id, template, recipient_group, unit, context, _summary(context), texts, restricted, now)
+    address = _checked_address(session, mail, recipient_address)
     recipients, declined = _recipients(session, user=recipient_user, group=recipient_group, unit=unit,
-                                       address=recipient_address, kind=kind)
-    if recipient_address and not any((r.email or "").lower() == recipient_address.lower() for r in recipients):
-        recipients.append(_Recipient(username="", name=recipient_address, email=recipient_address,
-                                     language=DEFAULT_LANGUAGE))
-    if recipient_user and recipient_user not in {r.username for r in recipients}:
-        _skip(session, case_id, template=template, reason="unknown or inactive user", now=now,
-              user=recipient_user)
-    if recipient_group and not recipients:
-        _skip(session, case_id, template=template, reason="no active member of the group in the unit", now=now,
-              user=None, group=recipient_group, unit=unit)
-    if not recipient_user and not recipient_group and not recipient_address:
-        _skip(session, case_id, template=template, reason="no recipient given", now=now, user=None)
-    data = _summary(context)
+                                       address=address, kind=kind)
+    recipients = _with_address(recipients, address)
+    _skip_the_missing(session, mail, recipients, user=recipient_user, address=address)
     written = 0
     for recipient in recipients:
         if recipient.username in declined:
@@ -327,18 +314,68 @@ def queue(
             _skip(session, case_id, template=template, reason="no e-mail address", now=now,
                   user=recipient.username)
             continue
-        language, subject, body = render(template, recipient.language, {
-            "data": {}, "unit_name": UNITS.get(unit or "", unit or ""), **context,
-            "recipient_name": recipient.name, "recipient_group": recipient_group,
-        }, texts, restricted=restricted)
-        session.add(Notification(
-            case_id=case_id, template=template, recipient_user=recipient.username or None,
-            recipient_group=recipient_group, unit=unit, to_address=recipient.email, language=language,
-            subject=subject, body=body, message_id=f"<amflow-{uuid.uuid4().hex}@amflow.local>", data=data,
-            status=MailStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
-        ))
+        session.add(mail.to(recipient))
         written += 1
     return written
+
+
+@dataclass(frozen=True)
+class _Mail:
+    """One mail of ``queue``: what is the same for every recipient (the context is the restricted one if need be)."""
+
+    case_id: str | None
+    template: str
+    group: str | None
+    unit: str | None
+    context: Mapping[str, Any]
+    data: dict[str, Any]  # what the row keeps of the context
+    texts: Mapping[str, str] | None
+    restricted: bool
+    now: dt.datetime
+
+    def to(self, recipient: _Recipient) -> Notification:
+        """The pending row for one recipient, its subject and body rendered in their language."""
+        language, subject, body = render(self.template, recipient.language, {
+            "data": {}, "unit_name": UNITS.get(self.unit or "", self.unit or ""), **self.context,
+            "recipient_name": recipient.name, "recipient_group": self.group,
+        }, self.texts, restricted=self.restricted)
+        return Notification(
+            case_id=self.case_id, template=self.template, recipient_user=recipient.username or None,
+            recipient_group=self.group, unit=self.unit, to_address=recipient.email, language=language,
+            subject=subject, body=body, message_id=f"<amflow-{uuid.uuid4().hex}@amflow.local>",
+            data=self.data, status=MailStatus.PENDING.value, attempts=0, next_attempt_at=self.now,
+            created_at=self.now,
+        )
+
+
+def _checked_address(session: Session, mail: _Mail, address: str | None) -> str | None:
+    """The address given, if it is an e-mail address; else None, and its skip is recorded."""
+    if address is not None and not is_address(address):
+        _skip(session, mail.case_id, template=mail.template, reason="not an e-mail address", now=mail.now,
+              user=None, address=str(address)[:320])
+        return None
+    return address
+
+
+def _with_address(recipients: list[_Recipient], address: str | None) -> list[_Recipient]:
+    """The recipients, and the address as one of its own (in Danish) unless a recipient has it."""
+    if address and not any((r.email or "").lower() == address.lower() for r in recipients):
+        return [*recipients, _Recipient(username="", name=address, email=address, language=DEFAULT_LANGUAGE)]
+    return recipients
+
+
+def _skip_the_missing(session: Session, mail: _Mail, recipients: list[_Recipient], *, user: str | None,
+                      address: str | None) -> None:
+    """Record who was asked for and is not there: an unknown or inactive user, a group with nobody in the
+    unit, or no recipient at all."""
+    if user and user not in {r.username for r in recipients}:
+        _skip(session, mail.case_id, template=mail.template, reason="unknown or inactive user", now=mail.now,
+              user=user)
+    if mail.group and not recipients:
+        _skip(session, mail.case_id, template=mail.template, reason="no active member of the group in the unit",
+              now=mail.now, user=None, group=mail.group, unit=mail.unit)
+    if not user and not mail.group and not address:
+        _skip(session, mail.case_id, template=mail.template, reason="no recipient given", now=mail.now, user=None)
 
 
 def queue_to_address(

@@ -42,6 +42,8 @@ class AuditKind(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed", "Besked kunne ikke leveres", "Notification could not be delivered"
     TIMER_FIRED = "timer_fired", "Frist udløbet", "Timer fired"
     TIMER_RETRY = "timer_retry", "Frist forsøges igen", "Timer retried"
+    TIMER_STARTS_SKIPPED = ("timer_starts_skipped", "Missede starttidspunkter sprunget over",
+                            "Missed start times skipped")
     INCIDENT = "incident", "Hændelse", "Incident"
     INCIDENT_RESOLVED = "incident_resolved", "Hændelse løst", "Incident resolved"
     PROCESS_DEPLOYED = "process_deployed", "Proces udrullet", "Process deployed"

@@ -330,7 +330,10 @@ class Notification(Base):
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_notifications_status", "status", "next_attempt_at"),
+        Index("ix_notifications_created_at", "created_at"),  # the worker's purge of finished mails
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[str | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     template: Mapped[str] = mapped_column(String(100))
@@ -578,6 +581,7 @@ class InboxItem(Base):
     __table_args__ = (
         Index("ix_inbox_items_recipient", "recipient", "id"),
         Index("ix_inbox_items_group_unit", "group", "unit", "id"),
+        Index("ix_inbox_items_created_at", "created_at"),  # the worker's purge of read notifications
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))  # group_task, task_assigned, comment

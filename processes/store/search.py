@@ -1,7 +1,8 @@
 """Full-text search over cases, one query for both databases (issue #17).
 
 Each step writes a case's words to ``cases.search_text`` (:func:`index_case`). SQLite keeps them also in
-the FTS5 table ``case_search`` (migration 0019), PostgreSQL matches ``to_tsvector('simple', search_text)``
+``case_search_rows`` (one row a case, by ``case_id``; migration 0026), whose triggers keep the FTS5 table
+``case_search`` (migration 0019) in step; PostgreSQL matches ``to_tsvector('simple', search_text)``
 through its GIN index. :func:`matching` is the condition on ``cases`` either way: every word of the query
 must occur (SQLite: as a word prefix; PostgreSQL: as a word, or a word prefix for the last one).
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import ColumnElement, bindparam, column, delete, func, insert, literal_column, select, table
+from sqlalchemy import ColumnElement, bindparam, column, delete, func, literal_column, select, table
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from processes.store.models import Case
@@ -24,27 +26,29 @@ def _is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 
 
-_DELETE_WORDS = delete(_case_search).where(_case_search.c.case_id == bindparam("case_id"))
-_INSERT_WORDS = insert(_case_search).values(case_id=bindparam("case_id"), body=bindparam("body"))
+_case_search_rows = table("case_search_rows", column("case_id"), column("body"))
+_DELETE_WORDS = delete(_case_search_rows).where(_case_search_rows.c.case_id == bindparam("case_id"))
+_upsert = sqlite_insert(_case_search_rows).values(case_id=bindparam("case_id"), body=bindparam("body"))
+_UPSERT_WORDS = _upsert.on_conflict_do_update(index_elements=["case_id"], set_={"body": _upsert.excluded.body})
 
 
 def index_case(session: Session, case: Case, words: str) -> None:
     """Keep the case's searchable words in step (only when they changed).
 
-    On SQLite the FTS table has a row for a case exactly when its ``search_text`` is not empty (a new case's
-    is empty), so a case's first words need no DELETE; the statements go past the ORM, without flushing it
-    first (they touch no table it maps), so the case row's changes of the step are written in one UPDATE.
+    On SQLite one statement: the words are upserted into ``case_search_rows`` by its unique ``case_id`` (a
+    case without words has no row: its row is deleted), and its triggers change the FTS row. The statements
+    go past the ORM, without flushing it first (they touch no table it maps), so the case row's changes of
+    the step are written in one statement (a new case's: its INSERT).
     """
     if case.search_text == words:
         return
     had_words = bool(case.search_text)
     case.search_text = words
     if _is_sqlite(session):
-        connection = session.connection()
-        if had_words:
-            connection.execute(_DELETE_WORDS, {"case_id": case.id})
         if words:
-            connection.execute(_INSERT_WORDS, {"case_id": case.id, "body": words})
+            session.connection().execute(_UPSERT_WORDS, {"case_id": case.id, "body": words})
+        elif had_words:
+            session.connection().execute(_DELETE_WORDS, {"case_id": case.id})
 
 
 def query_words(text: str) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from processes import modeler
+from processes import bundleedits, casemoves, modeler
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
 from service.extensions import get_database
@@ -117,7 +117,7 @@ def roll_back(key: str) -> Any:
 def migrate(key: str) -> Any:
     """Move the running cases of a version to a newer one (dry_run: only say which can move and why not)."""
     body = json_body(MigrationRequest())
-    run = modeler.migration_plan if body["dry_run"] else modeler.migrate_cases
+    run = casemoves.migration_plan if body["dry_run"] else casemoves.migrate_cases
     cases = run(get_database(), current_user(), key, body["from_version"], body["to_version"])
     return {"dry_run": body["dry_run"], "cases": _dump(cases)}
 
@@ -125,14 +125,14 @@ def migrate(key: str) -> Any:
 @bp.get("/processes/<key>/documents")
 def documents(key: str) -> Any:
     """The forms and parameters the newest version uses."""
-    return modeler.process_documents(get_database(), current_user(), key)
+    return bundleedits.process_documents(get_database(), current_user(), key)
 
 
 @bp.put("/processes/<key>/forms/<form>")
 def change_form(key: str, form: str) -> Any:
     """A new version of the process with this form's JSON Schema (checked as JSON Schema first)."""
     body = json_body(FormRequest())
-    view = modeler.change_form(get_database(), current_user(), key, form, schema=body["schema"], ui=body["ui"],
+    view = bundleedits.change_form(get_database(), current_user(), key, form, schema=body["schema"], ui=body["ui"],
                                note=body["note"])
     return _dump(view), 201
 
@@ -141,7 +141,7 @@ def change_form(key: str, form: str) -> Any:
 def add_parameter_value(key: str) -> Any:
     """A new version of the process with a new value of an effective-dated parameter from a date."""
     body = json_body(ParameterRequest())
-    view = modeler.add_parameter_value(get_database(), current_user(), key, body["parameter"],
+    view = bundleedits.add_parameter_value(get_database(), current_user(), key, body["parameter"],
                                        value=body["value"], valid_from=body["valid_from"].isoformat(),
                                        note=body["note"])
     return _dump(view), 201

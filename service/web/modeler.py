@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 import forms
 from forms import html as form_html
-from processes import access, modeler
+from processes import access, bundleedits, casemoves, modeler
 from processes import errors as domain
 from processes.views import UserView
 from service.errors import STATUS_BY_DOMAIN_ERROR, error_response
@@ -213,7 +213,7 @@ def roll_back(key: str) -> ResponseReturnValue:
 def migrate(key: str) -> ResponseReturnValue:
     """The dry run (GET): which running cases can move and why not; POST moves the movable ones."""
     old, new = _two_versions()
-    run = modeler.migrate_cases if request.method == "POST" else modeler.migration_plan
+    run = casemoves.migrate_cases if request.method == "POST" else casemoves.migration_plan
     moves = run(get_database(), _user(), key, old, new)
     return render_template("web/modeler/migrate.html", key=key, old=old, new=new, moves=moves,
                            done=request.method == "POST")
@@ -239,14 +239,14 @@ def _parsed(text: str, field: str) -> Any:
 @bp.get("/processes/<key>/forms")
 def process_forms(key: str) -> ResponseReturnValue:
     """The forms and parameters the newest version of a process uses."""
-    documents = modeler.process_documents(get_database(), _user(), key)
+    documents = bundleedits.process_documents(get_database(), _user(), key)
     return render_template("web/modeler/forms.html", key=key, documents=documents)
 
 
 @bp.route("/processes/<key>/forms/<form>", methods=["GET", "POST"])
 def edit_form(key: str, form: str) -> ResponseReturnValue:
     """A form's JSON Schema and UI hints with a live preview; saving deploys a new version of the process."""
-    documents = modeler.process_documents(get_database(), _user(), key)
+    documents = bundleedits.process_documents(get_database(), _user(), key)
     if form not in documents["forms"]:
         raise domain.NotFound(f"process {key!r} uses no form {form!r}")
     found = documents["forms"][form]
@@ -257,7 +257,7 @@ def edit_form(key: str, form: str) -> ResponseReturnValue:
         schema, ui = _parsed(schema_text, "schema"), _parsed(ui_text, "ui")
         preview = _form_preview(form, schema, ui)
         if request.method == "POST":
-            view = modeler.change_form(get_database(), _user(), key, form, schema=schema, ui=ui,
+            view = bundleedits.change_form(get_database(), _user(), key, form, schema=schema, ui=ui,
                                        note=request.form.get("note"))
             flash(_("The form is saved as version %(version)s.", version=view.version), "success")
             return redirect(url_for(".edit_form", key=key, form=form), code=303)
@@ -284,12 +284,12 @@ def parameters(key: str) -> ResponseReturnValue:
     if request.method == "POST":
         name = request.form.get("parameter", "")
         value = _parsed(request.form.get("value", ""), "value")
-        view = modeler.add_parameter_value(get_database(), _user(), key, name, value=value,
+        view = bundleedits.add_parameter_value(get_database(), _user(), key, name, value=value,
                                            valid_from=request.form.get("valid_from", ""),
                                            note=request.form.get("note"))
         flash(_("The new value is saved as version %(version)s.", version=view.version), "success")
         return redirect(url_for(".parameters", key=key), code=303)
-    documents = modeler.process_documents(get_database(), _user(), key)
+    documents = bundleedits.process_documents(get_database(), _user(), key)
     dated = {name: entries for name, entries in documents["parameters"].items()
              if isinstance(entries, list) and not name.startswith("$")}
     return render_template("web/modeler/parameters.html", key=key, parameters=dated)

@@ -4,6 +4,7 @@ engine, rules and database."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -150,9 +151,16 @@ HEALTH_NOTE = b"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+# The same with the readers group on a case that is not restricted: ``may`` lets hr of the unit read it.
+OPEN_NOTE = (HEALTH_NOTE.replace(b'<spiffworkflow:property name="sensitivity" value="restricted" />', b"")
+             .replace(b'id="health_note" name="Health note"', b'id="open_note" name="Open note"'))
+
+
 def test_the_list_query_agrees_with_may_for_every_reader_and_case(db, people):
     deploy(db, HEALTH_NOTE, "health_note.bpmn", actor=None)
+    deploy(db, OPEN_NOTE, "open_note.bpmn", actor=None)
     restricted = start_case(db, process="health_note", unit="kemi", data={"about": "emil"}, actor=people["lene"])
+    unrestricted = start_case(db, process="open_note", unit="kemi", data={"about": "emil"}, actor=people["lene"])
     start_case(db, process="lone_work_approval", unit="kemi", actor=people["anna"], data=APPLICATION)
     start_case(db, process="lone_work_approval", unit="energi", actor=people["emil"], data=APPLICATION)
     admin = create_user(db, "root", password="root-password", groups=["admins"], units=[])
@@ -168,3 +176,22 @@ def test_the_list_query_agrees_with_may_for_every_reader_and_case(db, people):
     assert restricted.id in _ids(db, people["hanne"], scope="unit")  # hr of the case's unit: a named reader
     assert restricted.id not in _ids(db, people["hugo"], scope="all")  # hr of another unit
     assert restricted.id not in _ids(db, people["arne"], scope="all")  # central, but not a reader
+    assert unrestricted.id in _ids(db, people["hanne"], scope="unit")  # readers of a case that is not restricted
+    assert unrestricted.id not in _ids(db, people["hugo"], scope="all")
+
+
+W1_SHAPE = Path(__file__).resolve().parents[2] / "bench" / "w1_shape.bpmn"
+
+
+def test_a_step_that_changes_a_cases_words_finds_it_by_the_new_words_only(db, people):
+    """The words are written once per change (one upsert on SQLite, whose triggers replace the FTS row)."""
+    deploy(db, W1_SHAPE.read_bytes(), W1_SHAPE.name, actor=None)
+    case = start_case(db, process="w1_shape", unit="kemi", actor=people["anna"], data={"note": "Syrespild"})
+    other = start_case(db, process="w1_shape", unit="kemi", actor=people["anna"], data={"note": "Syrespild"})
+    assert _ids(db, people["arne"], scope="all", q="syrespild") == {case.id, other.id}
+
+    complete_task(db, case.tasks[0].id, data={"note": "Flaskebrud", "details": {"severity": "low"}},
+                  actor=people["anna"])
+
+    assert _ids(db, people["arne"], scope="all", q="syrespild") == {other.id}
+    assert _ids(db, people["arne"], scope="all", q="flaskebrud") == {case.id}

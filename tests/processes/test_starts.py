@@ -16,16 +16,17 @@ from processes import (
     CaseStatus,
     Database,
     FixedClock,
+    bundleedits,
     complete_task,
     create_user,
     deploy,
     errors,
     fire_due_starts,
     get_case,
-    modeler,
     run_pass,
     start_case,
 )
+from processes.starts import MAX_SKIPPED_LISTED
 from processes.store.models import AuditEvent, Case, ProcessSchedule, ProcessVersion, ScheduledStart
 
 from .conftest import BPMN_DIR
@@ -79,12 +80,54 @@ def test_a_yearly_timer_start_starts_one_case_per_year_as_the_system_for_the_uni
         assert complete_task(db, tasks[0].id, data={"note": "checked"}, actor=amk).status == CaseStatus.COMPLETED
 
 
-def test_occurrences_missed_while_no_worker_ran_are_each_started_once_on_the_next_pass(db, yearly):
-    assert fire_due_starts(db, clock=moment(2033, 6, 1)).started == 4  # 2030, 2031, 2032 and 2033
+def audit_details(db: Database, kind: str) -> list[dict]:
+    with db.read() as session:
+        return list(session.scalars(select(AuditEvent.detail).where(AuditEvent.kind == kind).order_by(AuditEvent.id)))
+
+
+def test_occurrences_missed_while_no_worker_ran_start_one_case_for_the_latest_and_the_rest_are_skipped(db, yearly):
+    assert fire_due_starts(db, clock=moment(2033, 6, 1)).started == 1  # 2030, 2031 and 2032 skipped
     assert fire_due_starts(db, clock=moment(2033, 6, 1)).started == 0
 
-    assert [row[0].year for row in started_cases(db)] == [2030, 2031, 2032, 2033]
-    assert all(row[0].month == 2 and row[0].day == 28 and row[0].hour == 23 for row in started_cases(db))
+    assert [row[0] for row in started_cases(db)] == [MARCH_1_2030.replace(year=2033)]
+    skipped = [MARCH_1_2030.replace(year=year).isoformat() for year in (2030, 2031, 2032)]
+    (event,) = audit_details(db, "timer_starts_skipped")
+    assert event["skipped"] == skipped and event["skipped_count"] == 3
+    (fired,) = audit_details(db, "timer_fired")
+    assert fired["start"] == MARCH_1_2030.replace(year=2033).isoformat() and fired["skipped"] == skipped
+    assert next_start(db) == MARCH_1_2030.replace(year=2034)
+
+    assert fire_due_starts(db, clock=moment(2034, 3, 1)).started == 1  # on time again: nothing skipped
+    assert len(audit_details(db, "timer_starts_skipped")) == 1
+    assert "skipped" not in audit_details(db, "timer_fired")[-1]
+
+
+def test_a_short_cycle_missed_many_times_starts_once_counts_every_skip_and_names_the_first_ones(db, owner):
+    xml = YEARLY.read_bytes().replace(b'"R/2030-03-01T00:00:00+01:00/P1Y"', b'"R/2030-03-01T00:00:00+01:00/PT1H"')
+    deploy(db, xml, YEARLY.name, actor=owner)
+
+    clock = FixedClock(MARCH_1_2030 + dt.timedelta(days=10, minutes=30))  # 240 hourly occurrences due
+    assert fire_due_starts(db, clock=clock).started == 1
+
+    assert [row[0] for row in started_cases(db)] == [MARCH_1_2030 + dt.timedelta(days=10)]
+    (event,) = audit_details(db, "timer_starts_skipped")
+    assert event["skipped_count"] == 240
+    assert len(event["skipped"]) == MAX_SKIPPED_LISTED
+    assert event["skipped"][0] == MARCH_1_2030.isoformat()
+    assert next_start(db) == MARCH_1_2030 + dt.timedelta(days=10, hours=1)
+
+
+def test_a_timer_start_with_one_occurrence_is_started_late_and_skips_nothing(db, owner):
+    xml = (YEARLY.read_bytes().replace(b"<bpmn:timeCycle>", b"<bpmn:timeDate>")
+           .replace(b"</bpmn:timeCycle>", b"</bpmn:timeDate>")
+           .replace(b'"R/2030-03-01T00:00:00+01:00/P1Y"', b'"2030-03-01T00:00:00+01:00"'))
+    deploy(db, xml, YEARLY.name, actor=owner)
+
+    assert fire_due_starts(db, clock=moment(2033, 6, 1)).started == 1
+
+    assert [row[0] for row in started_cases(db)] == [MARCH_1_2030]
+    assert audit_details(db, "timer_starts_skipped") == []
+    assert next_start(db) is None
 
 
 def test_a_campaign_is_started_by_hand_only_by_a_permitted_group(db, yearly, anna, owner):
@@ -156,6 +199,38 @@ def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_m
         db.dispose()
 
 
+def test_after_a_three_year_outage_the_restarted_worker_starts_one_case_records_the_skips_and_schedules_the_next(
+        tmp_path, make_database_url):
+    database = make_database_url("outage")
+    db = Database(database)
+    try:
+        db.upgrade()
+        owner = create_user(db, "owner", password="owner-password", groups=["process-owners"], units=[])
+        deploy(db, YEARLY.read_bytes(), YEARLY.name, actor=owner)
+    finally:
+        db.dispose()
+
+    before = run_workers(tmp_path, database, "2030-03-01T08:00:00+01:00", 1)
+    after = run_workers(tmp_path, database, "2033-06-01T08:00:00+02:00", 1)  # down from 2 March 2030 till now
+    again = run_workers(tmp_path, database, "2033-06-01T09:00:00+02:00", 1)
+
+    assert [int(out[0].split("cases started=")[1].split()[0]) for out in (before, after, again)] == [1, 1, 0]
+    db = Database(database)
+    try:
+        assert [row[0].year for row in started_cases(db)] == [2030, 2033]
+        (skip,) = audit_details(db, "timer_starts_skipped")
+        assert skip["skipped"] == [MARCH_1_2030.replace(year=2031).isoformat(),
+                                   MARCH_1_2030.replace(year=2032).isoformat()]
+        with db.read() as session:
+            assert session.get(ProcessSchedule, "yearly_campaign").next_at == MARCH_1_2030.replace(year=2034)
+            skipped_on = session.scalar(select(AuditEvent.case_id).where(AuditEvent.kind == "timer_starts_skipped"))
+            started_2033 = session.scalar(select(ScheduledStart.case_id).where(
+                ScheduledStart.occurrence_at == MARCH_1_2030.replace(year=2033)))
+        assert skipped_on == started_2033  # in the history of the case that was started
+    finally:
+        db.dispose()
+
+
 # --- a timer start's date from an effective-dated parameter (issue #16) ----------------------------------------
 
 FROM_PARAMETER = YEARLY.read_bytes().replace(
@@ -181,7 +256,7 @@ def deployed_on(db: Database, day: dt.datetime) -> None:
 
 def add_value(db: Database, owner, value: str, valid_from: str, day: dt.datetime) -> None:
     """A process owner adds a dated value of the parameter in the modeler (a new version) on ``day``."""
-    modeler.add_parameter_value(db, owner, "yearly_campaign", "precursor.campaign_start", value=value,
+    bundleedits.add_parameter_value(db, owner, "yearly_campaign", "precursor.campaign_start", value=value,
                                 valid_from=valid_from, note="the campaign's date")
     deployed_on(db, day)
 
