@@ -17,7 +17,9 @@ that stops) and the few rows they give are sorted: at most that many rows per ar
 
 A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and an IS NULL part,
 which keeps "NULLS LAST" an index order. The total is counted up to COUNT_CAP (a LIMIT in the subquery),
-and pages after the first can go by a keyset cursor instead of an offset.
+and pages after the first can go by a keyset cursor instead of an offset. A page is one statement: the
+merged arms in a subquery, the count as a scalar subquery, and the page's cases joined by id for their
+words (``page_statement``), read as Core rows (no ORM objects for a page that is only shown).
 
 Admins see every task of a case that is not restricted: one arm per status (no split by group; not tuned
 for size). The tasks of a restricted case they see only as a member would (their own groups and units, or
@@ -135,26 +137,37 @@ def _caller(session: Session, actor: UserView) -> _Caller:
     return _Caller(actor.username, tuple(actor.groups), tuple(actor.units), all_units)
 
 
-def _arm_conditions(actor: _Caller, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
-    """The equality conditions of each arm; together they are the caller's visible tasks, each once."""
+def _arm_conditions(actor: _Caller, request: QueueRequest, *, for_count: bool = False
+                    ) -> list[list[ColumnElement[bool]]]:
+    """The equality conditions of each arm; together they are the caller's visible tasks, each once.
+
+    A task assigned to me in one of my (group, unit) ranges is in two arms: the page leaves it out of the
+    group arm (its index has the assignee, so the arm stays an index range); the count leaves it out of my
+    arm instead, so that a group arm needs no column beside those of the filter's index (the count of the
+    overdue tasks reads (status, group, unit, due_at) alone, not every task's row for its assignee).
+    """
     if "admins" in actor.groups:
         restricted = TaskRecord.case_id.in_(select(Case.id).where(Case.restricted.is_(True)))
         as_member = dataclasses.replace(actor, groups=tuple(group for group in actor.groups if group != "admins"))
         return ([[TaskRecord.status == status, ~restricted] for status in request.statuses]
-                + [[*arm, restricted] for arm in _arm_conditions(as_member, request)])
+                + [[*arm, restricted] for arm in _arm_conditions(as_member, request, for_count=for_count)])
     local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
     central = [g for g in actor.groups if g in CENTRAL_GROUPS]
     pairs = [(g, u) for g in local for u in actor.units] + [(g, u) for g in central for u in actor.all_units]
+    pairs = [(g, u) for g, u in pairs if request.group in (None, g) and request.unit in (None, u)]
     arms: list[list[ColumnElement[bool]]] = []
     me = actor.username
     if request.assignee != me:  # tasks assigned to me are all in my arm below when I ask for mine
         # without an assignee filter, my own tasks come from my arm only (IS DISTINCT FROM: NULL is not me)
-        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None else []
+        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None and not for_count else []
         arms += [[TaskRecord.status == status, TaskRecord.group == g, TaskRecord.unit == u, *not_mine]
-                 for status in request.statuses for g, u in pairs
-                 if request.group in (None, g) and request.unit in (None, u)]
+                 for status in request.statuses for g, u in pairs]
     if request.assignee in (None, me):
-        arms += [[TaskRecord.assignee == me, TaskRecord.status == status] for status in request.statuses]
+        elsewhere = []  # counting: my tasks outside the group arms only (a task's group may be NULL)
+        if for_count and request.assignee is None and pairs:
+            elsewhere = [or_(TaskRecord.group.is_(None),
+                             ~or_(*[and_(TaskRecord.group == g, TaskRecord.unit == u) for g, u in pairs]))]
+        arms += [[TaskRecord.assignee == me, TaskRecord.status == status, *elsewhere] for status in request.statuses]
     return arms
 
 
@@ -265,7 +278,7 @@ def _statements(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[An
     if not arms:
         return None, None
     counted = union_all(*[select(TaskRecord.id).where(*arm, *_filters(request, for_page=False))
-                          for arm in arms]).limit(COUNT_CAP + 1)
+                          for arm in _arm_conditions(actor, request, for_count=True)]).limit(COUNT_CAP + 1)
     count = select(func.count()).select_from(counted.subquery())
     parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
     if not parts:

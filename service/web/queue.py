@@ -1,9 +1,9 @@
 """My queue (Kø): the open tasks of my groups and units, with filters, sorting, paging, saved filters,
 claiming and assigning, one by one or in bulk.
 
-The page costs the same few SQL statements whatever the number of tasks: one page query and one capped
-count, the saved filters, the process keys, and one colleague list for the bulk form, all in one read
-transaction (processes.queue_screen).
+The page costs the same few SQL statements whatever the number of tasks: one page query (with its capped
+count and its cases' words), the saved filters, the process keys, and one colleague list for the bulk form,
+all in one read transaction (processes.queue_screen).
 """
 
 from __future__ import annotations
