@@ -36,7 +36,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, union_all
@@ -196,11 +196,13 @@ def _filters(request: QueueRequest, *, for_page: bool) -> list[ColumnElement[boo
         conditions.append(plain(TaskRecord.assignee).is_(None))
     elif request.assignee is not None:
         conditions.append(plain(TaskRecord.assignee) == request.assignee)
-    if request.due_before is not None:
-        conditions.append(plain(TaskRecord.due_at) < request.due_before)
+    if request.due_before is not None:  # "now" for the overdue filter: bound at each run (see _shape)
+        conditions.append(plain(TaskRecord.due_at) < bindparam("due_before", request.due_before,
+                                                               type_=TaskRecord.due_at.type))
     if request.not_due_before is not None:
         due = plain(TaskRecord.due_at)
-        conditions.append(or_(due.is_(None), due >= request.not_due_before))
+        conditions.append(or_(due.is_(None), due >= bindparam("not_due_before", request.not_due_before,
+                                                              type_=TaskRecord.due_at.type)))
     return conditions
 
 
@@ -239,12 +241,30 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
     Either is None when there is nothing to read: no arm, or the cursor is past every arm. The statements
     of a caller and request are built once and kept (see ``_built``).
     """
-    return _built(_caller(session, actor), request, session.get_bind().dialect.name)[:2]
+    return _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)[:2]
 
 
 def page_statement(session: Session, actor: UserView, request: QueueRequest) -> Any:
     """The one statement a page runs (see ``_with_cases``): the page query with its total and cases' words."""
-    return _built(_caller(session, actor), request, session.get_bind().dialect.name)[2]
+    return _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)[2]
+
+
+_SOME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _shape(request: QueueRequest) -> QueueRequest:
+    """The request as the statements' cache knows it: the due-date bounds (the overdue filter's "now", new
+    on every request) only as set or not; their values are bound when the statement runs (``_bounds``)."""
+    if request.due_before is None and request.not_due_before is None:
+        return request
+    return dataclasses.replace(request, due_before=request.due_before and _SOME_INSTANT,
+                               not_due_before=request.not_due_before and _SOME_INSTANT)
+
+
+def _bounds(request: QueueRequest) -> dict[str, datetime]:
+    """The values of the due-date bounds of this request (the parameters ``_filters`` binds)."""
+    bounds = {"due_before": request.due_before, "not_due_before": request.not_due_before}
+    return {name: value for name, value in bounds.items() if value is not None}
 
 
 @functools.lru_cache(maxsize=256)
@@ -309,15 +329,16 @@ def queue_page(session: Session, actor: UserView, request: QueueRequest) -> Queu
     The rows are the page query's rows: every task column, the total, and the case's words for
     ``cases_of``. Only a page with no rows after an offset or a cursor runs the count by itself.
     """
-    count, _page, page = _built(_caller(session, actor), request, session.get_bind().dialect.name)
+    count, _page, page = _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)
     connection = session.connection()  # Core rows: no ORM objects to build for a page that is only shown
-    rows: list[Any] = list(connection.execute(page).all()) if page is not None else []
+    bounds = _bounds(request)
+    rows: list[Any] = list(connection.execute(page, bounds).all()) if page is not None else []
     if rows:
         found = rows[0].queue_total
     elif request.offset == 0 and request.cursor is None:
         found = 0  # the first page is empty: so is the queue
     else:
-        found = (connection.scalar(count) or 0) if count is not None else 0
+        found = (connection.scalar(count, bounds) or 0) if count is not None else 0
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
