@@ -8,7 +8,9 @@ LOCK := requirements.lock
 STAMP := $(VENV)/.installed
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test test-sqlite test-postgresql system-packages lint lock bench screenshots clean
+WEB_STAMP := web/node_modules/.installed
+
+.PHONY: run test test-sqlite test-postgresql system-packages web-tools lint lock bench screenshots clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	@test -n "$(PYTHON)" || { echo "amflow needs Python 3.11 or 3.12 (durable-rules does not build on 3.13)"; exit 1; }
@@ -23,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/amflow serve
 
 # ruff, mypy, then every test twice: on SQLite files and on a throw-away PostgreSQL server (tests/postgres.py).
-test: $(STAMP) system-packages
+test: $(STAMP) system-packages web-tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	@echo "== amflow: the suite on SQLite =="
@@ -31,15 +33,25 @@ test: $(STAMP) system-packages
 	@echo "== amflow: the suite on PostgreSQL =="
 	$(BIN)/python -m pytest --database=postgresql
 
-test-sqlite: $(STAMP) system-packages
+test-sqlite: $(STAMP) system-packages web-tools
 	$(BIN)/python -m pytest --database=sqlite
 
-test-postgresql: $(STAMP) system-packages
+test-postgresql: $(STAMP) system-packages web-tools
 	$(BIN)/python -m pytest --database=postgresql
 
 # Chromium, its fonts and the PostgreSQL server: apt-get as root, otherwise the exact command is printed.
 system-packages:
 	scripts/install-system-packages
+
+# bpmnlint (the modeler's advice, and the test that the shipped diagrams get none) at the versions locked in
+# web/package-lock.json; without node and npm the tests that need it are skipped and the command is printed.
+web-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(WEB_STAMP); \
+	else echo "node and npm are missing: the bpmnlint tests will be skipped (as root: apt-get install -y nodejs npm)"; fi
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --ignore-scripts
+	touch $(WEB_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,4 +69,4 @@ screenshots: $(STAMP) system-packages
 	AMFLOW_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
 
 clean:
-	rm -rf $(VENV) instance build *.egg-info
+	rm -rf $(VENV) instance build *.egg-info web/node_modules

@@ -16,6 +16,8 @@ shared and noisy. Sizes are built one after the other on the same database (1k, 
     .venv/bin/python bench/queue.py --sizes 1000,10000 --requests 100
     .venv/bin/python bench/queue.py --postgresql         # a throw-away PostgreSQL server (tests/postgres.py)
     .venv/bin/python bench/queue.py --database-url postgresql+psycopg://amflow@localhost/amflow_bench
+    .venv/bin/python bench/queue.py --sizes 100000 --keep /tmp/queue100k.db   # build once, reuse after
+    .venv/bin/python bench/queue.py --no-keepalive       # a new connection per request, to compare
 
 On PostgreSQL the tables are VACUUM ANALYZEd after each size is built (what autovacuum does soon after a
 bulk insert): the planner knows the sizes and an index-only scan need not visit the table; on SQLite
@@ -35,7 +37,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [str(_ROOT), *(entry for entry in sys.path if Path(entry or ".").resolve() != _ROOT / "bench")]
 
 import argparse
-import http.cookiejar
+import http.client
 import importlib
 import json
 import os
@@ -88,6 +90,10 @@ def build(db: processes.Database, target: int, rng: random.Random) -> None:
     """Insert open tasks (each with its own case) until there are `target` of them."""
     with db.write() as session:
         have = session.scalar(select(func.count()).select_from(TaskRecord)) or 0
+        if have > target:  # a kept database with more tasks than asked for: start again
+            session.execute(delete(TaskRecord))
+            session.execute(delete(Case))
+            have = 0
         version = session.scalars(select(ProcessVersion).order_by(ProcessVersion.id)).first()
         assert version is not None, "the demo deploys the bundled processes"
         units = sorted(session.scalars(select(Unit.code)))
@@ -163,32 +169,76 @@ def start_server(database_url: str, workdir: str) -> tuple[subprocess.Popen[byte
 
 
 class Client:
-    """Bearer-token API calls and a logged-in browser session, over real HTTP."""
+    """Bearer-token API calls and a logged-in browser session, over real HTTP.
 
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
-        api = urllib.request.Request(base + "/api/v1/auth/token", method="POST",
-                                     data=json.dumps({"username": USER[0], "password": USER[1]}).encode(),
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(api) as response:
-            self.token = json.loads(response.read())["token"]
-        page = self.browser.open(base + "/login").read().decode()
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    As real clients do, each keeps one HTTP/1.1 connection open (keep-alive; gunicorn's gthread worker keeps
+    an idle one for `keepalive` seconds, 2 by default) unless `keepalive` is off: then every request opens
+    a new connection and asks the server to close it (`--no-keepalive`, to compare).
+    """
+
+    def __init__(self, base: str, *, keepalive: bool = True) -> None:
+        self.address = urllib.parse.urlsplit(base).netloc
+        self.keepalive = keepalive
+        self.connections: dict[str, http.client.HTTPConnection] = {}
+        self.cookies: dict[str, str] = {}
+        status, body = self.request("POST", "/api/v1/auth/token", "api",
+                                    json.dumps({"username": USER[0], "password": USER[1]}).encode(),
+                                    {"Content-Type": "application/json"})
+        assert status in (200, 201), body
+        self.token = json.loads(body)["token"]
+        status, page = self.request("GET", "/login", "browser")
+        match = re.search(r'name="csrf_token" value="([^"]+)"', page.decode())
         assert match, "the log-in form has a CSRF token"
         form = urllib.parse.urlencode({"csrf_token": match[1], "username": USER[0], "password": USER[1]})
-        self.browser.open(base + "/login", data=form.encode()).read()
+        status, _page = self.request("POST", "/login", "browser", form.encode(),
+                                     {"Content-Type": "application/x-www-form-urlencoded"})
+        assert status in (302, 303), status
+
+    def request(self, method: str, path: str, client: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        """One request on the client's connection (a new one if keep-alive is off or the server closed it)."""
+        headers = dict(headers or {})
+        if client == "browser" and self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if not self.keepalive:
+            headers["Connection"] = "close"
+        for attempt in (1, 2):
+            connection = self.connections.get(client)
+            if connection is None:
+                connection = self.connections[client] = http.client.HTTPConnection(self.address, timeout=60)
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                connection.close()  # the server closed an idle connection: open a new one, once
+                del self.connections[client]
+                if attempt == 2:
+                    raise
+        if client == "browser":
+            for header in response.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+        if not self.keepalive or response.will_close:
+            connection.close()
+            del self.connections[client]
+        return response.status, data
 
     def get(self, path: str) -> bytes:
         if path.startswith("/api/"):
-            request = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {self.token}"})
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return response.read()
-        with self.browser.open(self.base + path, timeout=60) as response:
-            body = response.read()
+            status, body = self.request("GET", path, "api", headers={"Authorization": f"Bearer {self.token}"})
+        else:
+            status, body = self.request("GET", path, "browser")
             if b'name="password"' in body:
                 raise RuntimeError("the web session is not logged in")
-            return body
+        if status != 200:
+            raise urllib.error.HTTPError(path, status, body.decode(errors="replace")[:200], None, None)
+        return body
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -224,6 +274,10 @@ def report(size: int, visible: int, total: object, results: dict[str, tuple[floa
     print(f"{'request':<32}{'p50 ms':>9}{'p95 ms':>9}{'p50 x me':>10}{'p95 x me':>10}")
     for name, (p50, p95) in results.items():
         print(f"{name:<32}{p50 * 1000:>9.2f}{p95 * 1000:>9.2f}{p50 / base50:>10.1f}{p95 / base95:>10.1f}")
+    if "web queue /" in results:  # the target: the web page at most twice the API's default queue
+        web50, web95 = results["web queue /"]
+        api50, api95 = results["tasks default"]
+        print(f"web queue / over tasks default: p50 {web50 / api50:.1f}x, p95 {web95 / api95:.1f}x")
 
 
 def main() -> None:
@@ -234,6 +288,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="open-task counts, ascending")
     parser.add_argument("--requests", type=int, default=200, help="timed requests per scenario and size")
     parser.add_argument("--seed", type=int, default=10)
+    parser.add_argument("--no-keepalive", dest="keepalive", action="store_false",
+                        help="a new HTTP connection per request (default: one kept-alive connection per client)")
+    parser.add_argument("--keep", metavar="FILE",
+                        help="SQLite only: build the tasks in FILE and keep it; a later run with the same FILE "
+                             "reuses the tasks it finds (building 100,000 takes minutes)")
     args = parser.parse_args()
     if args.postgresql:
         with importlib.import_module("tests.postgres").postgres_server() as server:
@@ -245,14 +304,23 @@ def main() -> None:
 
 def run(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="amflow-bench-queue-")
-    url = args.database_url or f"sqlite:///{workdir}/queue.db"
+    if args.keep and args.database_url:
+        raise SystemExit("--keep is for the SQLite file the bench builds, not with --database-url or --postgresql")
+    kept = Path(args.keep).resolve() if args.keep else None
+    url = args.database_url or f"sqlite:///{kept or Path(workdir) / 'queue.db'}"
     db = processes.Database(url)
     server = None
+    client = None
     rng = random.Random(args.seed)
     try:
-        prepare(db)
+        if kept is not None and kept.exists():
+            db.upgrade()
+            print(f"reusing the tasks in {kept}", file=sys.stderr)
+        else:
+            prepare(db)
         server, base = start_server(url, workdir)
-        client = Client(base)
+        client = Client(base, keepalive=args.keepalive)
+        print(f"HTTP keep-alive {'on' if args.keepalive else 'off'}", file=sys.stderr)
         karl = processes.get_user(db, USER[0])
         for size in (int(text) for text in args.sizes.split(",")):
             started = time.perf_counter()
@@ -264,6 +332,8 @@ def run(args: argparse.Namespace) -> None:
             total = json.loads(client.get("/api/v1/tasks")).get("total")
             report(size, visible or 0, total, measure(client, args.requests))
     finally:
+        if client is not None:
+            client.close()
         if server is not None:
             server.terminate()
             server.wait(timeout=30)

@@ -76,7 +76,7 @@ from processes.people.identity import (
 from processes.people.organisation import GROUP_CODES, GROUPS, UNITS, add_group, unit_names
 from processes.people.throttle import LoginLimits
 from processes.retention import ErasurePass, erase_expired
-from processes.spiffarena import import_spiffarena
+from processes.spiffarena import Imported, ImportRefused, import_spiffarena, import_upload
 from processes.startlinks import (
     StartLinkPage,
     create_start_link,
@@ -173,6 +173,8 @@ __all__ = [
     "ErasurePass",
     "FixedClock",
     "HistoryPage",
+    "ImportRefused",
+    "Imported",
     "IssuedToken",
     "LinkKeys",
     "LinkPage",
@@ -249,6 +251,7 @@ __all__ = [
     "get_user",
     "grant_for",
     "import_spiffarena",
+    "import_upload",
     "link_page",
     "list_attachments",
     "list_cases",

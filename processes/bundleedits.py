@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import forms
-from processes import bundles, modeler
+from processes import bundles, bundlesources, modeler
 from processes.deployments import latest_version
 from processes.errors import InvalidData, InvalidModel, NotFound
 from processes.store.audit import AuditKind, record
@@ -33,19 +33,19 @@ def process_documents(db: Database, actor: UserView, key: str) -> dict[str, Any]
         modeler.require(session, actor)
         row = latest_version(session, key)
         bundle = bundles.for_version(session, row.id)
-        used = bundles.uses(row.bpmn_xml.encode(), row.filename)
+        used = bundlesources.uses(row.bpmn_xml.encode(), row.filename)
         found = {}
         for name in used.forms:
             form = bundle.form(name)
             if form is not None:
                 found[name] = {"schema": form.schema, "ui": form.ui}
-        files = bundles.files_of(bundle.entries)
+        files = bundlesources.files_of(bundle.entries)
         parameters = json.loads(files["rules"].get("parameters.json") or _shipped_parameters())
         return {"forms": found, "rulesets": list(used.rulesets), "parameters": parameters}
 
 
 def _shipped_parameters() -> str:
-    source = bundles.Sources().rules / "parameters.json"
+    source = bundlesources.Sources().rules / "parameters.json"
     return source.read_text(encoding="utf-8")
 
 
@@ -56,7 +56,7 @@ def change_form(db: Database, actor: UserView, key: str, form: str, *, schema: A
     with db.read() as session:
         modeler.require(session, actor)
         row, files, lanes = _latest_files(session, key)
-        used = bundles.uses(row.bpmn_xml.encode(), row.filename)
+        used = bundlesources.uses(row.bpmn_xml.encode(), row.filename)
         if form not in used.forms:
             raise NotFound(f"process {key!r} uses no form {form!r}", fields={"form": f"not a form of {key}"})
         xml = row.bpmn_xml.encode()

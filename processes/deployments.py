@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, defer
 
 import forms
-from processes import bundles
+from processes import bundles, bundlesources
 from processes.engine.elements import end_statuses
 from processes.engine.loader import ParsedProcess, load_process, utf8_xml
 from processes.errors import Forbidden, InvalidModel, NotFound
@@ -121,7 +121,7 @@ def _store(
 
 
 def deploy(
-    db: Database, xml: bytes, filename: str, *, actor: UserView | None, sources: bundles.Sources | None = None,
+    db: Database, xml: bytes, filename: str, *, actor: UserView | None, sources: bundlesources.Sources | None = None,
     lanes: Mapping[str, str] | None = None, name: str | None = None,
     problems: list[InvalidModel] | None = None, note: str | None = None,
 ) -> ProcessView:
@@ -137,8 +137,8 @@ def deploy(
     if actor is not None and not DEPLOYER_GROUPS & set(actor.groups):
         raise Forbidden("only process owners and administrators may deploy processes")
     xml = utf8_xml(xml, filename)  # stored as text: any encoding lxml reads is accepted
-    entries, found = bundles.collect_checked(xml, filename, sources, lanes=lanes)
-    used_forms = set(bundles.uses(xml, filename).forms)  # each checked by collect_checked: reported there
+    entries, found = bundlesources.collect_checked(xml, filename, sources, lanes=lanes)
+    used_forms = set(bundlesources.uses(xml, filename).forms)  # each checked by collect_checked: reported there
 
     def form_exists(form: str) -> bool:
         return form in used_forms or forms.form_exists(form)
@@ -158,7 +158,7 @@ def deploy(
 
 
 def deploy_file(
-    db: Database, path: str, *, actor: UserView | None = None, sources: bundles.Sources | None = None,
+    db: Database, path: str, *, actor: UserView | None = None, sources: bundlesources.Sources | None = None,
 ) -> ProcessView:
     file = Path(path)
     return deploy(db, file.read_bytes(), filename=file.name, actor=actor, sources=sources)

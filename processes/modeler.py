@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 
 import forms
 import rules
-from processes import access, bundles
+from processes import access, bundles, bundlesources
 from processes.deployments import deploy, latest_version
+from processes.engine.checks import INITIATOR_LANE
 from processes.engine.loader import NS, load_process, parse_xml, utf8_xml
 from processes.errors import Forbidden, InvalidData, InvalidModel, NotFound
 from processes.people.organisation import add_group, group_codes
@@ -38,7 +39,6 @@ from processes.views import CaseStatus, UserView
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_NOTE = 1000
-INITIATOR_LANE = "Process Initiator"
 
 
 def require(session: Session, actor: UserView | None, target: str = access.MODELER) -> None:
@@ -85,7 +85,7 @@ def bundle_sources(session: Session, key: str) -> tuple[dict[str, dict[str, str]
     if row is None:
         return {}, {}
     bundle = bundles.for_version(session, row.id)
-    return bundles.files_of(bundle.entries, row.bpmn_xml.encode(), row.filename), bundle.lanes
+    return bundlesources.files_of(bundle.entries, row.bpmn_xml.encode(), row.filename), bundle.lanes
 
 
 def _lanes_for(xml: bytes, given: Mapping[str, str] | None, kept: Mapping[str, str]) -> dict[str, str]:
@@ -153,22 +153,24 @@ def _filename(key: str) -> str:
     return f"{key}.bpmn"
 
 
-def _check(session: Session, xml: bytes, lanes: Mapping[str, str] | None) -> tuple[Validation, bundles.Sources,
-                                                                                  dict[str, str]]:
+def _check(
+    session: Session, xml: bytes, lanes: Mapping[str, str] | None,
+) -> tuple[Validation, bundlesources.Sources, dict[str, str]]:
     try:
         xml = utf8_xml(xml, "diagram.bpmn")
         key = _key_of(xml)
     except InvalidModel as exc:
-        return Validation(None, [Problem(part.element, part.message) for part in exc.parts]), bundles.Sources(), {}
+        problems = [Problem(part.element, part.message) for part in exc.parts]
+        return Validation(None, problems), bundlesources.Sources(), {}
     files, kept = bundle_sources(session, key)
-    sources = bundles.sources_with(files)
+    sources = bundlesources.sources_with(files)
     mapping = _lanes_for(xml, lanes, kept)
     groups = group_codes(session)
     filename = _filename(key)
     unknown = sorted({name for _id, name in _lanes_of(xml)
                       if name and name != INITIATOR_LANE and mapping.get(name, name) not in groups})
-    entries, found = bundles.collect_checked(xml, filename, sources, lanes=mapping)
-    used_forms = set(bundles.uses(xml, filename).forms)
+    entries, found = bundlesources.collect_checked(xml, filename, sources, lanes=mapping)
+    used_forms = set(bundlesources.uses(xml, filename).forms)
     try:
         load_process(xml, filename, groups=groups, form_exists=lambda f: f in used_forms or forms.form_exists(f),
                      lanes=mapping, problems=found, book=bundles.Bundle(entries=tuple(entries)))
@@ -333,7 +335,7 @@ def deploy_with(db: Database, actor: UserView, xml: bytes, files: dict[str, dict
                  lanes: Mapping[str, str], note: str, name: str | None = None) -> VersionView:
     """Deploy the diagram with these bundle files as the process's next version; its draft goes."""
     key = _key_of(xml)
-    view = deploy(db, xml, _filename(key), actor=actor, sources=bundles.sources_with(files), lanes=lanes,
+    view = deploy(db, xml, _filename(key), actor=actor, sources=bundlesources.sources_with(files), lanes=lanes,
                   note=note, name=name)
     with db.write() as session:
         session.execute(delete(ProcessDraft).where(ProcessDraft.key == view.key))
@@ -441,7 +443,7 @@ def roll_back(db: Database, actor: UserView, key: str, version: int, *, note: st
         row = version_row(session, key, version)
         bundle = bundles.for_version(session, row.id)
         xml, name = row.bpmn_xml.encode(), row.name
-        files, lanes = bundles.files_of(bundle.entries, xml, row.filename), bundle.lanes
+        files, lanes = bundlesources.files_of(bundle.entries, xml, row.filename), bundle.lanes
     text = (note or "").strip() or f"roll back to version {version}"
     return deploy_with(db, actor, xml, files, lanes=lanes, note=change_note(text), name=name)
 
@@ -505,7 +507,7 @@ def export(db: Database, folder: str | Path) -> list[Path]:
         keys = list(session.scalars(select(ProcessVersion.key).distinct().order_by(ProcessVersion.key)))
         for key in keys:
             row = latest_version(session, key)
-            files = bundles.files_of(bundles.for_version(session, row.id).entries)
+            files = bundlesources.files_of(bundles.for_version(session, row.id).entries)
             outputs = {Path(row.filename).name: row.bpmn_xml,
                        **{f"forms/{name}": text for name, text in files["forms"].items()},
                        **{f"rules/{name}": text for name, text in files["rules"].items()}}

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from processes.engine.checks import INITIATOR_LANE
 from processes.engine.elements import UserTask
-from processes.engine.loader import INITIATOR_LANE
 from processes.errors import EngineFailure
 from processes.people.organisation import next_level_leader
 from processes.store.models import Case, Unit, User

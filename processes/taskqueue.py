@@ -17,7 +17,9 @@ that stops) and the few rows they give are sorted: at most that many rows per ar
 
 A nullable sort column (due_at, assignee) splits every arm in an IS NOT NULL and an IS NULL part,
 which keeps "NULLS LAST" an index order. The total is counted up to COUNT_CAP (a LIMIT in the subquery),
-and pages after the first can go by a keyset cursor instead of an offset.
+and pages after the first can go by a keyset cursor instead of an offset. A page is one statement: the
+merged arms in a subquery, the count as a scalar subquery, and the page's cases joined by id for their
+words (``page_statement``), read as Core rows (no ORM objects for a page that is only shown).
 
 Admins see every task of a case that is not restricted: one arm per status (no split by group; not tuned
 for size). The tasks of a restricted case they see only as a member would (their own groups and units, or
@@ -34,7 +36,7 @@ import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, true, union_all
@@ -113,7 +115,7 @@ class QueueRequest:
 
 @dataclass(frozen=True)
 class QueueResult:
-    rows: list[TaskRecord]
+    rows: list[Any]  # Rows of every task column, the total and the case's words (``case_title``, ...)
     total: int
     total_capped: bool
     next_cursor: str | None
@@ -135,26 +137,37 @@ def _caller(session: Session, actor: UserView) -> _Caller:
     return _Caller(actor.username, tuple(actor.groups), tuple(actor.units), all_units)
 
 
-def _arm_conditions(actor: _Caller, request: QueueRequest) -> list[list[ColumnElement[bool]]]:
-    """The equality conditions of each arm; together they are the caller's visible tasks, each once."""
+def _arm_conditions(actor: _Caller, request: QueueRequest, *, for_count: bool = False
+                    ) -> list[list[ColumnElement[bool]]]:
+    """The equality conditions of each arm; together they are the caller's visible tasks, each once.
+
+    A task assigned to me in one of my (group, unit) ranges is in two arms: the page leaves it out of the
+    group arm (its index has the assignee, so the arm stays an index range); the count leaves it out of my
+    arm instead, so that a group arm needs no column beside those of the filter's index (the count of the
+    overdue tasks reads (status, group, unit, due_at) alone, not every task's row for its assignee).
+    """
     if "admins" in actor.groups:
         restricted = TaskRecord.case_id.in_(select(Case.id).where(Case.restricted.is_(True)))
         as_member = dataclasses.replace(actor, groups=tuple(group for group in actor.groups if group != "admins"))
         return ([[TaskRecord.status == status, ~restricted] for status in request.statuses]
-                + [[*arm, restricted] for arm in _arm_conditions(as_member, request)])
+                + [[*arm, restricted] for arm in _arm_conditions(as_member, request, for_count=for_count)])
     local = [g for g in actor.groups if g not in CENTRAL_GROUPS]
     central = [g for g in actor.groups if g in CENTRAL_GROUPS]
     pairs = [(g, u) for g in local for u in actor.units] + [(g, u) for g in central for u in actor.all_units]
+    pairs = [(g, u) for g, u in pairs if request.group in (None, g) and request.unit in (None, u)]
     arms: list[list[ColumnElement[bool]]] = []
     me = actor.username
     if request.assignee != me:  # tasks assigned to me are all in my arm below when I ask for mine
         # without an assignee filter, my own tasks come from my arm only (IS DISTINCT FROM: NULL is not me)
-        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None else []
+        not_mine = [TaskRecord.assignee.is_distinct_from(me)] if request.assignee is None and not for_count else []
         arms += [[TaskRecord.status == status, TaskRecord.group == g, TaskRecord.unit == u, *not_mine]
-                 for status in request.statuses for g, u in pairs
-                 if request.group in (None, g) and request.unit in (None, u)]
+                 for status in request.statuses for g, u in pairs]
     if request.assignee in (None, me):
-        arms += [[TaskRecord.assignee == me, TaskRecord.status == status] for status in request.statuses]
+        elsewhere = []  # counting: my tasks outside the group arms only (a task's group may be NULL)
+        if for_count and request.assignee is None and pairs:
+            elsewhere = [or_(TaskRecord.group.is_(None),
+                             ~or_(*[and_(TaskRecord.group == g, TaskRecord.unit == u) for g, u in pairs]))]
+        arms += [[TaskRecord.assignee == me, TaskRecord.status == status, *elsewhere] for status in request.statuses]
     return arms
 
 
@@ -183,11 +196,13 @@ def _filters(request: QueueRequest, *, for_page: bool) -> list[ColumnElement[boo
         conditions.append(plain(TaskRecord.assignee).is_(None))
     elif request.assignee is not None:
         conditions.append(plain(TaskRecord.assignee) == request.assignee)
-    if request.due_before is not None:
-        conditions.append(plain(TaskRecord.due_at) < request.due_before)
+    if request.due_before is not None:  # "now" for the overdue filter: bound at each run (see _shape)
+        conditions.append(plain(TaskRecord.due_at) < bindparam("due_before", request.due_before,
+                                                               type_=TaskRecord.due_at.type))
     if request.not_due_before is not None:
         due = plain(TaskRecord.due_at)
-        conditions.append(or_(due.is_(None), due >= request.not_due_before))
+        conditions.append(or_(due.is_(None), due >= bindparam("not_due_before", request.not_due_before,
+                                                              type_=TaskRecord.due_at.type)))
     return conditions
 
 
@@ -226,15 +241,56 @@ def statements(session: Session, actor: UserView, request: QueueRequest) -> tupl
     Either is None when there is nothing to read: no arm, or the cursor is past every arm. The statements
     of a caller and request are built once and kept (see ``_built``).
     """
-    return _built(_caller(session, actor), request, session.get_bind().dialect.name)[:2]
+    return _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)[:2]
+
+
+def page_statement(session: Session, actor: UserView, request: QueueRequest) -> Any:
+    """The one statement a page runs (see ``_with_cases``): the page query with its total and cases' words."""
+    return _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)[2]
+
+
+_SOME_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _shape(request: QueueRequest) -> QueueRequest:
+    """The request as the statements' cache knows it: the due-date bounds (the overdue filter's "now", new
+    on every request) only as set or not; their values are bound when the statement runs (``_bounds``)."""
+    if request.due_before is None and request.not_due_before is None:
+        return request
+    return dataclasses.replace(request, due_before=request.due_before and _SOME_INSTANT,
+                               not_due_before=request.not_due_before and _SOME_INSTANT)
+
+
+def _bounds(request: QueueRequest) -> dict[str, datetime]:
+    """The values of the due-date bounds of this request (the parameters ``_filters`` binds)."""
+    bounds = {"due_before": request.due_before, "not_due_before": request.not_due_before}
+    return {name: value for name, value in bounds.items() if value is not None}
 
 
 @functools.lru_cache(maxsize=256)
 def _built(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any, Any]:
-    """``statements`` and the page as an ORM query, kept for the next request of the same caller, filters and
-    database: building the arms and their cache key cost more than running them (a queue of a few tasks)."""
+    """``statements`` and the page with its cases' words, kept for the next request of the same caller,
+    filters and database: building the arms and their cache key cost more than running them (a queue of a
+    few tasks)."""
     count, page = _statements(actor, request, dialect)
-    return count, page, None if page is None else select(TaskRecord).from_statement(page)
+    return count, page, None if page is None else _with_cases(page, count, request)
+
+
+CASE_WORDS = ("title", "summary", "badge", "title_en", "badge_en")  # what a queue row shows of its case
+
+
+def _with_cases(page: Any, count: Any, request: QueueRequest) -> Select[Any]:
+    """The page's rows (every task column), the capped count as ``queue_total``, and their cases' words,
+    ``case_<word>``, in the page's order: one statement where there were three (page, count, cases by id).
+
+    The join is outside the page's UNION ALL (a subquery with its LIMIT), so the arms keep their index order
+    and it looks up only the page's rows; the count is an uncorrelated scalar subquery, run once.
+    """
+    rows = page.subquery("page")
+    words = [getattr(Case, word).label(f"case_{word}") for word in CASE_WORDS]
+    return (select(*rows.c, count.scalar_subquery().label("queue_total"), *words)
+            .select_from(rows).outerjoin(Case, Case.id == rows.c.case_id)
+            .order_by(*_order(request, rows.c[SORTABLE[request.sort].key], rows.c.id)))
 
 
 def _statements(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[Any, Any]:
@@ -242,7 +298,7 @@ def _statements(actor: _Caller, request: QueueRequest, dialect: str) -> tuple[An
     if not arms:
         return None, None
     counted = union_all(*[select(TaskRecord.id).where(*arm, *_filters(request, for_page=False))
-                          for arm in arms]).limit(COUNT_CAP + 1)
+                          for arm in _arm_conditions(actor, request, for_count=True)]).limit(COUNT_CAP + 1)
     count = select(func.count()).select_from(counted.subquery())
     parts = _parts(SORTABLE[request.sort], request, arms, _filters(request, for_page=True))
     if not parts:
@@ -268,10 +324,21 @@ def _order(request: QueueRequest, key: Any, last: Any) -> list[Any]:
 
 
 def queue_page(session: Session, actor: UserView, request: QueueRequest) -> QueueResult:
-    """One page of the caller's queue, the capped total, and the cursor of the next page."""
-    count, _page, page = _built(_caller(session, actor), request, session.get_bind().dialect.name)
-    found = (session.scalar(count) or 0) if count is not None else 0
-    rows = list(session.scalars(page)) if page is not None else []
+    """One page of the caller's queue, the capped total, and the cursor of the next page.
+
+    The rows are the page query's rows: every task column, the total, and the case's words for
+    ``cases_of``. Only a page with no rows after an offset or a cursor runs the count by itself.
+    """
+    count, _page, page = _built(_caller(session, actor), _shape(request), session.get_bind().dialect.name)
+    connection = session.connection()  # Core rows: no ORM objects to build for a page that is only shown
+    bounds = _bounds(request)
+    rows: list[Any] = list(connection.execute(page, bounds).all()) if page is not None else []
+    if rows:
+        found = rows[0].queue_total
+    elif request.offset == 0 and request.cursor is None:
+        found = 0  # the first page is empty: so is the queue
+    else:
+        found = (connection.scalar(count, bounds) or 0) if count is not None else 0
     next_cursor = None
     if len(rows) > request.limit:
         rows = rows[: request.limit]
@@ -281,8 +348,24 @@ def queue_page(session: Session, actor: UserView, request: QueueRequest) -> Queu
     return QueueResult(rows, min(found, COUNT_CAP), found > COUNT_CAP, next_cursor)
 
 
-def cases_of(session: Session, rows: Sequence[TaskRecord]) -> dict[str, Case]:
-    """The cases of a page's tasks (title, summary, badge for the rows), in one statement."""
+@dataclass(frozen=True)
+class CaseWords:
+    """What a queue row shows of its case (the attributes of ``Case`` that ``access.task_view`` reads)."""
+
+    title: str
+    summary: str
+    badge: str
+    title_en: str
+    badge_en: str
+
+
+def cases_of(session: Session, rows: Sequence[Any]) -> dict[str, Any]:
+    """The cases of a page's tasks (title, summary, badge for the rows): read with the page by ``queue_page``
+    (no statement), or for task rows without them in one statement."""
+    if all(hasattr(row, "case_title") for row in rows):
+        words = -len(CASE_WORDS)  # the page's last columns (see _with_cases)
+        return {row.case_id: CaseWords(*row[words:])
+                for row in rows if row.case_title is not None}  # NULL: no case (the join is an outer one)
     ids = sorted({row.case_id for row in rows})
     if not ids:
         return {}

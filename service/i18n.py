@@ -14,10 +14,11 @@ After changing a text, refresh the catalogue (tests/web/test_translations.py fai
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel import dates
+from babel import Locale, dates
 from flask import Flask
 from flask_babel import Babel, get_locale
 
@@ -38,9 +39,16 @@ def _locale() -> str:
 DATE_LOCALES = {"da": "da_DK", "en": "en_GB"}
 
 
-def _date_locale() -> str:
+def _date_locale() -> Locale:
+    """The request's date locale, parsed once per process (Babel parses a locale name and loads its data
+    on every call otherwise: the queue page formats a hundred dates)."""
     locale = get_locale()
-    return DATE_LOCALES.get(locale.language if locale else "da", "da_DK")
+    return _parsed(DATE_LOCALES.get(locale.language if locale else "da", "da_DK"))
+
+
+@functools.cache
+def _parsed(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 def local_time(value: datetime | None, style: str = "medium") -> str:

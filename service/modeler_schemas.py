@@ -85,6 +85,25 @@ class BlankQuery(Schema):
 
 BODY_ERRORS = (400, 401, 403, 404, 413, 422)
 
+IMPORT_UPLOAD = {  # POST /modeler/imports: a SpiffArena process model folder
+    "multipart/form-data": {
+        "schema": {
+            "type": "object",
+            "properties": {
+                "files": {"type": "array", "minItems": 1,
+                          "items": {"type": "string", "format": "binary"},
+                          "description": "The model folder's files (process_model.json, the BPMN file, its schema "
+                                         "files), or one .zip of the folder; at most 50 files and 5 MiB unpacked"},
+                "lanes": {"type": "string", "description": "A JSON object mapping lane names to group codes "
+                                                           "(a lane not mapped names its group itself)"},
+                "note": {"type": "string", "description": "The change note (default: imported from SpiffArena)"},
+            },
+            "required": ["files"],
+            "additionalProperties": False,
+        },
+    },
+}
+
 
 def operations(operation: Any) -> dict[str, Any]:
     """The OPERATIONS entries of the modeler's endpoints (``operation`` is service.openapi.Operation)."""
@@ -112,4 +131,10 @@ def operations(operation: Any) -> dict[str, Any]:
         "api.modeler.create_group": operation(tag, None, 201, body=GroupRequest, errors=BODY_ERRORS),
         "api.modeler.set_member": operation(tag, None, body=MemberRequest, errors=BODY_ERRORS),
         "api.modeler.blank": operation(tag, None, query=BlankQuery, errors=(400, 401, 403, 422)),
+        "api.modeler.import_model": operation(
+            tag, None, 201, errors=(400, 401, 403, 413, 422), request_content=IMPORT_UPLOAD,
+            unprocessable="The upload is not a SpiffArena model folder the engine can run: `error.problems` lists "
+                          "every problem by file and element, `error.missing_groups` the groups its lanes name "
+                          "that do not exist (an administrator creates them). Or `lanes` is not a JSON object of "
+                          "lane name to group code. Nothing is deployed."),
     }

@@ -526,6 +526,10 @@ class ErrorBodySchema(Schema):
         values=fields.String(),
         metadata={"description": "Bad field path (`a.b`) → message"},
     )
+    problems = fields.List(fields.Dict(), metadata={
+        "description": "A refused model import: every problem, each with its `file`, `element` and `message`"})
+    missing_groups = fields.List(fields.String(), metadata={
+        "description": "A refused model import: the groups its lanes name that do not exist"})
 
 
 class ErrorSchema(Schema):

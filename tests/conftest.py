@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 import processes
+from processes.people import identity
 from service import create_app, get_database
 from tests.postgres import PostgresServer, postgres_server
 from tests.processes.smtp import SmtpServer
@@ -99,6 +101,21 @@ class PostgresDatabases:
 
     def drop(self, url: str) -> None:
         self.server.drop_database(str(make_url(url).database))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2id at its lowest cost in this process (1 pass, 8 KiB), instead of the production cost (3 passes,
+    64 MiB): that takes about a second a hash on a loaded 2-core CI machine, and the suite hashes a password
+    for every user it makes and verifies one at every log-in. Still the real argon2id hashing and checking,
+    wrong passwords still refused; a hash carries its parameters, so a production hash still verifies. The
+    served apps and the `amflow` commands run in their own processes, at the production cost.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        patch.setattr(identity, "_HASHER", cheap)
+        patch.setattr(identity, "_DUMMY_HASH", cheap.hash("timing-equaliser"))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,16 @@ anyone else, decided by ``processes.access.may``); creating groups and members i
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
-from flask import Blueprint
+from flask import Blueprint, jsonify, request
 
-from processes import bundleedits, casemoves, modeler
+from processes import bundleedits, casemoves, modeler, spiffarena
+from processes.errors import InvalidData
 from service.api.parsing import json_body, query_args
 from service.auth import current_user
+from service.errors import InvalidBody, error_response
 from service.extensions import get_database
 from service.modeler_schemas import (
     BlankQuery,
@@ -174,3 +177,52 @@ def blank() -> Any:
     query = query_args(BlankQuery())
     return {"bpmn": modeler.blank_diagram(query["key"], query["name"])}
 
+
+
+def import_refusal(error: spiffarena.ImportRefused) -> Any:
+    """The 422 of a refused import: the error envelope with every problem (file, element, message) and the
+    groups the model's lanes name that do not exist."""
+    response, status = error_response(422, error.code, error.message, error.fields)
+    body = response.get_json()
+    body["error"]["problems"] = [{"file": part.filename, "element": part.element, "message": part.message}
+                                 for part in error.parts]
+    body["error"]["missing_groups"] = error.missing_groups
+    return jsonify(body), status
+
+
+IMPORT_FIELDS = {"files", "lanes", "note"}
+
+
+def import_request() -> tuple[list[tuple[str, bytes]], dict[str, str] | None, str | None]:
+    """The uploaded files (multipart ``files``), the lane mapping (``lanes``, a JSON object) and the note."""
+    others = (set(request.files) | set(request.form)) - IMPORT_FIELDS  # a part without a name has the name None
+    if others:
+        raise InvalidBody("Unknown multipart field.", fields=dict.fromkeys(
+            sorted(name.encode("unicode_escape").decode() if name else "_body" for name in others),
+            "Unknown field: send 'files', and 'lanes' or 'note' if wanted."))
+    uploads = [(upload.filename or upload.name or "", upload.read()) for upload in request.files.getlist("files")]
+    uploads = [(name, content) for name, content in uploads if name or content]  # an empty file input sends one
+    if not uploads:
+        raise InvalidBody("No files.", fields={"files": "Send the model folder's files or one .zip of it."})
+    lanes = None
+    if request.form.get("lanes", "").strip():
+        try:
+            lanes = json.loads(request.form["lanes"])
+        except ValueError:
+            lanes = None
+        if not (isinstance(lanes, dict) and all(isinstance(k, str) and isinstance(v, str) and 0 < len(v) <= 64
+                                                 for k, v in lanes.items())):
+            raise InvalidData("Invalid lane mapping.", fields={"lanes": "A JSON object of lane name to group code."})
+    return uploads, lanes, request.form.get("note") or None
+
+
+@bp.post("/imports")
+def import_model() -> Any:
+    """Import a SpiffArena process model folder (its files, or one .zip of it) as the next version of its
+    process: every problem at once, and the groups its lanes name that do not exist, if refused."""
+    uploads, lanes, note = import_request()
+    try:
+        imported = spiffarena.import_upload(get_database(), uploads, actor=current_user(), lanes=lanes, note=note)
+    except spiffarena.ImportRefused as refused:
+        return import_refusal(refused)
+    return _dump(imported), 201

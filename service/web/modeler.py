@@ -18,7 +18,7 @@ from flask_babel import gettext as _
 
 import forms
 from forms import html as form_html
-from processes import access, bundleedits, casemoves, modeler
+from processes import access, bundleedits, casemoves, modeler, spiffarena
 from processes import errors as domain
 from processes.views import UserView
 from service.errors import STATUS_BY_DOMAIN_ERROR, error_response
@@ -84,13 +84,35 @@ def _dump(value: Any) -> Any:
 @bp.get("/")
 def index() -> ResponseReturnValue:
     """Every process with its versions: who deployed each, when, its note and the cases running on it."""
+    return _index()
+
+
+def _index(imported: spiffarena.Imported | None = None, refused: spiffarena.ImportRefused | None = None,
+           status: int = 200) -> ResponseReturnValue:
     versions = modeler.list_versions(get_database(), _user())
     by_process: dict[str, list[modeler.VersionView]] = {}
     for version in versions:
         by_process.setdefault(version.key, []).append(version)
     drafts = modeler.draft_keys(get_database(), _user())
     return render_template("web/modeler/index.html", processes=by_process, drafts=drafts,
-                           choices=modeler.choices(get_database(), _user()))
+                           choices=modeler.choices(get_database(), _user()), imported=imported,
+                           refused=refused), status
+
+
+@bp.post("/imports")
+def import_model() -> ResponseReturnValue:
+    """Import a SpiffArena process model folder (a .zip of it, or its files): what was imported, or every
+    problem at once with the groups an administrator must create first."""
+    uploads = [(upload.filename or "", upload.read()) for upload in request.files.getlist("files")]
+    uploads = [(name, content) for name, content in uploads if name or content]  # an empty file input sends one
+    try:
+        if not uploads:
+            raise spiffarena.ImportRefused(domain.InvalidModel(_("Choose a .zip of the model folder or its files.")),
+                                           [])
+        imported = spiffarena.import_upload(get_database(), uploads, actor=_user())
+    except spiffarena.ImportRefused as refused:
+        return _index(refused=refused, status=422)
+    return _index(imported=imported)
 
 
 @bp.get("/edit/<key>")

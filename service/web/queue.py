@@ -1,9 +1,9 @@
 """My queue (Kø): the open tasks of my groups and units, with filters, sorting, paging, saved filters,
 claiming and assigning, one by one or in bulk.
 
-The page costs the same few SQL statements whatever the number of tasks: one page query and one capped
-count, the saved filters, the process keys, and one colleague list for the bulk form, all in one read
-transaction (processes.queue_screen).
+The page costs the same few SQL statements whatever the number of tasks: one page query (with its capped
+count and its cases' words), the saved filters, the process keys, and one colleague list for the bulk form,
+all in one read transaction (processes.queue_screen).
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from urllib.parse import quote, urlencode
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_translations, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 import processes
@@ -148,6 +151,25 @@ def row_url(endpoint: str, **values: Any) -> Callable[[str], str]:
     return lambda task_id: prefix + quote(task_id, safe="") + suffix
 
 
+def request_gettext() -> Callable[..., str]:
+    """The template's ``_`` with this request's translations looked up once.
+
+    Flask-Babel's looks up the request's locale and catalogue on every call, and the queue page translates
+    about a hundred strings; this does what Jinja's "newstyle" gettext does with the translated string
+    (escaped as markup under autoescape, then filled in), so a page renders the same.
+    """
+    translate = get_translations().ugettext
+
+    @pass_context
+    def gettext(context: Context, string: str, **variables: Any) -> str:
+        text = translate(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)  # noqa: S704 - our catalogue's text, as Jinja's gettext does; variables are escaped
+        return text % variables
+
+    return gettext
+
+
 @bp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
@@ -161,7 +183,8 @@ def index() -> ResponseReturnValue:
     if problems:
         flash(_("Ignored filter values that are not valid: %(names)s", names=", ".join(problems)), "error")
     page = load_queue(user, query)
-    return render_template("web/queue.html", page=page, units=_unit_choices(user), user=user, row_url=row_url)
+    return render_template("web/queue.html", page=page, units=_unit_choices(user), user=user, row_url=row_url,
+                           gettext=request_gettext())
 
 
 @bp.post("/queue/<task_id>/claim")

@@ -15,7 +15,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.samples import G2_APPLICATION
+from tests.samples import G2_APPLICATION, one_task_bpmn
 
 API = "/api/v1"
 BPMN_DIR = Path(__file__).parent / "bpmn"
@@ -57,6 +57,17 @@ def api(client: FlaskClient, auth: Any) -> Api:
 
 
 @pytest.fixture
+def people(auth: Any) -> dict[str, str]:
+    """Demo users by their role in the lone-work flow, found by group and unit (usernames)."""
+    return {
+        "applicant": auth.user(group="employees", unit="kemi", not_group="amk"),
+        "kemi_amk": auth.user(group="amk", unit="kemi"),
+        "kemi_leader": auth.user(group="leaders", unit="kemi"),
+        "other_amk": auth.user(group="amk", unit="energi"),
+    }
+
+
+@pytest.fixture
 def bpmn_dir() -> Path:
     """The folder of the API tests' own BPMN files."""
     return BPMN_DIR
@@ -64,43 +75,8 @@ def bpmn_dir() -> Path:
 
 @pytest.fixture
 def make_bpmn() -> Any:
-    """Build a small BPMN document; see `user_task_bpmn`."""
-    return user_task_bpmn
-
-
-def user_task_bpmn(
-    *, process_id: str = "api_test_process", lane: str = "employees", form: str = "free_note", extra: str = ""
-) -> bytes:
-    """A small valid BPMN document (one user task in one lane); `extra` adds elements to the process."""
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_{process_id}" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="{process_id}" name="API test process" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="{lane}">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>do_it</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="do_it" name="Do it">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties><spiffworkflow:property name="form" value="{form}" /></spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="do_it" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="do_it" targetRef="end" />
-    {extra}
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
-
-
+    """Build a small BPMN document; see `tests.samples.one_task_bpmn`."""
+    return one_task_bpmn
 
 
 @pytest.fixture

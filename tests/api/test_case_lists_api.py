@@ -8,15 +8,6 @@ import pytest
 PROCESS = "lone_work_approval"
 
 
-@pytest.fixture
-def people(auth):
-    return {
-        "applicant": auth.user(group="employees", unit="kemi", not_group="amk"),
-        "kemi_amk": auth.user(group="amk", unit="kemi"),
-        "other_amk": auth.user(group="amk", unit="energi"),
-    }
-
-
 def test_a_client_starts_a_lone_work_case_knowing_only_the_process_and_the_openapi_document(
         api, people, lone_work_application):
     document = api.get("/openapi.json", as_=None).get_json()

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.samples import G2_APPROVAL as LEADER_APPROVAL
+
 PROCESS = "lone_work_approval"
-
-
-@pytest.fixture
-def people(auth):
-    """The demo users of the flow, found by group and unit."""
-    return {
-        "applicant": auth.user(group="employees", unit="kemi", not_group="amk"),
-        "kemi_amk": auth.user(group="amk", unit="kemi"),
-        "kemi_leader": auth.user(group="leaders", unit="kemi"),
-    }
 
 
 def _start(api, applicant, data):
@@ -43,7 +35,6 @@ AMK_REVIEW = {
     "amr_consulted_date": "2026-08-20",
 }
 
-LEADER_APPROVAL = {"decision": "approve", "valid_until": "2026-12-31", "conditions": "Only weekdays."}
 
 
 def test_a_g2_application_is_reviewed_by_the_amk_approved_by_the_leader_and_completed(
@@ -91,7 +82,7 @@ def test_a_g2_application_is_reviewed_by_the_amk_approved_by_the_leader_and_comp
     assert decision["fired"]
     assert isinstance(decision["parameters"], dict)
     assert case["data"]["decision"] == "approve"
-    assert case["data"]["valid_until"] == "2026-12-31"
+    assert case["data"]["valid_until"] == LEADER_APPROVAL["valid_until"]
     kinds = [entry["kind"] for entry in case["history"]]
     for kind in ("case_started", "decision", "task_claimed", "task_completed", "case_ended"):
         assert kind in kinds, kinds
@@ -300,7 +291,8 @@ def test_the_units_approvals_are_listed_over_http_with_status_and_validity(api, 
     body = listed.get_json()
     assert "approval_status" in body["columns"]
     row = next(row for row in body["rows"] if row["id"] == validity)
-    assert (row["columns"]["approval_status"], row["columns"]["valid_until"]) == ("active", "2026-12-31")
+    assert (row["columns"]["approval_status"], row["columns"]["valid_until"]) == (
+        "active", LEADER_APPROVAL["valid_until"])
     assert api.get(f"/cases/{validity}", as_=leader).status_code == 200  # the unit's leader reads it
 
     bad = api.get("/processes/lone_work_validity/cases?where=hazards:x", as_=leader)

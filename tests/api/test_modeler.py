@@ -79,6 +79,7 @@ ROUTES = [
     ("PUT", "/modeler/processes/lone_work_approval/forms/free_note", {"schema": {}, "note": "n"}),
     ("POST", "/modeler/processes/lone_work_approval/parameters",
      {"parameter": "p", "value": 1, "valid_from": "2027-01-01", "note": "n"}),
+    ("POST", "/modeler/imports", None),  # a SpiffArena model folder (multipart; tests/api/test_modeler_import.py)
     ("GET", "/modeler/groups", None),
     ("POST", "/modeler/groups", {"code": "new-group"}),
     ("POST", "/modeler/groups/amk/members", {"username": "anna"}),

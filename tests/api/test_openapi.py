@@ -92,6 +92,7 @@ def test_openapi_json_names_the_stable_endpoints_of_the_issue(client):
         ("/api/v1/modeler/groups", "post"),
         ("/api/v1/modeler/groups/{code}/members", "post"),
         ("/api/v1/modeler/blank", "get"),
+        ("/api/v1/modeler/imports", "post"),  # a SpiffArena process model folder
         ("/api/v1/cases/{case_id}/board", "get"),  # issue #16: a fan-out's status board
         ("/api/v1/cases/{case_id}/tables/{name}", "get"),  # issue #16: a case's exported tables (JSON, CSV, XLSX)
         # issue #17: comments, attachments and assigning through the API; my in-app notifications

@@ -10,39 +10,11 @@ from sqlalchemy import select
 
 import processes
 from processes.store.models import CaseRead
+from tests.samples import one_task_bpmn
 
-RESTRICTED_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_health" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="health_note" name="Health note" isExecutable="true">
-    <bpmn:extensionElements>
-      <spiffworkflow:properties>
-        <spiffworkflow:property name="sensitivity" value="restricted" />
-        <spiffworkflow:property name="readers" value="hr" />
-      </spiffworkflow:properties>
-    </bpmn:extensionElements>
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="leaders">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>look</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="look" name="Look at the health note">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties><spiffworkflow:property name="form" value="free_note" /></spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="look" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="look" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+RESTRICTED_BPMN = one_task_bpmn("health_note", name="Health note", lane="leaders", task_id="look",
+                                task_name="Look at the health note",
+                                process_properties={"sensitivity": "restricted", "readers": "hr"})
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Browser tests: the real app served by `amflow serve`, driven by Playwright in Debian's Chromium.
 
-The server is started once per test module as a subprocess on a free port, on its own SQLite file with the
-demo organisation loaded (`amflow db upgrade`, `amflow demo`), from a temporary working directory so its
+The server is started once per test module as a subprocess on a free port, on its own copy of the run's demo
+database (the demo organisation loaded, as `amflow demo` does), from a temporary working directory so its
 `instance/` lands there. Chromium is Debian's (`apt-get install chromium`, done by `.ci/run`), launched by
 path: Playwright never downloads a browser. A missing Chromium fails the tests; it is not a reason to skip.
 
@@ -97,19 +97,17 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, databases: Any) -> Iterator[Server]:
-    """`amflow serve` on a free port with the demo loaded; terminated after the module's tests."""
+def server(tmp_path_factory: pytest.TempPathFactory, databases: Any, demo_database: Any) -> Iterator[Server]:
+    """`amflow serve` on a free port with the demo loaded; terminated after the module's tests.
+
+    The database is a copy of the run's demo database (migrated, `processes.load_demo`: what `amflow demo`
+    does, which tests/api/test_cli.py runs), not a new `amflow db upgrade` and `amflow demo` per module.
+    """
     amflow = _amflow()
     workdir = tmp_path_factory.mktemp("browser-server")
     environment = {name: value for name, value in os.environ.items() if not name.startswith("AMFLOW_")}
-    database_url = databases.new("browser")
+    database_url = databases.new("browser", template=demo_database.url)
     environment["AMFLOW_DATABASE_URL"] = database_url
-    for command in (["db", "upgrade"], ["demo"]):
-        done = subprocess.run(
-            [str(amflow), *command], cwd=workdir, env=environment, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            pytest.fail(f"amflow {' '.join(command)} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
     port = _free_port()
     log_path = workdir / "serve.log"
     with log_path.open("w") as log:

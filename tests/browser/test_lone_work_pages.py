@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests import samples
+
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "demo-amflow"  # the published demo password (processes/demo.py)
@@ -159,8 +161,8 @@ def fill_application(page: Page) -> None:
     page.locator("#f-location-campus").fill("Lyngby")
     page.locator("#f-location-building").fill("207")
     page.locator("#f-location-room").fill("112")
-    page.locator("#f-start_date").fill("2026-09-01")
-    page.locator("#f-end_date").fill("2026-12-31")
+    page.locator("#f-start_date").fill(samples.G2_APPLICATION["start_date"])
+    page.locator("#f-end_date").fill(samples.G2_APPLICATION["end_date"])
     page.locator("#f-time_windows-0-days").select_option("weekdays")
     page.locator("#f-time_windows-0-from").fill("18:00")
     page.locator("#f-time_windows-0-to").fill("22:00")
@@ -174,7 +176,7 @@ def fill_application(page: Page) -> None:
     page.locator("#f-check_in_interval_minutes").fill("30")
     page.locator("#f-alarm_device_id").fill("ALARM-17")
     page.locator("#f-instruction_completed").check()
-    page.locator("#f-instruction_date").fill("2026-08-15")
+    page.locator("#f-instruction_date").fill(samples.G2_APPLICATION["instruction_date"])
     page.locator("#f-instruction_by").fill("Karl Koordinator")
 
 
@@ -260,7 +262,7 @@ def test_a_lone_work_case_goes_from_application_to_approval_in_the_browser(brows
     open_task_from_queue(lene, case_id)
     lene.locator('#f-decision input[value="approve"]').check()
     lene.locator("#f-conditions").fill("Only weekdays.")
-    lene.locator("#f-valid_until").fill("2026-12-31")
+    lene.locator("#f-valid_until").fill(samples.G2_APPROVAL["valid_until"])  # active now: see samples
     visit.shot(lene, "task-form-leader")
     lene.get_by_role("button", name=words.complete_the_task).click()
     expect(lene).to_have_url(re.compile(r"/(\?.*)?$"))

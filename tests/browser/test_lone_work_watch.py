@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.samples import days_from_today
+
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "demo-amflow"  # the published demo password (processes/demo.py)
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
@@ -33,12 +35,12 @@ ALARM = "ALARM"
 APPLICATION: dict[str, Any] = {
     "applicant_name": "Anna Ansat", "applicant_phone": "+45 45 25 25 25", "applicant_role": "employee",
     "applicant_age": 34, "location": {"building": "207", "room": "112"},
-    "task_description": "Distilling ethanol in the evening.", "start_date": "2026-09-01",
+    "task_description": "Distilling ethanol in the evening.", "start_date": days_from_today(-14),
     "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
     "another_competent_person_within_reach": False, "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
     "buddy_name": "Rasmus Repræsentant", "check_in_interval_minutes": 30, "instruction_completed": True,
-    "instruction_date": "2026-11-20", "instruction_by": "Karl Koordinator",  # B-R6: recorded, no instruction task
+    "instruction_date": days_from_today(-10), "instruction_by": "Karl Koordinator",  # B-R6: recorded: no such task
 }
 
 
@@ -59,7 +61,9 @@ def _approved(api: str) -> str:
     review = {"risk_assessment": [{"hazard": "Fire", "consequence": "Burns", "measure": "Check-ins",
                                    "residual_risk": "low"}], "mitigations_adequate": True, "amr_consulted": True}
     case = _call(f"{api}/tasks/{case['tasks'][0]['id']}/complete", {"data": review}, token["karl"])
-    approve = {"decision": "approve", "conditions": "Check in every 30 minutes.", "valid_until": "2026-12-31"}
+    approve = {"decision": "approve", "conditions": "Check in every 30 minutes.", "valid_until": days_from_today(120)}
+    # valid for months from today: the served app and the worker run on the real clock, where a past
+    # valid_until would already have expired the approval
     case = _call(f"{api}/tasks/{case['tasks'][0]['id']}/complete", {"data": approve}, token["lene"])
     assert case["status"] == "completed", case
     [spawned] = [entry["detail"]["case"] for entry in case["history"] if entry["kind"] == "case_spawned"]

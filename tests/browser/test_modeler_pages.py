@@ -9,8 +9,11 @@ and the migration moves it. An English owner sees the modeler and its panel in E
 from __future__ import annotations
 
 import copy
+import io
 import json
 import urllib.request
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -171,3 +174,48 @@ def test_the_modeler_page_does_not_break_on_a_phone(browsing: Any) -> None:
     _open_editor(page)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390
+
+
+SPIFFARENA_MODEL = Path(__file__).parents[1] / "processes" / "spiffarena" / "ohs-incident"
+PHONE = {"width": 390, "height": 844}
+
+
+def _model_zip() -> bytes:
+    """The zip a process owner makes of SpiffArena's model folder tests/processes/spiffarena/ohs-incident."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(SPIFFARENA_MODEL.iterdir()):
+            archive.write(file, f"ohs-incident/{file.name}")
+    return buffer.getvalue()
+
+
+def _import(page: Page) -> None:
+    page.locator('[data-testid="import-form"] input[type="file"]').set_input_files(
+        {"name": "ohs-incident.zip", "mimeType": "application/zip", "buffer": _model_zip()})
+    page.locator('[data-testid="import-form"] button[type="submit"]').click()
+
+
+def test_an_owner_imports_a_spiffarena_zip_once_an_admin_created_its_lane_group(browsing: Any) -> None:
+    page = _log_in(browsing, "owen", "en")
+    page.set_viewport_size(PHONE)  # the form, the problems and the result on a phone
+    page.goto("/modeler/")
+    expect(page.get_by_role("button", name="Import SpiffArena model")).to_be_visible()
+
+    _import(page)  # the lane case_handlers names no group yet: listed for an admin to create, nothing deployed
+    problems = page.get_by_test_id("import-problems")
+    expect(problems.locator('[data-testid="missing-groups"] li[data-group="case_handlers"]')).to_be_visible()
+    expect(problems).to_contain_text("lane name 'case_handlers' is not a known group")
+    expect(page.locator('section[data-process="ohs_incident"]')).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    _post_json(browsing.url("/api/v1/modeler/groups"), {"code": "case_handlers", "name": "Case handlers"},
+               _token(browsing, "admin"))
+    _import(page)
+    result = page.get_by_test_id("import-result")
+    expect(result).to_have_attribute("data-process", "ohs_incident")
+    expect(result).to_contain_text("OHS incident (ohs_incident) is imported as version 1.")
+    expect(result.locator('li[data-lane="case_handlers"]')).to_contain_text("case_handlers")
+    listed = page.locator('section[data-process="ohs_incident"]')
+    expect(listed.locator('tr[data-version="1"]')).to_contain_text("imported from SpiffArena (ohs-incident)")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    browsing.screenshot(page, "modeler-import-phone")

@@ -108,10 +108,9 @@ def task_of(db: Database, case_id: str, unit: str) -> TaskRecord:
 
 
 @pytest.fixture
-def board_case(db: Database, owner, anna):
+def board_case(db: Database, owner, anna, make_amks):
     deploy(db, BOARD_BPMN.encode(), "board_units.bpmn", actor=owner)
-    amks = {unit: create_user(db, f"amk-{unit}", password="amk-password", groups=["amk"], units=[unit])
-            for unit in UNITS}
+    amks = make_amks(UNITS)
     create_user(db, "lea", password="lea-password", groups=["leaders"], units=["fysik"], email="lea@example.dtu.dk")
     case = start_case(db, process="board_units", unit="kemi", data={"wanted": [*UNITS, "nowhere"]}, actor=anna,
                       clock=at(3, 1))

@@ -19,7 +19,8 @@ from sqlalchemy import func, select
 
 import processes
 from processes import Database, FixedClock, complete_task, create_user, deploy, get_case, get_task, start_case
-from processes.bundles import BUNDLES, Sources
+from processes.bundles import BUNDLES
+from processes.bundlesources import Sources
 from processes.deployments import SPEC_CACHE
 from processes.errors import InvalidData, InvalidModel
 from processes.store.models import BundleEntry, Notification

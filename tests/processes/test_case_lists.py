@@ -15,7 +15,6 @@ from processes import (
     complete_task,
     create_user,
     deploy,
-    deploy_bundled,
     list_cases,
     list_tasks,
     start_case,
@@ -29,8 +28,13 @@ COPENHAGEN = dt.timezone(dt.timedelta(hours=2))  # summer time, spring 2027
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     specs = {
         "anna": (["employees"], ["kemi"]), "emil": (["employees"], ["energi"]),
         "karl": (["amk"], ["kemi"]), "kurt": (["amk"], ["energi"]), "lene": (["leaders"], ["kemi"]),

@@ -23,7 +23,6 @@ from processes import (
     configure_links,
     create_user,
     deploy,
-    deploy_bundled,
     errors,
     fire_due_timers,
     get_case,
@@ -67,8 +66,13 @@ SIGNED = {"signed_off": True}
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     configure_links(db, KEYS, BASE)
     return {
         "rikke": create_user(db, "rikke", password=None, groups=["employees"], units=["kemi"],

@@ -7,7 +7,8 @@ from lxml import etree
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from processes import Database, create_user, deploy, get_process_xml, list_processes, start_case
-from processes.engine.loader import AmflowParser, parse_xml, spec_expressions
+from processes.engine.checks import spec_expressions
+from processes.engine.loader import AmflowParser, parse_xml
 from processes.errors import Forbidden, InvalidModel
 
 from .conftest import BPMN_DIR

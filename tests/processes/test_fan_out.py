@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from processes import (
-    Database,
     TaskFilter,
     complete_task,
     create_user,
@@ -71,10 +70,9 @@ FAN_OUT_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.fixture
-def amks(db: Database) -> dict[str, UserView]:
+def amks(make_amks) -> dict[str, UserView]:
     """One AMK per unit of the campaign, and one of a unit outside it."""
-    return {unit: create_user(db, f"amk-{unit}", password="amk-password", groups=["amk"], units=[unit])
-            for unit in (*UNITS, "wind")}
+    return make_amks((*UNITS, "wind"))
 
 
 @pytest.mark.parametrize("restart_between_steps", [False, True])

@@ -14,7 +14,6 @@ from processes import (
     case_messages,
     complete_task,
     create_user,
-    deploy_bundled,
     fire_due_timers,
     get_case,
     list_tasks,
@@ -24,6 +23,11 @@ from processes import (
 )
 from processes.errors import Forbidden, InvalidData
 from processes.store.models import AuditEvent, Case, CaseTimer, Notification
+from tests.samples import days_from_today
+
+# The application starts tomorrow and ends in seven weeks, so an approval until its end is active on the real
+# clock (its reminder, 30 days before the end, not yet due) whenever the suite runs; tests of the validity
+# timers move a FixedClock of their own.
 
 APPLICATION = {
     "applicant_name": "Anna Ansat",
@@ -31,14 +35,14 @@ APPLICATION = {
     "applicant_age": 34,
     "location": {"campus": "Lyngby", "building": "207", "room": "112"},
     "task_description": "Destillation i stinkskab efter kl. 18",
-    "start_date": "2026-12-01",
-    "end_date": "2026-12-18",
+    "start_date": days_from_today(1),
+    "end_date": days_from_today(48),
     "time_windows": [{"days": "working_days", "from": "08:00", "to": "16:00"}],
     "another_competent_person_within_reach": False,
     "hazards": ["chemicals_flammable"],
     "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device"],
     "instruction_completed": True,
-    "instruction_date": "2026-11-20",
+    "instruction_date": days_from_today(-10),
     "instruction_by": "Karl Koordinator",
 }
 REVIEW = {
@@ -46,12 +50,17 @@ REVIEW = {
                          "residual_risk": "low"}],
     "mitigations_adequate": True,
 }
-APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": "2026-12-18"}
+APPROVE = {"decision": "approve", "conditions": "Tjek ind hver time", "valid_until": APPLICATION["end_date"]}
+
+
+@pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
 
 
 @pytest.fixture
 def people(db):
-    deploy_bundled(db)
     return {
         "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"],
                             email="anna@example.dtu.dk"),
@@ -98,7 +107,7 @@ def test_risky_lone_work_goes_to_the_amk_then_the_leader_and_ends_approved(db, p
     case = complete_task(db, approval.id, data=APPROVE, actor=people["lene"])
     assert case.status == "completed"
     assert case.data["decision"] == "approve"
-    assert case.data["valid_until"] == "2026-12-18"
+    assert case.data["valid_until"] == APPLICATION["end_date"]
     assert case.data["lone_work"]["label"] == "risikofyldt"
     assert ("lone_work_approved", "anna", None) in notifications(db, case.id)
     assert outbox(db, case.id) == [
@@ -208,8 +217,8 @@ def test_the_leader_can_reject_with_a_reason(db, people):
 def test_an_approval_is_followed_by_a_reminder_30_days_before_it_ends_and_then_expires(db, people):
     """B-R9 / B.8: the approval carries a validity end date; remind 30 days before, expire at its end."""
     clock = FixedClock(dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.UTC))
-    case = start_case(db, process="lone_work_approval", unit="kemi", data={**APPLICATION, "end_date": "2027-08-31"},
-                      actor=people["anna"], clock=clock)
+    case = start_case(db, process="lone_work_approval", unit="kemi", actor=people["anna"], clock=clock,
+                      data={**APPLICATION, "start_date": "2026-12-01", "end_date": "2027-08-31"})
     case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"], clock=clock)
     case = complete_task(db, only_task(case).id, data={**APPROVE, "valid_until": "2027-06-30"},
                          actor=people["lene"], clock=clock)
@@ -271,7 +280,7 @@ def test_an_instruction_recorded_in_the_application_needs_no_instruction_task_an
     assert "instruction" not in [entry.detail.get("task") for entry in case.history if entry.kind == "task_created"]
     letter = "lone_work_registered" if group == "G1" else "lone_work_approved"
     [body, *_] = mails(db, case.id, letter)
-    assert "2026-11-20" in body and "Karl Koordinator" in body
+    assert APPLICATION["instruction_date"] in body and "Karl Koordinator" in body
 
 
 @pytest.mark.parametrize(("group", "changes"), [
@@ -308,15 +317,15 @@ def test_without_a_recorded_instruction_the_case_waits_for_the_amk_to_give_it_an
 # --- B-R9: validity at most the rules' latest_valid_until ----------------------------------------------
 
 @pytest.mark.parametrize(("valid_until", "refused"), [
-    pytest.param("2026-12-18", False, id="the end date itself"),
-    pytest.param("2026-12-10", False, id="before the end date"),
-    pytest.param("2026-12-19", True, id="a day past the end date"),
-    pytest.param("2027-06-30", True, id="months past the end date"),
-    pytest.param("2026-11-30", True, id="before the start date"),
+    pytest.param(days_from_today(48), False, id="the end date itself"),
+    pytest.param(days_from_today(40), False, id="before the end date"),
+    pytest.param(days_from_today(49), True, id="a day past the end date"),
+    pytest.param(days_from_today(48 + 190), True, id="months past the end date"),
+    pytest.param(days_from_today(0), True, id="before the start date"),
 ])
 def test_the_leaders_valid_until_is_held_to_the_latest_the_rules_allow_b_r9(db, people, valid_until, refused):
     case = start(db, people)
-    assert case.decisions[0].decision["latest_valid_until"] == "2026-12-18"
+    assert case.decisions[0].decision["latest_valid_until"] == APPLICATION["end_date"]
     case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
     approval = only_task(case)
     if not refused:
@@ -330,7 +339,7 @@ def test_the_leaders_valid_until_is_held_to_the_latest_the_rules_allow_b_r9(db, 
 
 
 def test_a_year_long_application_is_held_to_twelve_months_from_the_start_b_r9(db, people):
-    case = start(db, people, end_date="2028-06-30")
+    case = start(db, people, start_date="2026-12-01", end_date="2028-06-30")  # refused: no clock meets these
     assert case.decisions[0].decision["latest_valid_until"] == "2027-11-30"
     case = complete_task(db, only_task(case).id, data=REVIEW, actor=people["karl"])
     with pytest.raises(InvalidData) as raised:
@@ -375,8 +384,9 @@ def approved_validity(db, people, clock, **changes):
 
 @pytest.fixture
 def clock():
-    """Before the reminder of an approval valid until 18 December 2026."""
-    return FixedClock(dt.datetime(2026, 10, 1, 9, 0, tzinfo=dt.UTC))
+    """Two months before the application starts: before the reminder of an approval until its end."""
+    start_date = dt.date.fromisoformat(APPLICATION["start_date"])
+    return FixedClock(dt.datetime.combine(start_date - dt.timedelta(days=61), dt.time(9, 0), tzinfo=dt.UTC))
 
 
 @pytest.mark.parametrize("who", ["lene", "anna"])
@@ -418,14 +428,14 @@ def test_a_reported_change_starts_a_reassessment_with_the_old_answers_which_supe
     assert again.started_by == "anna"
     assert {key: again.data[key] for key in APPLICATION} == APPLICATION  # the old answers
     assert again.data["previous_case"] == validity_id
-    assert again.data["previous_approval"]["valid_until"] == "2026-12-18"
+    assert again.data["previous_approval"]["valid_until"] == APPLICATION["end_date"]
     assert again.data["previous_approval"]["change_kinds"] == ["room", "chemicals"]
     assert case_messages(db, validity_id, actor=people["anna"], clock=clock)  # the users never see the internal one
     assert "supersede approval" not in {m.name for m in case_messages(db, validity_id, actor=people["lene"],
                                                                      clock=clock)}
     # the re-assessment is decided: a new approval; the old one is superseded and ends
     again = complete_task(db, only_task(again).id, data=REVIEW, actor=people["karl"], clock=clock)
-    again = complete_task(db, only_task(again).id, data={**APPROVE, "valid_until": "2026-12-10"},
+    again = complete_task(db, only_task(again).id, data={**APPROVE, "valid_until": days_from_today(40)},
                           actor=people["lene"], clock=clock)
     assert again.status == "completed"
     old = get_case(db, validity_id, actor=people["lene"])
@@ -454,7 +464,7 @@ def test_the_units_approvals_are_listed_with_their_status_for_its_leaders_and_am
         listed = process_cases(db, process="lone_work_validity", unit="kemi", actor=people[who])
         assert listed.columns == ("approval_status", "valid_until", "applicant_name", "task_description", "group")
         assert [(row.id, row.columns["approval_status"], row.columns["valid_until"]) for row in listed.rows] == [
-            (second, "active", "2026-12-18"), (first, "revoked", "2026-12-18")]
+            (second, "active", APPLICATION["end_date"]), (first, "revoked", APPLICATION["end_date"])]
     active = process_cases(db, process="lone_work_validity", unit="kemi", actor=people["lene"],
                         where={"approval_status": "active"})
     assert [row.id for row in active.rows] == [second]

@@ -21,7 +21,6 @@ from processes import (
     case_messages,
     complete_task,
     create_user,
-    deploy_bundled,
     get_case,
     run_pass,
     send_message,
@@ -42,8 +41,13 @@ def clock():
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     return {
         "anna": create_user(db, "anna", password="anna-password", groups=["employees"], units=["kemi"],
                             email="anna@example.dtu.dk"),

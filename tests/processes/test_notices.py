@@ -25,40 +25,8 @@ from processes import (
 )
 from processes.errors import InvalidData, NotFound
 from processes.store.models import InboxItem, Notification
+from tests.samples import one_task_bpmn
 
-PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="notice_definitions" targetNamespace="http://amflow.dtu.dk/test">
-  <bpmn:process id="{key}" name="Notices (test)" isExecutable="true">
-    <bpmn:extensionElements><spiffworkflow:properties>
-      {sensitivity}
-      <spiffworkflow:property name="caseTitle" value="{{note}}"/>
-    </spiffworkflow:properties></bpmn:extensionElements>
-    <bpmn:laneSet id="lanes">
-      <bpmn:lane id="lane_employees" name="employees">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-      <bpmn:lane id="lane_amk" name="amk"><bpmn:flowNodeRef>review</bpmn:flowNodeRef></bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start">
-      <bpmn:extensionElements><spiffworkflow:properties>
-        <spiffworkflow:property name="form" value="free_note"/>
-      </spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:outgoing>f1</bpmn:outgoing>
-    </bpmn:startEvent>
-    <bpmn:userTask id="review" name="Gennemgå notatet">
-      <bpmn:extensionElements><spiffworkflow:properties>
-        <spiffworkflow:property name="form" value="free_note"/>
-      </spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end"/>
-  </bpmn:process>
-</bpmn:definitions>
-"""
 NOW = FixedClock(dt.datetime(2026, 12, 7, 9, 0, tzinfo=dt.UTC))
 SECRET = "Hemmelig sag om Bo Hansen"
 
@@ -76,8 +44,11 @@ def people(db, owner):
 
 def deployed(db, owner, *, restricted: bool = False) -> str:
     key = "notices_restricted" if restricted else "notices_plain"
-    sensitivity = '<spiffworkflow:property name="sensitivity" value="restricted"/>' if restricted else ""
-    deploy(db, PROCESS.format(key=key, sensitivity=sensitivity).encode(), f"{key}.bpmn", actor=owner)
+    properties = {"sensitivity": "restricted"} if restricted else {}
+    xml = one_task_bpmn(key, name="Notices (test)", lane="amk", task_id="review", task_name="Gennemgå notatet",
+                        start_form="free_note", starter_lane="employees",
+                        process_properties={**properties, "caseTitle": "{note}"})
+    deploy(db, xml, f"{key}.bpmn", actor=owner)
     return key
 
 

@@ -8,40 +8,13 @@ import pytest
 from processes import create_user, deploy, list_tasks, start_case
 from processes.errors import EngineFailure
 from processes.people.organisation import PARENTS, UNITS, next_level_leader, unit_chain, unit_leaders
-
-ROUTED_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_routed" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="routed" name="Routed" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="amk">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>do_it</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="do_it" name="Do it">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="form" value="free_note" />
-          {properties}
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="do_it" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="do_it" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+from tests.samples import one_task_bpmn
 
 
-def _deploy(db, owner, properties: str) -> None:
-    deploy(db, ROUTED_BPMN.format(properties=properties).encode(), "routed.bpmn", actor=owner)
+def _deploy(db, owner, properties: dict[str, str]) -> None:
+    """Process ``routed``: one task in lane amk, with these task properties."""
+    xml = one_task_bpmn("routed", name="Routed", lane="amk", task_properties=properties)
+    deploy(db, xml, "routed.bpmn", actor=owner)
 
 
 def test_every_unit_has_a_known_parent_and_reaches_dtu(db):
@@ -64,7 +37,7 @@ def test_the_next_level_leader_is_the_leader_of_the_unit_above(db):
 
 
 def test_a_task_goes_to_the_unit_the_data_names(db, owner, anna):
-    _deploy(db, owner, '<spiffworkflow:property name="unit" value="target_unit" />')
+    _deploy(db, owner, {"unit": "target_unit"})
     energi_amk = create_user(db, "eva", password=None, groups=["amk"], units=["energi"])
     kemi_amk = create_user(db, "karl", password=None, groups=["amk"], units=["kemi"])
 
@@ -76,14 +49,14 @@ def test_a_task_goes_to_the_unit_the_data_names(db, owner, anna):
 
 
 def test_an_unknown_unit_stops_the_start(db, owner, anna):
-    _deploy(db, owner, '<spiffworkflow:property name="unit" value="target_unit" />')
+    _deploy(db, owner, {"unit": "target_unit"})
 
     with pytest.raises(EngineFailure, match="unknown unit"):
         start_case(db, process="routed", unit="kemi", data={"target_unit": "atlantis"}, actor=anna)
 
 
 def test_a_task_goes_to_the_person_the_data_names_and_no_group_sees_it(db, owner, anna):
-    _deploy(db, owner, """<spiffworkflow:property name="assignee" value="data.get('kontaktperson')" />""")
+    _deploy(db, owner, {"assignee": "data.get('kontaktperson')"})
     contact = create_user(db, "kim", password=None, email="kim@dtu.dk", groups=["employees"], units=["food"])
     kemi_amk = create_user(db, "karl", password=None, groups=["amk"], units=["kemi"])
 
@@ -99,8 +72,8 @@ def test_a_task_goes_to_the_person_the_data_names_and_no_group_sees_it(db, owner
 
 def test_an_assignee_expression_may_name_the_next_level_leader(db, owner, anna):
     """``next_level_leader()`` in an expression: the leader of the unit above, unless ``passing`` is them."""
-    _deploy(db, owner, """<spiffworkflow:property name="assignee"
-              value="next_level_leader(passing=data.get('reported')) if data.get('escalate') else None" />""")
+    _deploy(db, owner,
+            {"assignee": "next_level_leader(passing=data.get('reported')) if data.get('escalate') else None"})
     create_user(db, "lene", password=None, groups=["leaders"], units=["kemi"])
     create_user(db, "rektor", password=None, groups=["leaders"], units=["dtu"])
     create_user(db, "prorektor", password=None, groups=["leaders"], units=["dtu"])
@@ -116,7 +89,7 @@ def test_an_assignee_expression_may_name_the_next_level_leader(db, owner, anna):
 
 
 def test_next_level_leader_of_a_named_unit(db, owner, anna):
-    _deploy(db, owner, """<spiffworkflow:property name="assignee" value="next_level_leader(unit='cas-ab')" />""")
+    _deploy(db, owner, {"assignee": "next_level_leader(unit='cas-ab')"})
     case = start_case(db, process="routed", unit="kemi", data={}, actor=anna)
     assert [(t.group, t.assignee) for t in case.tasks] == [("amk", None)]  # nobody above CAS AB: the lane
 

@@ -18,7 +18,6 @@ from processes import (
     FixedClock,
     complete_task,
     create_user,
-    deploy_bundled,
     get_case,
     process_statistics,
     run_pass,
@@ -52,8 +51,13 @@ INTAKE = {
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     make = lambda name, groups, units, **kw: create_user(  # noqa: E731
         db, name, password=None, groups=groups, units=units, email=f"{name}@example.dtu.dk", **kw)
     return {

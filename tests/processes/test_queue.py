@@ -78,20 +78,26 @@ def reference(db: Database, actor: UserView, filters: TaskFilter) -> list[str]:
 
 
 def walk(db: Database, actor: UserView, filters: TaskFilter, *, by_cursor: bool) -> list[str]:
-    """Every page of the queue, 7 tasks a page, by offset or by cursor."""
+    """Every page of the queue, 7 tasks a page, by offset or by cursor; each page's total is the last's
+    length (the whole queue).
+    """
     ids: list[str] = []
+    totals: list[int] = []
     cursor: str | None = None
     for _ in range(100):
         page_filters = TaskFilter(**{**filters.__dict__, "limit": 7, "offset": 0 if by_cursor else len(ids),
                                      "cursor": cursor})
         page = task_page(db, actor=actor, filters=page_filters, clock=FixedClock(NOW))
         ids += [task.id for task in page.tasks]
+        totals.append(page.total)
         assert not page.total_capped
         if by_cursor:
             cursor = page.next_cursor
             if cursor is None:
+                assert set(totals) == {len(ids)}, totals  # whether counted or told by the page's end
                 return ids
         elif len(page.tasks) < 7:
+            assert set(totals) == {len(ids)}, totals
             return ids
     raise AssertionError("the pages never ended")
 
@@ -203,6 +209,25 @@ def test_every_arm_of_the_queue_is_an_index_search_in_sort_order(db, people, spr
     assert "TEMP B-TREE" not in count and "SCAN tasks" not in count, count  # the count reads index ranges too
 
 
+@pytest.mark.parametrize("sort", ["created_at", "due_at"])
+def test_the_page_with_its_total_and_cases_still_reads_the_arms_in_index_order(db, people, spread, sort):
+    """The statement a page runs wraps the arms (its total as a scalar subquery, its cases joined by id):
+    the wrapping keeps the arms' plan, and the cases are read by their key."""
+    request = queue_request(TaskFilter(sort=sort), people["karl"], NOW)
+    with db.read() as session:
+        statement = taskqueue.page_statement(session, people["karl"], request)
+    plan = explain(db, statement)
+    if db.is_sqlite:
+        assert "MERGE (UNION ALL)" in plan and "SCAN tasks" not in plan, plan
+        assert "SEARCH cases USING INDEX sqlite_autoindex_cases_1 (id=?)" in plan, plan
+        assert "CORRELATED" not in plan, plan  # the total is counted once, not per row
+        ordered = [line for line in plan.splitlines() if "USE TEMP B-TREE FOR ORDER BY" in line]
+        assert len(ordered) <= 1, plan  # only the page's own rows are sorted again, after the join
+    else:
+        assert "Seq Scan on tasks" not in plan and "Seq Scan on cases" not in plan, plan
+        assert "SubPlan" not in plan, plan  # the total is an InitPlan: counted once
+
+
 def test_the_filters_keep_the_arms_on_their_indexes(db, people, spread):
     for filters in (TaskFilter(unit="kemi", assignee="none"), TaskFilter(group="amk"),
                     TaskFilter(process="other", descending=True), TaskFilter(assignee="me")):
@@ -258,7 +283,11 @@ def test_at_size_postgresql_reads_each_arm_as_an_index_range_that_stops(db, peop
         request = queue_request(filters, karl, NOW)
         with db.read() as session:
             count, page = taskqueue.statements(session, karl, request)
+            whole = taskqueue.page_statement(session, karl, request)
         page_plan, count_plan = explain(db, page, seqscan=True), explain(db, count, seqscan=True)
+        whole_plan = explain(db, whole, seqscan=True)  # what runs: with the total and the cases' words
+        assert "Seq Scan on tasks" not in whole_plan and "Seq Scan on cases" not in whole_plan, (filters, whole_plan)
+        assert "SubPlan" not in whole_plan, (filters, whole_plan)  # the total is an InitPlan: counted once
         nodes = [line.strip().removeprefix("->").strip() for line in page_plan.splitlines()]
         nodes = [node for node in nodes if "(cost=" in node]
         assert not [node for node in nodes if node.startswith(("Seq Scan", "Bitmap Heap Scan"))], (filters, page_plan)

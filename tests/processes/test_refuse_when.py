@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-from html import escape
-
 import pytest
 from sqlalchemy import select
 
 from processes import complete_task, create_user, deploy, get_case, start_case
 from processes.errors import EngineFailure, InvalidData, InvalidModel
 from processes.store.models import AuditEvent
-
-GUARDED_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_guarded" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="guarded" name="Guarded" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="amk">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>write_note</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="write_note" name="Write the note">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="form" value="free_note" />
-          <spiffworkflow:property name="refuseWhen" value="{refuse}" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="write_note" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="write_note" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+from tests.samples import one_task_bpmn
 
 # Refuse a note that is one of the case's forbidden words, naming them; and a note that repeats the case's own.
 REFUSE = ("{'note': ['not one of: ' + ', '.join(forbidden)] + (['not the same note again'] "
@@ -48,7 +17,10 @@ REFUSE = ("{'note': ['not one of: ' + ', '.join(forbidden)] + (['not the same no
 
 
 def _deploy(db, owner, refuse: str) -> None:
-    deploy(db, GUARDED_BPMN.replace("{refuse}", escape(refuse, quote=True)).encode(), "guarded.bpmn", actor=owner)
+    """Process ``guarded``: one task (write_note, lane amk) refused when ``refuse`` says so."""
+    xml = one_task_bpmn("guarded", name="Guarded", lane="amk", task_id="write_note", task_name="Write the note",
+                        task_properties={"refuseWhen": refuse})
+    deploy(db, xml, "guarded.bpmn", actor=owner)
 
 
 @pytest.fixture

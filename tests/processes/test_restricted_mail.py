@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, select
 
 from processes import Database, FixedClock, create_user, deploy, start_case
-from processes.bundles import Sources
+from processes.bundlesources import Sources
 from processes.store.models import Notification
 
 SECRET = "Bullied by Bo in room 3.14"

@@ -20,45 +20,17 @@ from processes import (
     start_case,
 )
 from processes.views import UserView
-
-PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="{key}_definitions" targetNamespace="http://amflow.dtu.dk/test">
-  <bpmn:process id="{key}" name="Queue test" isExecutable="true">
-    <bpmn:extensionElements><spiffworkflow:properties>{sensitivity}</spiffworkflow:properties></bpmn:extensionElements>
-    <bpmn:laneSet id="lanes">
-      <bpmn:lane id="lane_employees" name="employees"><bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef></bpmn:lane>
-      <bpmn:lane id="lane_amk" name="amk"><bpmn:flowNodeRef>look</bpmn:flowNodeRef></bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start">
-      <bpmn:extensionElements><spiffworkflow:properties>
-        <spiffworkflow:property name="form" value="free_note"/>
-      </spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:outgoing>f1</bpmn:outgoing>
-    </bpmn:startEvent>
-    <bpmn:userTask id="look" name="Look at it">
-      <bpmn:extensionElements><spiffworkflow:properties>
-        <spiffworkflow:property name="form" value="free_note"/>
-      </spiffworkflow:properties></bpmn:extensionElements>
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="look"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="look" targetRef="end"/>
-  </bpmn:process>
-</bpmn:definitions>
-"""
-RESTRICTED = '<spiffworkflow:property name="sensitivity" value="restricted"/>'
+from tests.samples import one_task_bpmn
 
 
 @pytest.fixture
 def cases(db: Database, owner, anna) -> dict[str, str]:
     """A restricted and a normal case in DTU Kemi, each waiting for the unit's AMK."""
     found = {}
-    for key, sensitivity in (("quiet", RESTRICTED), ("plain", "")):
-        deploy(db, PROCESS.format(key=key, sensitivity=sensitivity).encode(), f"{key}.bpmn", actor=owner)
+    for key, properties in (("quiet", {"sensitivity": "restricted"}), ("plain", {})):
+        xml = one_task_bpmn(key, name="Queue test", lane="amk", task_id="look", task_name="Look at it",
+                            start_form="free_note", starter_lane="employees", process_properties=properties)
+        deploy(db, xml, f"{key}.bpmn", actor=owner)
         found[key] = start_case(db, process=key, unit="kemi", actor=anna,
                                 data={"note": f"zebracrossing {key}"}).id
     return found

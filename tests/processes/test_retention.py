@@ -24,7 +24,6 @@ from processes import (
     case_history,
     complete_task,
     create_user,
-    deploy_bundled,
     erase_expired,
     get_case,
     list_cases,
@@ -51,8 +50,13 @@ def at(moment: dt.datetime) -> FixedClock:
 
 
 @pytest.fixture
+def db(bundled_db):
+    """Every shipped diagram deployed (tests/processes/conftest.py's bundled_db)."""
+    return bundled_db
+
+
+@pytest.fixture
 def people(db):
-    deploy_bundled(db)
     return {name: create_user(db, name, password=None, groups=groups, units=units, email=f"{name}@example.dtu.dk")
             for name, groups, units in (("eva", ["employees"], ["kemi"]), ("rita", ["amr"], ["kemi"]),
                                         ("karl", ["amk"], ["kemi"]))}

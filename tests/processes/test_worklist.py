@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select, update
 
 from processes import (
     TaskFilter,
@@ -20,12 +21,16 @@ from processes import (
     list_comments,
     list_filters,
     list_tasks,
+    queue_screen,
     save_draft,
     save_filter,
     start_case,
 )
 from processes.errors import Conflict, Forbidden, InvalidData
+from processes.people.identity import may_work, user_view
+from processes.store.models import TaskRecord, User
 from processes.worklist import safe_filename
+from tests.queue_data import Row, insert_tasks
 
 
 @pytest.fixture
@@ -119,3 +124,32 @@ def test_the_queue_sorts_by_due_date_title_or_creation(db, anna, tasks):
     assert newest_first == list(reversed(ids))
     with pytest.raises(InvalidData):
         list_tasks(db, actor=anna, filters=TaskFilter(sort="password"))
+
+
+def test_the_colleagues_offered_are_the_active_users_who_may_work_the_task(db, note_loop):
+    """colleagues_for and the queue's bulk form read the candidates with their groups and units in one
+    statement: the same users, by name, as may_work over every active user (the admin account aside)."""
+    people = {name: create_user(db, name, password=f"{name}-password", name=label, groups=groups, units=units)
+              for name, label, groups, units in [
+                  ("admin", "Admin", ["admins"], []), ("ada", "Ada", ["admins"], ["food"]),
+                  ("kim", "Kim", ["amk", "employees"], ["kemi", "energi"]), ("ole", "Ole", ["amk"], ["energi"]),
+                  ("ida", "Ida", ["arbejdsmiljo"], []), ("gone", "Gone", ["amk"], ["kemi"]),
+                  ("zed", "Zed", [], []), ("bo", "Bo", ["amk"], ["kemi"]), ("bo2", "Bo", ["amk"], ["kemi"])]}
+    with db.write() as session:
+        session.execute(update(User).where(User.username == "gone").values(active=False))
+    ids = insert_tasks(db, [Row(group="amk", unit="kemi"), Row(group="arbejdsmiljo", unit="food", assignee="zed",
+                                                                  status="claimed"),
+                            Row(group=None, unit="kemi", assignee="kim", status="claimed"),
+                            Row(group="amk", unit="energi", assignee="bo", status="claimed")])
+    with db.read() as session:
+        everyone = [user_view(user) for user in session.scalars(select(User).where(User.active.is_(True)))]
+        rows = {task_id: session.get(TaskRecord, task_id) for task_id in ids}
+        expected = {task_id: sorted((view for view in everyone if may_work(view, row) and view.username != "admin"),
+                                    key=lambda view: (view.name, view.username))
+                    for task_id, row in rows.items()}
+    for task_id in ids:
+        assert colleagues_for(db, task_id, actor=people["ada"]) == expected[task_id], task_id
+    assert [view.username for view in expected[ids[0]]] == ["ada", "bo", "bo2", "kim"]  # by name; not gone, admin
+    screen = queue_screen(db, actor=people["ada"], filters=TaskFilter(sort="created_at"))
+    first_open = screen.page.tasks[0]
+    assert screen.colleagues == expected[first_open.id]

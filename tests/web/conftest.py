@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 import processes
-from tests.samples import G2_APPLICATION
+from tests.samples import G2_APPLICATION, one_task_bpmn
 
 DEMO_PASSWORD = "demo-amflow"  # the published demo password of processes/demo.py
 PROCESS = "lone_work_approval"
@@ -83,35 +83,8 @@ def start_case(database: processes.Database) -> Callable[..., list[processes.Tas
     return start
 
 
-DUE_TASK_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_web_due" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="web_due_task" name="A task due in a day" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="amk">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>check</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="check" name="Check the room">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="form" value="free_note" />
-          <spiffworkflow:property name="dueIn" value="P1D" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="check" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="check" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+DUE_TASK_BPMN = one_task_bpmn("web_due_task", name="A task due in a day", lane="amk", task_id="check",
+                              task_name="Check the room", task_properties={"dueIn": "P1D"})
 
 
 @pytest.fixture

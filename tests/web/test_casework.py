@@ -18,58 +18,17 @@ from flask.testing import FlaskClient
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
+from tests import samples
+from tests.samples import G2_AMK_REVIEW as AMK_REVIEW
+from tests.samples import G2_APPROVAL as LEADER_APPROVAL
+from tests.samples import form_pairs
+
 PROCESS = "lone_work_approval"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-# A G2 application (risky but controllable lone work): DOMAIN.md B-R1, B-R4, B-R5.
-G2_APPLICATION: dict[str, Any] = {
-    "applicant_name": "Anna Ansat",
-    "applicant_role": "employee",
-    "applicant_age": 34,
-    "applicant_phone": "+45 45 25 25 25",
-    "location": {"campus": "Lyngby", "building": "207", "room": "112"},
-    "task_description": "Distilling ethanol in a fume hood in the evening.",
-    "start_date": "2026-09-01",
-    "end_date": "2026-12-31",
-    "time_windows": [{"days": "weekdays", "from": "18:00", "to": "22:00"}],
-    "another_competent_person_within_reach": False,
-    "hazards": ["chemicals_flammable"],
-    "chemicals": [{"name": "Ethanol", "cas": "64-17-5"}],
-    "mitigations": ["check_in_calls", "phone_coverage_checked", "alarm_device", "security_informed"],
-    "check_in_interval_minutes": 30,
-    "instruction_completed": True,
-    "instruction_date": "2026-08-15",
-    "instruction_by": "Karl Koordinator",
-}
-AMK_REVIEW: dict[str, Any] = {
-    "risk_assessment": [
-        {"hazard": "Fire from flammable solvent", "consequence": "Burns with nobody near to help",
-         "measure": "Check-in calls every 30 minutes", "residual_risk": "low"},
-    ],
-    "mitigations_adequate": True,
-    "amr_consulted": True,
-    "amr_consulted_date": "2026-08-20",
-}
-LEADER_APPROVAL = {"decision": "approve", "valid_until": "2026-12-31", "conditions": "Only weekdays."}
-
-
-def form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """JSON data as the name/value pairs a browser posts for our forms."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            pairs += form_pairs(value, name + ".")
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for index, row in enumerate(value):
-                pairs += form_pairs(row, f"{name}.{index}.")
-        elif isinstance(value, list):
-            pairs += [(name, "")] + [(name, str(item)) for item in value]
-        elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
-        else:
-            pairs.append((name, str(value)))
-    return pairs
+# A G2 application (risky but controllable lone work): DOMAIN.md B-R1, B-R4, B-R5; with a chemical by CAS number,
+# a list of objects in the HTML form.
+G2_APPLICATION: dict[str, Any] = {**samples.G2_APPLICATION, "chemicals": [{"name": "Ethanol", "cas": "64-17-5"}]}
 
 
 @dataclass

@@ -22,21 +22,15 @@ from lxml import etree
 from werkzeug.datastructures import MultiDict
 
 from processes.demo import DEMO_USERS
-from tests.samples import G2_APPLICATION
+from tests.samples import G2_AMK_REVIEW as AMK_REVIEW
+from tests.samples import G2_APPLICATION, form_pairs
+from tests.samples import G2_APPROVAL as LEADER_APPROVAL
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 WORD = re.compile(r"[^\W\d_]{3,}")
 
-AMK_REVIEW: dict[str, Any] = {
-    "risk_assessment": [{"hazard": "Fire from flammable solvent", "consequence": "Burns with nobody near to help",
-                         "measure": "Check-in calls every 30 minutes", "residual_risk": "low"}],
-    "mitigations_adequate": True,
-    "amr_consulted": True,
-    "amr_consulted_date": "2026-08-20",
-}
-LEADER_APPROVAL = {"decision": "approve", "valid_until": "2026-12-31", "conditions": "Only weekdays."}
 
 
 # --- the Danish words of the lone-work process -------------------------------------------------------------
@@ -108,25 +102,6 @@ def test_the_danish_word_list_is_derived_and_holds_the_process_words():
 
 # --- the pages --------------------------------------------------------------------------------------------
 
-def _form_pairs(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    """JSON data as the name/value pairs a browser posts for our forms."""
-    pairs: list[tuple[str, str]] = []
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            pairs += _form_pairs(value, name + ".")
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for index, row in enumerate(value):
-                pairs += _form_pairs(row, f"{name}.{index}.")
-        elif isinstance(value, list):
-            pairs += [(name, "")] + [(name, str(item)) for item in value]
-        elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
-        else:
-            pairs.append((name, str(value)))
-    return pairs
-
-
 # data, not page text: the demo people's names, whole and without their description ("Karl Koordinator")
 PEOPLE_NAMES = [form for _user, name, _groups, _units in DEMO_USERS for form in (name, name.split(" (")[0])]
 
@@ -189,7 +164,7 @@ def test_in_english_no_danish_word_is_left_on_the_lone_work_pages(app, scan):
 
     anna = person("anna")
     read(anna, "/start/lone_work_approval")
-    started = post(anna, "/start/lone_work_approval", [("unit", "kemi"), *_form_pairs(G2_APPLICATION)])
+    started = post(anna, "/start/lone_work_approval", [("unit", "kemi"), *form_pairs(G2_APPLICATION)])
     assert started.status_code == 303, started.text[:2000]
     case_id = started.headers["Location"].rsplit("/", 1)[-1]
     read(anna, f"/cases/{case_id}")
@@ -200,7 +175,7 @@ def test_in_english_no_danish_word_is_left_on_the_lone_work_pages(app, scan):
         queue = read(handler, "/")
         task_id = re.findall(r'<tr class="task[^"]*" data-task-id="([^"]+)"', queue)[0]
         read(handler, f"/tasks/{task_id}")
-        done = post(handler, f"/tasks/{task_id}", [("action", "complete"), *_form_pairs(data)])
+        done = post(handler, f"/tasks/{task_id}", [("action", "complete"), *form_pairs(data)])
         assert done.status_code == 303, done.text[:3000]
         read(handler, "/")
         page = read(handler, f"/cases/{case_id}")

@@ -4,8 +4,11 @@ a parameter's new value, and the groups page."""
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +46,7 @@ PAGES = [
     ("GET", "/modeler/groups"),
     ("POST", "/modeler/groups"),
     ("POST", "/modeler/groups/amk/members"),
+    ("POST", "/modeler/imports"),
 ]
 
 
@@ -277,3 +281,49 @@ def test_the_modeler_and_its_panel_speak_the_chosen_language(browser, language, 
     panel = {"en": ["Group of the lane", "Due in working days (expression)", "Validate"],
              "da": ["Banens gruppe", "Forfald i arbejdsdage (udtryk)", "Validér"]}[language]
     assert all(word in editor for word in panel), editor
+
+
+# --- importing a SpiffArena model folder -------------------------------------------------------------------------
+
+SPIFFARENA_MODEL = Path(__file__).parents[1] / "processes" / "spiffarena" / "ohs-incident"
+
+
+def spiffarena_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(SPIFFARENA_MODEL.iterdir()):
+            archive.write(file, f"ohs-incident/{file.name}")
+    return buffer.getvalue()
+
+
+def import_page(browser, files: list[tuple[str, bytes]]):
+    data = {"csrf_token": browser.csrf_token(), "files": [(io.BytesIO(content), name) for name, content in files]}
+    return browser.client.post("/modeler/imports", data=data, content_type="multipart/form-data")
+
+
+def test_the_import_lists_every_problem_and_the_missing_group_then_imports_once_it_exists(browser, database):
+    browser.login(OWNER)
+    browser.in_english()
+    assert 'data-testid="import-form"' in browser.client.get("/modeler/").text
+
+    refused = import_page(browser, [("ohs-incident.zip", spiffarena_zip())])
+    assert refused.status_code == 422
+    assert 'data-group="case_handlers"' in refused.text
+    assert "lane name &#39;case_handlers&#39; is not a known group" in refused.text
+    assert "ohs_incident" not in {view.key for view in processes.list_processes(database)}
+
+    processes.add_group(database, "case_handlers", name="Case handlers", actor=None)  # as an admin would
+    files = [(file.name, file.read_bytes()) for file in sorted(SPIFFARENA_MODEL.iterdir())]
+    imported = import_page(browser, files)
+    assert imported.status_code == 200, imported.text[:500]
+    assert 'data-testid="import-result" data-process="ohs_incident" data-version="1"' in " ".join(imported.text.split())
+    assert "OHS incident (ohs_incident) is imported as version 1." in imported.text
+    assert 'data-process="ohs_incident"' in imported.text.split('data-testid="import-result"', 1)[1]
+    assert "report, review" in imported.text
+
+
+def test_an_empty_import_form_is_one_problem_not_an_error_page(browser):
+    browser.login(OWNER)
+    response = import_page(browser, [("", b"")])
+    assert response.status_code == 422
+    assert 'data-testid="import-problems"' in response.text

@@ -13,6 +13,7 @@ import pytest
 
 import processes
 from forms import registry
+from tests.samples import one_task_bpmn
 
 # A form with a file field: no shipped form has one yet, so this test adds it to a copy of the shipped forms.
 DOCUMENT_FORM = {
@@ -25,34 +26,8 @@ DOCUMENT_FORM = {
     },
 }
 
-DOCUMENT_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_web_document" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="web_document" name="Attach a document" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_1">
-      <bpmn:lane id="Lane_1" name="amk">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>attach</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>to_task</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="attach" name="Attach the risk assessment">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="form" value="test_document" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_task</bpmn:incoming>
-      <bpmn:outgoing>to_end</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>to_end</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_task" sourceRef="start" targetRef="attach" />
-    <bpmn:sequenceFlow id="to_end" sourceRef="attach" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+DOCUMENT_BPMN = one_task_bpmn("web_document", name="Attach a document", lane="amk", task_id="attach",
+                              task_name="Attach the risk assessment", form="test_document")
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import processes
+from tests.samples import one_task_bpmn
 
 SPAWNING_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -39,32 +40,8 @@ SPAWNING_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
 </bpmn:definitions>
 """
 
-SPAWNED_BPMN = b"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-                  xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"
-                  id="Definitions_web_spawned" targetNamespace="http://bpmn.io/schema/bpmn">
-  <bpmn:process id="web_spawned" name="The follow-up" isExecutable="true">
-    <bpmn:laneSet id="LaneSet_2">
-      <bpmn:lane id="Lane_2" name="amk">
-        <bpmn:flowNodeRef>start_2</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>check</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end_2</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start_2"><bpmn:outgoing>to_check</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="check" name="Check the room">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties><spiffworkflow:property name="form" value="free_note" /></spiffworkflow:properties>
-      </bpmn:extensionElements>
-      <bpmn:incoming>to_check</bpmn:incoming>
-      <bpmn:outgoing>to_end_2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end_2"><bpmn:incoming>to_end_2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="to_check" sourceRef="start_2" targetRef="check" />
-    <bpmn:sequenceFlow id="to_end_2" sourceRef="check" targetRef="end_2" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+SPAWNED_BPMN = one_task_bpmn("web_spawned", name="The follow-up", lane="amk", task_id="check",
+                             task_name="Check the room")
 
 
 def test_a_case_that_started_another_links_to_it_in_its_history(browser, database):

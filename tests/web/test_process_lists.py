@@ -10,14 +10,10 @@ import pytest
 
 import processes
 from processes.store.models import Case
+from tests.samples import G2_AMK_REVIEW as AMK_REVIEW
 from tests.samples import G2_APPLICATION
+from tests.samples import G2_APPROVAL as LEADER_APPROVAL
 
-AMK_REVIEW = {
-    "risk_assessment": [{"hazard": "Fire from flammable solvent", "consequence": "Burns with nobody near to help",
-                         "measure": "Check-in calls every 30 minutes", "residual_risk": "low"}],
-    "mitigations_adequate": True, "amr_consulted": True, "amr_consulted_date": "2026-08-20",
-}
-LEADER_APPROVAL = {"decision": "approve", "valid_until": "2026-12-31", "conditions": "Only weekdays."}
 INSTRUCTION = {"instructed_on": "2026-08-25", "instructed_by": "AMK", "instruction_covered": "Nødprocedure"}
 LIST = "/processes/lone_work_validity/cases"
 
@@ -53,7 +49,7 @@ def test_the_units_leader_sees_its_approvals_with_their_status_in_words(browser,
     page = browser.client.get(LIST)
     assert page.status_code == 200
     assert _rows(page.text) == {validity: "Aktiv"}
-    assert "Gyldig til" in page.text and "2026-12-31" in page.text  # listLabels; the value itself
+    assert "Gyldig til" in page.text and LEADER_APPROVAL["valid_until"] in page.text  # listLabels; the value itself
     assert "Ansøgers navn" in page.text  # a listed field a form names keeps the form's label
     assert "DTU Kemi" in page.text  # the unit by its name
     assert f'href="/cases/{validity}"' in page.text
