@@ -173,9 +173,8 @@ def run_workers(tmp_path: Path, database: str, now: str, count: int) -> list[str
     return outputs
 
 
-def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_moved_clock(
-        tmp_path, make_database_url):
-    database = make_database_url("starts")
+def yearly_database(database: str) -> str:
+    """A migrated database with the yearly timer-start process deployed, for worker processes to run on."""
     db = Database(database)
     try:
         db.upgrade()
@@ -183,6 +182,12 @@ def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_m
         deploy(db, YEARLY.read_bytes(), YEARLY.name, actor=owner)
     finally:
         db.dispose()
+    return database
+
+
+def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_moved_clock(
+        tmp_path, make_database_url):
+    database = yearly_database(make_database_url("starts"))
 
     first = run_workers(tmp_path, database, "2030-03-01T08:00:00+01:00", 2)
     again = run_workers(tmp_path, database, "2030-03-01T09:00:00+01:00", 2)  # a replay of the same day
@@ -201,14 +206,7 @@ def test_two_worker_processes_start_each_yearly_occurrence_exactly_once_over_a_m
 
 def test_after_a_three_year_outage_the_restarted_worker_starts_one_case_records_the_skips_and_schedules_the_next(
         tmp_path, make_database_url):
-    database = make_database_url("outage")
-    db = Database(database)
-    try:
-        db.upgrade()
-        owner = create_user(db, "owner", password="owner-password", groups=["process-owners"], units=[])
-        deploy(db, YEARLY.read_bytes(), YEARLY.name, actor=owner)
-    finally:
-        db.dispose()
+    database = yearly_database(make_database_url("outage"))
 
     before = run_workers(tmp_path, database, "2030-03-01T08:00:00+01:00", 1)
     after = run_workers(tmp_path, database, "2033-06-01T08:00:00+02:00", 1)  # down from 2 March 2030 till now
