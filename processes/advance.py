@@ -24,7 +24,7 @@ from processes import bundles, calls, links
 from processes.clock import Clock
 from processes.deployments import SPEC_CACHE, LoadedProcess, deployed, latest_version
 from processes.engine import events, runtime, titles
-from processes.engine.elements import Workflow, describe_user_task
+from processes.engine.elements import UserTask, Workflow, describe_user_task
 from processes.engine.loader import ParsedProcess
 from processes.engine.serializer import SERIALIZER_VERSION, UnsafeValue, dump_state, escape, load_state
 from processes.engine.timers import next_due
@@ -262,46 +262,63 @@ def _sync_task_index(
     open_rows = [row for row in open_rows if row.status in OPEN]  # a row the move completed is done
     ready = {str(task.id): task for task in runtime.ready_user_tasks(workflow)}
     now = runtime.now_utc(run.clock)
-    for row in open_rows:
-        if row.id not in ready:
-            row.status = TaskStatus.CANCELLED.value
-            row.completed_at = now
-            record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CANCELLED, detail={"task": row.name})
+    _cancel_vanished(session, case, [row for row in open_rows if row.id not in ready], now)
     known = {row.id for row in open_rows}
     created: list[TaskRecord] = []
     for task_id, task in ready.items():
-        if task_id in known:
-            continue
-        user_task = describe_user_task(task, run.clock, run.functions())
-        to = route(session, case, user_task)  # the lane's group in a unit, or one named person
-        row = TaskRecord(
-            id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,
-            title=user_task.title, title_en=user_task.title_en, group=to.group, unit=to.unit, assignee=to.assignee,
-            status=TaskStatus.READY.value, form=forms.form_name_from_properties(user_task.properties),
-            created_at=now, due_at=user_task.due_at,
-        )
-        session.add(row)
-        created.append(row)
-        record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CREATED,
-               detail={"task": row.name, "title": row.title, **({"title_en": row.title_en} if row.title_en else {}),
-                       "group": row.group, "assignee": row.assignee,
-                       **({"unit": row.unit} if row.unit != case.unit else {}),
-                       **({"problem": to.problem} if to.problem else {})})
-        inapp.task_created(session, row, now=now)  # the in-app notification, in the same transaction
-        mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
-        if not mailed_as_link:  # a person without an account gets the task by its link's mail instead
-            outbox.queue(  # "a new task for you / your group", in the same transaction as the task
-                session, case_id=case.id, unit=row.unit, template="task_assigned",
-                recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
-                context={**context, "task_title": row.title, "task_id": row.id,
-                         **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
-                now=now, texts=run.mail, kind=inapp.task_kind(row.assignee), restricted=case.restricted,
-            )
-        if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
-            links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,
-                                 language=user_task.link_language, ttl=user_task.link_ttl,
-                                 template=user_task.link_template, context=context, now=now, texts=run.mail)
+        if task_id not in known:
+            user_task = describe_user_task(task, run.clock, run.functions())
+            row = _index_new_task(session, case, task_id, user_task, now)
+            _announce_new_task(session, case, row, user_task, run=run, context=context, now=now)
+            created.append(row)
     return [row for row in open_rows if row.status in OPEN] + created
+
+
+def _cancel_vanished(session: Session, case: Case, rows: list[TaskRecord], now: datetime) -> None:
+    """Open rows whose task the workflow no longer waits in (a boundary event, a cancelled branch)."""
+    for row in rows:
+        row.status = TaskStatus.CANCELLED.value
+        row.completed_at = now
+        record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CANCELLED, detail={"task": row.name})
+
+
+def _index_new_task(session: Session, case: Case, task_id: str, user_task: UserTask, now: datetime) -> TaskRecord:
+    """A new ready task's row, routed to its lane's group in a unit or to one named person, and its history."""
+    to = route(session, case, user_task)
+    row = TaskRecord(
+        id=task_id, case_id=case.id, process_key=case.process_key, name=user_task.name,
+        title=user_task.title, title_en=user_task.title_en, group=to.group, unit=to.unit, assignee=to.assignee,
+        status=TaskStatus.READY.value, form=forms.form_name_from_properties(user_task.properties),
+        created_at=now, due_at=user_task.due_at,
+    )
+    session.add(row)
+    record(session, case_id=case.id, actor=None, kind=AuditKind.TASK_CREATED,
+           detail={"task": row.name, "title": row.title, **({"title_en": row.title_en} if row.title_en else {}),
+                   "group": row.group, "assignee": row.assignee,
+                   **({"unit": row.unit} if row.unit != case.unit else {}),
+                   **({"problem": to.problem} if to.problem else {})})
+    return row
+
+
+def _announce_new_task(
+    session: Session, case: Case, row: TaskRecord, user_task: UserTask, *, run: runtime.Run,
+    context: dict[str, Any], now: datetime,
+) -> None:
+    """Tell whoever gets the new task, in the step's transaction: in-app, by mail, or by a mailed link."""
+    inapp.task_created(session, row, now=now)
+    mailed_as_link = bool(user_task.link_to and row.assignee and "@" in row.assignee)
+    if not mailed_as_link:  # a person without an account gets the task by its link's mail instead
+        outbox.queue(  # "a new task for you / your group"
+            session, case_id=case.id, unit=row.unit, template="task_assigned",
+            recipient_user=row.assignee, recipient_group=None if row.assignee else row.group,
+            context={**context, "task_title": row.title, "task_id": row.id,
+                     **({"due_at": row.due_at.isoformat()} if row.due_at else {})},
+            now=now, texts=run.mail, kind=inapp.task_kind(row.assignee), restricted=case.restricted,
+        )
+    if user_task.link_to:  # property linkTo: the person gets the task through a signed link, by mail
+        links.mail_task_link(session, case, row, email=user_task.link_to, name=user_task.link_name,
+                             language=user_task.link_language, ttl=user_task.link_ttl,
+                             template=user_task.link_template, context=context, now=now, texts=run.mail)
 
 
 def _about_the_waiting_task(context: dict[str, Any], still_open: list[TaskRecord]) -> dict[str, Any]:
