@@ -14,8 +14,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from processes import bundles
-from processes.access import Action, case_view, is_restricted, may, readable_cases, reading
+from processes.access import Action, is_restricted, may, readable_cases, reading
 from processes.advance import OPEN, new_case
+from processes.caseview import case_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE, latest_version, latest_versions, process_view
 from processes.engine import elements, events

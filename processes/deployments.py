@@ -175,7 +175,7 @@ def deploy_bundled(db: Database) -> list[ProcessView]:
 
 _LATEST_VERSION = (select(ProcessVersion).where(ProcessVersion.key == bindparam("key"))
                    .order_by(ProcessVersion.version.desc()).limit(1)
-                   .options(defer(ProcessVersion.bpmn_xml)))  # built once: see access.case_view; the XML is
+                   .options(defer(ProcessVersion.bpmn_xml)))  # built once: see caseview.case_view; the XML is
 # read by the few that need it (the spec cache has it parsed), not by every start of a case
 
 

@@ -25,7 +25,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from processes.access import OPEN, Action, case_for, may, task_view
+from processes.access import OPEN, Action, case_for, may
+from processes.caseview import task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import SPEC_CACHE
 from processes.engine.sandbox import evaluate

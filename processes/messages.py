@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from processes.access import Principal, case_for_reading, case_view, may_send_message, reading
+from processes.access import Principal, case_for_reading, may_send_message, reading
 from processes.advance import advance_case, delivering, restored_workflow
+from processes.caseview import case_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import events
 from processes.errors import Conflict, Forbidden, NotFound

@@ -350,7 +350,7 @@ def queue_page(session: Session, actor: UserView, request: QueueRequest) -> Queu
 
 @dataclass(frozen=True)
 class CaseWords:
-    """What a queue row shows of its case (the attributes of ``Case`` that ``access.task_view`` reads)."""
+    """What a queue row shows of its case (the attributes of ``Case`` that ``caseview.task_view`` reads)."""
 
     title: str
     summary: str

@@ -14,8 +14,9 @@ from sqlalchemy import and_, bindparam, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from processes import bundles, taskqueue
-from processes.access import case_view, task_for_reading, task_for_work, task_view
+from processes.access import task_for_reading, task_for_work
 from processes.advance import OPEN, advance_case, checked_data, completing
+from processes.caseview import case_view, task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.engine import runtime
 from processes.errors import Conflict, InvalidData
@@ -135,7 +136,7 @@ def complete_task(
         return case_view(session, case)
 
 
-_DELETE_DRAFTS = delete(TaskDraft).where(TaskDraft.task_id == bindparam("task_id"))  # built once: see access.case_view
+_DELETE_DRAFTS = delete(TaskDraft).where(TaskDraft.task_id == bindparam("task_id"))  # built once (see caseview)
 
 
 _TASK_WITH_ITS_CASE = (

@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from processes.access import Action, case_for, may, may_work, reading, task_for_work, task_view
+from processes.access import Action, case_for, may, may_work, reading, task_for_work
+from processes.caseview import task_view
 from processes.clock import SYSTEM_CLOCK, Clock
 from processes.deployments import keys_in
 from processes.engine import runtime
