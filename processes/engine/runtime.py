@@ -24,8 +24,10 @@ from SpiffWorkflow.util.task import TaskState
 import rules
 from processes.clock import LOCAL_ZONE, Clock, local_date
 from processes.engine import event_subprocesses, rulebook
+from processes.engine.datefunctions import end_of_day
+from processes.engine.limits import SandboxViolation
 from processes.engine.loader import ParsedProcess
-from processes.engine.sandbox import SandboxScriptEngine, SandboxViolation, end_of_day, evaluate
+from processes.engine.sandbox import SandboxScriptEngine, evaluate
 from processes.engine.serializer import UnsafeValue, escape, unescape
 from processes.engine.timers import using_clock
 from processes.errors import EngineFailure, InvalidData

@@ -33,8 +33,6 @@ import ast
 import datetime as dt
 import functools
 import json
-import operator
-import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
@@ -42,205 +40,42 @@ from typing import Any, Protocol
 from simpleeval import EvalWithCompoundTypes, InvalidExpression
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from processes.clock import LOCAL_ZONE
-
-MAX_SCRIPT_LINES = 50
-MAX_EXPRESSION_LENGTH = 2_000
-MAX_SCRIPT_LENGTH = 20_000
-MAX_DEPTH = 100
-MAX_SIZE = 100_000
-MAX_INT_BITS = 4_096
-MAX_FORMAT_WIDTH = 100
-MAX_ROUND_DIGITS = 100
-MAX_BUILT = 20 * MAX_SIZE
-MAX_STEPS = 200_000
-MAX_CPU_SECONDS = 0.5
-
-
-class SandboxViolation(ValueError):
-    """An expression or script uses something the sandbox does not allow."""
-
-
-def _duration(text: str) -> dt.timedelta:
-    """ISO-8601 duration such as ``P14D`` or ``PT2H`` (days, hours, minutes, seconds)."""
-    return TimerEventDefinition.get_timedelta_from_start(TimerEventDefinition.parse_iso_duration(text))
-
-
-def _parse_moment(value: str) -> dt.date | dt.datetime:
-    text = str(value)
-    return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
-
-
-def _add_days(value: str, days: int) -> str:
-    """``add_days("2026-03-02", 14)`` -> ``"2026-03-16"`` (a date or an ISO datetime, kept as given)."""
-    return (_parse_moment(value) + dt.timedelta(days=int(days))).isoformat()
-
-
-def _at_time(value: str, clock_time: str = "23:59") -> str:
-    """The moment ``clock_time`` (HH:MM) on a date, in Europe/Copenhagen, as ISO text with its offset.
-
-    Statutory deadlines fall on a Danish calendar day (e.g. an accident report is on time when registered
-    by 23:59 on the deadline day, BEK 485/2024 § 10(4)); summer time is taken into account.
-    """
-    day = _parse_moment(value)
-    day = day.date() if isinstance(day, dt.datetime) else day
-    hours, minutes = (int(part) for part in clock_time.split(":"))
-    return dt.datetime.combine(day, dt.time(hours, minutes), tzinfo=LOCAL_ZONE).isoformat()
-
-
-def _add_minutes(value: Any, minutes: Any) -> str:
-    """``add_minutes("2026-11-30T20:00:00+01:00", 45)`` -> ``"2026-11-30T20:45:00+01:00"``: a moment (ISO
-    text or a datetime) plus whole minutes, as ISO text with the moment's own offset."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return (moment + dt.timedelta(minutes=int(minutes))).isoformat()
-
-
-def end_of_day(value: str) -> str:
-    """23:59:59 on that date in Europe/Copenhagen."""
-    day = _parse_moment(value)
-    day = day.date() if isinstance(day, dt.datetime) else day
-    return dt.datetime.combine(day, dt.time(23, 59, 59), tzinfo=LOCAL_ZONE).isoformat()
-
-
-def size_of(value: Any, limit: int = MAX_SIZE) -> int:
-    """How big a value is: characters of text, plus elements of collections, counted deep.
-
-    A shared element counts once per reference (``[s] * 3`` costs ``3 * len(s)``): that is what printing or
-    storing the value costs. Counting stops as soon as ``limit`` is passed, so this costs at most ``limit``.
-    """
-    total, stack = 0, [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple | set | frozenset):
-            total += len(item)
-            stack.extend(item)
-        elif isinstance(item, int) and not isinstance(item, bool):
-            total += 1 + item.bit_length() // 32
-        else:
-            total += 1
-        if total > limit:
-            break
-    return total
-
-
-def _refuse_size(what: str) -> SandboxViolation:
-    return SandboxViolation(f"{what} would exceed the sandbox's limit of {MAX_SIZE:,} characters or elements")
-
-
-def _check_int(value: int) -> None:
-    if value.bit_length() > MAX_INT_BITS:
-        raise SandboxViolation(f"a number larger than {MAX_INT_BITS} bits is not allowed")
-
-
-def _check_value(value: Any) -> int:
-    """Refuse a value that is over the size caps (after it was built: only for bounded builders); its size."""
-    if isinstance(value, int):
-        _check_int(value)
-        return 1
-    size = size_of(value)
-    if size > MAX_SIZE:
-        raise _refuse_size("the value")
-    return size
-
-
-def _is_sequence(value: Any) -> bool:
-    return isinstance(value, str | bytes | list | tuple)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int)  # bool included: True * 'x' repeats too
-
-
-def _add(a: Any, b: Any) -> Any:
-    if _is_sequence(a) and _is_sequence(b) and size_of(a) + size_of(b) > MAX_SIZE:
-        raise _refuse_size("joining these")
-    if _is_int(a) and _is_int(b) and max(a.bit_length(), b.bit_length()) + 1 > MAX_INT_BITS:
-        raise SandboxViolation(f"a number larger than {MAX_INT_BITS} bits is not allowed")
-    return a + b
-
-
-def _mul(a: Any, b: Any) -> Any:
-    if _is_int(a) and _is_int(b):
-        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
-            raise SandboxViolation(f"a product larger than {MAX_INT_BITS} bits is not allowed")
-    else:
-        for sequence, times in ((a, b), (b, a)):
-            if (_is_sequence(sequence) and _is_int(times) and times > 0
-                    and (times > MAX_SIZE or times * size_of(sequence) > MAX_SIZE)):
-                raise _refuse_size("repeating this")
-    return a * b
-
-
-def _pow(a: Any, b: Any) -> Any:
-    # the result has at most twice (bit length - 1) * exponent bits
-    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1 and (a.bit_length() - 1) * b > MAX_INT_BITS:
-        raise SandboxViolation(f"a power larger than {MAX_INT_BITS} bits is not allowed")
-    return a**b
-
-
-def _mod(a: Any, b: Any) -> Any:
-    if isinstance(a, str | bytes):
-        raise SandboxViolation("%-formatting of text is not allowed (use an f-string)")
-    return a % b
-
-
-# Only the operators the deploy check allows; each one bounded (the others cannot grow a value).
-_OPERATORS: dict[type[ast.AST], Callable[..., Any]] = {
-    ast.Add: _add, ast.Sub: operator.sub, ast.Mult: _mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: _mod, ast.Pow: _pow,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Gt: operator.gt, ast.Lt: operator.lt,
-    ast.GtE: operator.ge, ast.LtE: operator.le, ast.Not: operator.not_, ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-    ast.In: lambda x, y: operator.contains(y, x), ast.NotIn: lambda x, y: not operator.contains(y, x),
-    ast.Is: lambda x, y: x is y, ast.IsNot: lambda x, y: x is not y,
-}
-
-
-def _str(*args: Any) -> str:
-    if args and size_of(args[0]) > MAX_SIZE:
-        raise _refuse_size("the text of this value")
-    return str(*args)
-
-
-def _round(number: Any, ndigits: Any = None) -> Any:
-    # round(1, -10**7) computes 10**10**7: seconds of CPU
-    if ndigits is not None and _is_int(ndigits) and abs(ndigits) > MAX_ROUND_DIGITS:
-        raise SandboxViolation(f"round() to more than {MAX_ROUND_DIGITS} digits is not allowed")
-    return round(number, ndigits)
-
-
-def _sum(iterable: Any, start: Any = 0) -> Any:
-    if not isinstance(start, int | float):  # summing lists is quadratic and unbounded: numbers only
-        raise SandboxViolation("sum() adds numbers only")
-    total = start
-    for item in iterable:
-        total = _add(total, item)
-    return total
-
+from processes.engine.datefunctions import add_days, add_minutes, at_time, duration, end_of_day
+from processes.engine.limits import (
+    INPUT_BOUNDED_METHODS,
+    MAX_BUILT,
+    MAX_CPU_SECONDS,
+    MAX_DEPTH,
+    MAX_EXPRESSION_LENGTH,
+    MAX_SCRIPT_LENGTH,
+    MAX_SCRIPT_LINES,
+    MAX_STEPS,
+    METHOD_GUARDS,
+    OPERATORS,
+    SandboxViolation,
+    bounded_round,
+    bounded_str,
+    bounded_sum,
+    check_format_spec,
+    check_value,
+)
 
 SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "add_days": _add_days,
-    "add_minutes": _add_minutes,
-    "at_time": _at_time,
+    "add_days": add_days,
+    "add_minutes": add_minutes,
+    "at_time": at_time,
     "end_of_day": end_of_day,
     "len": len,
     "min": min,
     "max": max,
-    "sum": _sum,
+    "sum": bounded_sum,
     "abs": abs,
-    "round": _round,
+    "round": bounded_round,
     "sorted": sorted,
     "any": any,
     "all": all,
-    "str": _str,
+    "str": bounded_str,
     "int": int,
     "float": float,
     "bool": bool,
@@ -249,7 +84,7 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "zip": zip,  # pairs items of lists already held (lazy: builds nothing larger than its inputs)
     "date": dt.date.fromisoformat,
     "datetime": dt.datetime.fromisoformat,
-    "duration": _duration,
+    "duration": duration,
 }
 
 # Functions a run binds to its own case (``SandboxEnvironment(functions=...)``): allowed by the deploy check,
@@ -273,61 +108,9 @@ SAFE_METHODS = frozenset({
 })
 
 
-def _guard_zfill(text: Any, width: Any) -> None:
-    if isinstance(text, str | bytes) and _is_int(width) and width > MAX_SIZE:
-        raise _refuse_size("zfill")
 
-
-def _guard_replace(text: Any, old: Any, new: Any, count: Any = -1) -> None:
-    if isinstance(text, str | bytes) and isinstance(old, str | bytes) and isinstance(new, str | bytes):
-        if type(old) is not type(text) or type(new) is not type(text):
-            return  # Python raises TypeError itself
-        hits = text.count(old)  # type: ignore[arg-type]
-        if _is_int(count) and 0 <= count < hits:
-            hits = count
-        if len(text) + hits * (len(new) - len(old)) > MAX_SIZE:
-            raise _refuse_size("replace")
-
-
-def _guard_join(separator: Any, items: Any) -> None:
-    if isinstance(separator, str | bytes):
-        if size_of(items) > MAX_SIZE:
-            raise _refuse_size("join")
-        parts = list(items)
-        total = sum(len(part) if isinstance(part, str | bytes) else 0 for part in parts)
-        if total + len(separator) * max(len(parts) - 1, 0) > MAX_SIZE:
-            raise _refuse_size("join")
-
-
-# Methods whose result can be larger than their receiver and arguments together, and their size checks,
-# run before the method. Every other method of SAFE_METHODS returns at most a small multiple of its inputs
-# (upper() of 'ﬃ' is 'FFI'), which the check of every built value catches.
-_METHOD_GUARDS: dict[str, Callable[..., None]] = {
-    "zfill": _guard_zfill, "replace": _guard_replace, "join": _guard_join,
-}
-_INPUT_BOUNDED_METHODS = frozenset({
-    "lower", "upper", "strip", "lstrip", "rstrip", "startswith", "endswith", "split", "title", "capitalize",
-    "casefold", "count", "find", "index", "isdigit", "isalpha", "isalnum", "get", "keys", "values", "items",
-    "isdisjoint", "issubset", "issuperset", "union", "intersection", "difference",
-})
-if SAFE_METHODS - _INPUT_BOUNDED_METHODS - _METHOD_GUARDS.keys():
-    raise RuntimeError(f"methods without a size guard: {SAFE_METHODS - _INPUT_BOUNDED_METHODS - _METHOD_GUARDS.keys()}")
-
-# A format spec for numbers and text: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
-_FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d*)[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?", re.S)
-
-
-def _check_format_spec(value: Any, spec: str) -> None:
-    if isinstance(value, dt.date | dt.time):  # strftime: the output is a small multiple of the spec
-        if len(spec) > MAX_FORMAT_WIDTH:
-            raise SandboxViolation(f"a date format longer than {MAX_FORMAT_WIDTH} characters is not allowed")
-        return
-    match = _FORMAT_SPEC.fullmatch(spec)
-    if match is None:
-        raise SandboxViolation(f"format spec {spec!r} is not allowed")
-    for part in ("width", "precision"):
-        if match.group(part) and int(match.group(part)) > MAX_FORMAT_WIDTH:
-            raise SandboxViolation(f"a format {part} over {MAX_FORMAT_WIDTH} is not allowed")
+if SAFE_METHODS - INPUT_BOUNDED_METHODS - METHOD_GUARDS.keys():
+    raise RuntimeError(f"methods without a size guard: {SAFE_METHODS - INPUT_BOUNDED_METHODS - METHOD_GUARDS.keys()}")
 
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
@@ -482,7 +265,7 @@ class _BoundedEval(EvalWithCompoundTypes):
     def __init__(
         self, names: dict[str, Any], budget: _Budget, bound: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
-        super().__init__(operators=dict(_OPERATORS), functions=dict(SAFE_FUNCTIONS), names=names)
+        super().__init__(operators=dict(OPERATORS), functions=dict(SAFE_FUNCTIONS), names=names)
         # the base class adds tuple and dict: not offered; a run's bound functions are (see BOUND_FUNCTIONS)
         self.functions = {**SAFE_FUNCTIONS, **{k: v for k, v in (bound or {}).items() if k in BOUND_FUNCTIONS}}
         self.budget = budget
@@ -491,7 +274,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         self.budget.tick()
         result = super()._eval(node)
         if isinstance(node, _BUILDING_NODES):
-            self.budget.build(_check_value(result))
+            self.budget.build(check_value(result))
         return result
 
     def _eval_attribute(self, node: ast.Attribute) -> Any:
@@ -512,7 +295,7 @@ class _BoundedEval(EvalWithCompoundTypes):
         method = getattr(receiver, name, None)
         if method is None or not callable(method):
             raise SandboxViolation(f"{type(receiver).__name__} has no method {name!r}")
-        guard = _METHOD_GUARDS.get(name)
+        guard = METHOD_GUARDS.get(name)
         if guard is not None:
             guard(receiver, *args, **kwargs)
         return method(*args, **kwargs)
@@ -520,9 +303,9 @@ class _BoundedEval(EvalWithCompoundTypes):
     def _eval_formattedvalue(self, node: ast.FormattedValue) -> Any:
         value = self._eval(node.value)
         if node.format_spec is None:
-            return _str(value)
+            return bounded_str(value)
         spec = self._eval(node.format_spec)
-        _check_format_spec(value, spec)
+        check_format_spec(value, spec)
         return format(value, spec)
 
 
